@@ -1,0 +1,129 @@
+/*
+ * deskheap: fix the Windows desktop-heap limit (the SharedSection setting of
+ * the csrss command line) in an offline SYSTEM hive.
+ *
+ * The public library API. One call, dh_run_target(), takes one target through
+ * the whole pipeline (open, check, patch, commit) and returns a report that
+ * says what happened. Every result is allocated on the talloc context the
+ * caller passes; freeing that context frees the report and everything in it.
+ * The library never prints and never exits.
+ */
+#ifndef DESKHEAP_H
+#define DESKHEAP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <talloc.h>
+
+/* Sizes are kilobytes; a requested size must lie in this range. */
+#define DH_KB_MIN 1u
+#define DH_KB_MAX 1048576u
+
+/* What went wrong, in categories a pipeline can act on. */
+enum dh_errcode {
+	DH_OK = 0,
+	DH_ERR_IO,          /* a file could not be read, written or synced */
+	DH_ERR_NOT_HIVE,    /* not a registry hive, or hivex cannot read it */
+	DH_ERR_NOT_SYSTEM,  /* a hive, but not a SYSTEM hive (no Select, no value) */
+	DH_ERR_VALUE,       /* the Windows value cannot be edited safely */
+	DH_ERR_DIRTY,       /* the hive holds changes only its logs have */
+	DH_ERR_VERIFY,      /* the written file did not read back as intended */
+	DH_ERR_ARGUMENT,    /* a request the library refuses (bad size, no set) */
+	DH_ERR_NOMEM,
+};
+
+/* An error: a code and a message that names the file and the remedy. */
+struct dh_error {
+	enum dh_errcode code;
+	char *message;
+};
+
+/* Stable short name of a code, as used in JSON ("io", "dirty", ...). */
+const char *dh_errcode_name(enum dh_errcode code);
+
+/* The three SharedSection numbers, in KB. 0 means "absent" (third number)
+ * or "not asked for" (a request). */
+struct dh_values {
+	uint32_t shared;          /* first number: system-wide heap */
+	uint32_t interactive;     /* second: each interactive desktop */
+	uint32_t non_interactive; /* third: each non-interactive desktop */
+};
+
+/* Roles the Select key gives a control set (bit set). */
+enum dh_role {
+	DH_ROLE_CURRENT = 1u << 0,
+	DH_ROLE_DEFAULT = 1u << 1,
+	DH_ROLE_LASTKNOWNGOOD = 1u << 2,
+	DH_ROLE_FAILED = 1u << 3,
+};
+
+enum dh_command {
+	DH_CMD_SHOW,
+	DH_CMD_SET,
+	DH_CMD_CHECK,
+};
+
+/* Which control sets a command acts on. */
+#define DH_CONTROL_SET_ALL (-1)
+#define DH_CONTROL_SET_CURRENT 0
+
+struct dh_options {
+	enum dh_command command;
+	struct dh_values values;  /* set/check: what to ask for */
+	int control_set;          /* DH_CONTROL_SET_ALL, _CURRENT, or N */
+	bool dry_run;             /* set: report, write nothing */
+	bool no_backup;           /* set: commit without a backup */
+	const char *backup_dir;   /* set: backups here, not beside the hive */
+};
+
+enum dh_status {
+	DH_STATUS_SHOWN,        /* show: read, nothing asked */
+	DH_STATUS_CHANGED,      /* set: written */
+	DH_STATUS_UNCHANGED,    /* set/check: already as asked */
+	DH_STATUS_WOULD_CHANGE, /* set --dry-run, or check found a difference */
+	DH_STATUS_FAILED,
+};
+
+const char *dh_status_name(enum dh_status status);
+
+/* One control set as found, and as it is (or would be) after the command. */
+struct dh_controlset_report {
+	char *name;                 /* "ControlSet001", as spelled in the hive */
+	unsigned number;            /* 1 for ControlSet001 */
+	unsigned roles;             /* enum dh_role bits */
+	char *before;               /* the SharedSection token, UTF-8 */
+	char *after;                /* equal to before when unchanged */
+	struct dh_values before_values;
+	struct dh_values after_values;
+	bool changed;
+};
+
+/* Effective non-interactive size: the third number, or the second when the
+ * third is absent (that is how Windows reads a two-number token). */
+uint32_t dh_values_effective_non_interactive(const struct dh_values *v);
+
+struct dh_report {
+	char *target;               /* as given */
+	char *hive;                 /* the hive file acted on */
+	enum dh_status status;
+	bool dirty;
+	unsigned log_entries_applied;
+	struct dh_controlset_report *control_sets;
+	size_t n_control_sets;
+	char *backup;               /* path of the backup made, or NULL */
+	char **warnings;            /* n_warnings messages that did not stop it */
+	size_t n_warnings;
+	struct dh_error *error;     /* set when status is DH_STATUS_FAILED */
+};
+
+/*
+ * Run one command on one target (a hive file). Always returns a report
+ * allocated on mem (NULL only when memory runs out); a failure is a report
+ * with status DH_STATUS_FAILED and error set. On any failure the hive and
+ * its directory are as they were.
+ */
+struct dh_report *dh_run_target(TALLOC_CTX *mem, const struct dh_options *opts,
+				const char *target);
+
+#endif

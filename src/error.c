@@ -1,0 +1,66 @@
+#include "config.h"
+
+#include <stdarg.h>
+#include <string.h>
+
+#include "error.h"
+
+const char *dh_errcode_name(enum dh_errcode code)
+{
+	switch (code) {
+	case DH_OK: return "ok";
+	case DH_ERR_IO: return "io";
+	case DH_ERR_NOT_HIVE: return "not-a-hive";
+	case DH_ERR_NOT_SYSTEM: return "not-a-system-hive";
+	case DH_ERR_VALUE: return "value";
+	case DH_ERR_DIRTY: return "dirty";
+	case DH_ERR_VERIFY: return "verify";
+	case DH_ERR_ARGUMENT: return "argument";
+	case DH_ERR_NOMEM: return "nomem";
+	}
+	return "unknown";
+}
+
+static int set_va(TALLOC_CTX *mem, struct dh_error **err, enum dh_errcode code,
+		  const char *suffix, const char *fmt, va_list ap)
+{
+	struct dh_error *e;
+
+	if (err == NULL)
+		return -1;
+	e = talloc_zero(mem, struct dh_error);
+	if (e == NULL) {
+		*err = NULL;
+		return -1;
+	}
+	e->code = code;
+	e->message = talloc_vasprintf(e, fmt, ap);
+	if (e->message != NULL && suffix != NULL)
+		e->message = talloc_asprintf_append(e->message, ": %s", suffix);
+	if (e->message == NULL)
+		e->code = DH_ERR_NOMEM;
+	*err = e;
+	return -1;
+}
+
+int dh_error_set(TALLOC_CTX *mem, struct dh_error **err, enum dh_errcode code,
+		 const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	set_va(mem, err, code, NULL, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+int dh_error_errno(TALLOC_CTX *mem, struct dh_error **err, enum dh_errcode code,
+		   int errnum, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	set_va(mem, err, code, strerror(errnum), fmt, ap);
+	va_end(ap);
+	return -1;
+}

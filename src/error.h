@@ -1,0 +1,22 @@
+/*
+ * Errors inside the library. A failing function returns -1 and sets *err,
+ * allocated on the talloc context it was given, to a code and a message that
+ * names the file and says what the user can do. Success returns 0 and leaves
+ * *err alone. Nothing here prints.
+ */
+#ifndef DH_ERROR_H
+#define DH_ERROR_H
+
+#include "deskheap.h"
+
+/* Set *err (when err is not NULL) and return -1, so a caller can write
+ * `return dh_error_set(...)`. The message is printf-formatted. */
+int dh_error_set(TALLOC_CTX *mem, struct dh_error **err, enum dh_errcode code,
+		 const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/* Same, with ": strerror(errnum)" appended to the message. */
+int dh_error_errno(TALLOC_CTX *mem, struct dh_error **err, enum dh_errcode code,
+		   int errnum, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+
+#endif

@@ -1,0 +1,68 @@
+/*
+ * hivex glue: open a hive, find its control sets and Select, read and write
+ * the csrss command line value ("Windows" under
+ * ControlSetNNN\Control\Session Manager\SubSystems), commit to a file.
+ * Names compare case-insensitively, as Windows does.
+ */
+#ifndef DH_HIVE_H
+#define DH_HIVE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <hivex.h>
+
+#include "deskheap.h"
+
+/* An open hive. A talloc object: freeing it closes the hivex handle. */
+struct dh_hive;
+
+/* Open the hive file open at fd (the descriptor, not a path, so the file
+ * read is the one the caller locked or checked). name is used in messages.
+ * writable: open for editing (hivex reads it wholly into memory). */
+int dh_hive_open_fd(TALLOC_CTX *mem, int fd, const char *name, bool writable,
+		    struct dh_hive **out, struct dh_error **err);
+
+struct dh_controlset {
+	char *name;          /* as spelled in the hive */
+	unsigned number;     /* NNN */
+	unsigned roles;      /* enum dh_role bits, from Select */
+	hive_node_h node;
+};
+
+/* The root keys named ControlSet + three digits, in number order, with
+ * their roles. DH_ERR_NOT_SYSTEM when there is no Select key or no control
+ * set. */
+int dh_hive_control_sets(TALLOC_CTX *mem, struct dh_hive *h,
+			 struct dh_controlset **sets, size_t *n,
+			 struct dh_error **err);
+
+/* The Windows value: its type and its data as UTF-16 code units in host
+ * order, terminator (if any) included. */
+struct dh_winvalue {
+	hive_type type;
+	uint16_t *units;
+	size_t n_units;
+};
+
+/* Read the Windows value of a control set. DH_ERR_NOT_SYSTEM when the key
+ * or value is missing; DH_ERR_VALUE when it is not REG_SZ/REG_EXPAND_SZ or
+ * its length is odd. */
+int dh_hive_read_windows(TALLOC_CTX *mem, struct dh_hive *h,
+			 const struct dh_controlset *cs, struct dh_winvalue *out,
+			 struct dh_error **err);
+
+/* Replace the Windows value of a control set, same name spelling. The
+ * change is in memory until dh_hive_commit_fd(). */
+int dh_hive_write_windows(TALLOC_CTX *mem, struct dh_hive *h,
+			  const struct dh_controlset *cs,
+			  const struct dh_winvalue *v, struct dh_error **err);
+
+/* Write the whole hive (hivex commit) into the file open at fd. */
+int dh_hive_commit_fd(TALLOC_CTX *mem, struct dh_hive *h, int fd,
+		      struct dh_error **err);
+
+/* The name given at open, for messages. */
+const char *dh_hive_name(const struct dh_hive *h);
+
+#endif

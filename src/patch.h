@@ -1,0 +1,52 @@
+/*
+ * The SharedSection patch of one open hive: for each chosen control set,
+ * read the Windows value, find the token, compute the edited value, compare.
+ * Planning touches nothing; applying writes the changed values into the
+ * hivex handle (in memory; commit.c writes the file).
+ */
+#ifndef DH_PATCH_H
+#define DH_PATCH_H
+
+#include "hive.h"
+#include "sharedsection.h"
+
+struct dh_patch_item {
+	struct dh_controlset cs;
+	struct dh_winvalue before;
+	struct dh_winvalue after;      /* equal to before when !changed */
+	struct dh_token tok_before;
+	struct dh_token tok_after;
+	bool changed;
+};
+
+struct dh_patch {
+	struct dh_patch_item *items;
+	size_t n_items;
+	bool any_change;
+	char **warnings;               /* n_warnings messages on the patch */
+	size_t n_warnings;
+};
+
+/*
+ * Plan the patch. control_set is DH_CONTROL_SET_ALL, _CURRENT (the one
+ * Select marks current) or a number. want is NULL to only read (show).
+ * Fails when a chosen control set lacks the value or its token cannot be
+ * edited, or when a requested size is outside DH_KB_MIN..DH_KB_MAX: a hive
+ * is patched whole or not at all. Warns when the effective non-interactive
+ * size would exceed the interactive one.
+ */
+int dh_patch_plan(TALLOC_CTX *mem, struct dh_hive *h, int control_set,
+		  const struct dh_values *want, struct dh_patch **out,
+		  struct dh_error **err);
+
+/* Write each changed value of the plan into the hive handle. */
+int dh_patch_apply(TALLOC_CTX *mem, struct dh_hive *h,
+		   const struct dh_patch *p, struct dh_error **err);
+
+/* Check that the hive open at h holds exactly the plan's after-values
+ * (type and every code unit) in its control sets: the read-back of a
+ * committed file. */
+int dh_patch_verify(TALLOC_CTX *mem, struct dh_hive *h,
+		    const struct dh_patch *p, struct dh_error **err);
+
+#endif

@@ -1,0 +1,49 @@
+/*
+ * The hive base block (the first 4096 bytes of a hive file): parse, checksum,
+ * dirty state. Plain bytes, no hivex; safe on any input.
+ */
+#ifndef DH_REGF_H
+#define DH_REGF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "deskheap.h"
+
+#define DH_REGF_BASE_BLOCK_SIZE 4096u
+#define DH_REGF_CHECKSUM_OFFSET 508u
+
+struct dh_regf_header {
+	uint32_t seq_primary;
+	uint32_t seq_secondary;
+	uint64_t last_written;     /* FILETIME */
+	uint32_t major, minor;
+	uint32_t file_type;        /* 0 primary, 1/2 old log, 6 new log */
+	uint32_t root_offset;
+	uint32_t bins_size;
+	uint32_t flags;
+	uint32_t checksum_stored;
+	uint32_t checksum_computed;
+};
+
+/* The checksum of a base block's first 508 bytes, as Windows computes it
+ * (XOR of 127 little-endian dwords, 0xFFFFFFFF stored as 0xFFFFFFFE and 0
+ * as 1). */
+uint32_t dh_regf_checksum(const uint8_t *block);
+
+/* Parse the base block at buf (len bytes available). Fails with
+ * DH_ERR_NOT_HIVE, naming `name`, when fewer than 512 bytes are given or the
+ * "regf" signature is missing. Does not judge the checksum: see dirty. */
+int dh_regf_parse(TALLOC_CTX *mem, const uint8_t *buf, size_t len,
+		  const char *name, struct dh_regf_header *out,
+		  struct dh_error **err);
+
+/* Why the hive is dirty ("checksum ..." or "sequence numbers ..."), as a
+ * message on mem, or NULL when it is clean. */
+char *dh_regf_dirty_reason(TALLOC_CTX *mem, const struct dh_regf_header *h);
+
+/* Read and parse the base block of the file open at fd. */
+int dh_regf_read_fd(TALLOC_CTX *mem, int fd, const char *name,
+		    struct dh_regf_header *out, struct dh_error **err);
+
+#endif
