@@ -1,0 +1,247 @@
+/*
+ * Test support: see fixtures.h.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "fixtures.h"
+
+static const char *tmp_base(void)
+{
+	const char *t = getenv("TMPDIR");
+
+	return t != NULL && t[0] != '\0' ? t : "/tmp";
+}
+
+static int remove_entry(const char *path, const struct stat *st, int flag,
+			struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	if (remove(path) != 0)
+		fprintf(stderr, "fixtures: cannot remove %s: %s\n", path,
+			strerror(errno));
+	return 0;
+}
+
+static void remove_tree(const char *path)
+{
+	nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* ------------------------------------------------------------------ */
+
+static char *fixtures_path;     /* malloc'd; lives until exit */
+static pid_t fixtures_owner;    /* only this process removes it */
+
+static void fixtures_cleanup(void)
+{
+	if (fixtures_path != NULL && getpid() == fixtures_owner)
+		remove_tree(fixtures_path);
+	free(fixtures_path);
+	fixtures_path = NULL;
+}
+
+const char *fixtures_dir(void)
+{
+	const char *gen = getenv("MKFIXTURES");
+	char *dir;
+	pid_t pid;
+	int status;
+
+	if (fixtures_path != NULL)
+		return fixtures_path;
+	if (gen == NULL || gen[0] == '\0')
+		fail_msg("MKFIXTURES is not set: run the tests with 'make check', "
+			 "or set MKFIXTURES to the path of the mkfixtures program");
+
+	if (asprintf(&dir, "%s/deskheap-fixtures-XXXXXX", tmp_base()) < 0)
+		fail_msg("out of memory");
+	if (mkdtemp(dir) == NULL) {
+		int e = errno;
+		free(dir);
+		fail_msg("mkdtemp under %s: %s", tmp_base(), strerror(e));
+	}
+
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0) {
+		int e = errno;
+		remove_tree(dir);
+		free(dir);
+		fail_msg("fork: %s", strerror(e));
+	}
+	if (pid == 0) {
+		execl(gen, gen, dir, (char *)NULL);
+		fprintf(stderr, "fixtures: cannot run %s: %s\n", gen,
+			strerror(errno));
+		_exit(127);
+	}
+	while (waitpid(pid, &status, 0) < 0) {
+		if (errno != EINTR) {
+			status = -1;
+			break;
+		}
+	}
+	if (status == -1 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		remove_tree(dir);
+		free(dir);
+		fail_msg("'%s DIR' failed (wait status %d): no fixtures", gen,
+			 status);
+	}
+
+	fixtures_path = dir;
+	fixtures_owner = getpid();
+	atexit(fixtures_cleanup);
+	return fixtures_path;
+}
+
+/* ------------------------------------------------------------------ */
+
+/* 0, or an errno value. */
+static int copy_file(const char *src, const char *dst)
+{
+	char buf[65536];
+	int in, out, err = 0;
+	ssize_t n;
+
+	in = open(src, O_RDONLY | O_CLOEXEC);
+	if (in < 0)
+		return errno;
+	out = open(dst, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (out < 0) {
+		err = errno;
+		close(in);
+		return err;
+	}
+	while (err == 0 && (n = read(in, buf, sizeof buf)) != 0) {
+		if (n < 0) {
+			if (errno != EINTR)
+				err = errno;
+			continue;
+		}
+		for (ssize_t done = 0; err == 0 && done < n;) {
+			ssize_t w = write(out, buf + done, (size_t)(n - done));
+			if (w < 0 && errno != EINTR)
+				err = errno;
+			else if (w > 0)
+				done += w;
+		}
+	}
+	close(in);
+	if (close(out) != 0 && err == 0)
+		err = errno;
+	return err;
+}
+
+char *fixture_copy(TALLOC_CTX *mem, const char *name, const char *dir)
+{
+	char *src = talloc_asprintf(mem, "%s/%s", fixtures_dir(), name);
+	char *dst = talloc_asprintf(mem, "%s/%s", dir, name);
+	int err;
+
+	if (src == NULL || dst == NULL)
+		fail_msg("out of memory");
+	err = copy_file(src, dst);
+	if (err != 0)
+		fail_msg("copying fixture %s to %s: %s", src, dst, strerror(err));
+	talloc_free(src);
+	return dst;
+}
+
+/* ------------------------------------------------------------------ */
+
+static int tmpdir_destructor(char *path)
+{
+	remove_tree(path);
+	return 0;
+}
+
+char *tmpdir_new(TALLOC_CTX *mem)
+{
+	char *path = talloc_asprintf(mem, "%s/deskheap-test-XXXXXX", tmp_base());
+
+	if (path == NULL)
+		fail_msg("out of memory");
+	if (mkdtemp(path) == NULL)
+		fail_msg("mkdtemp under %s: %s", tmp_base(), strerror(errno));
+	talloc_set_destructor(path, tmpdir_destructor);
+	return path;
+}
+
+/* ------------------------------------------------------------------ */
+
+/* Read up to len bytes, fewer only at end of file; -1 on error. */
+static ssize_t read_full(int fd, char *buf, size_t len)
+{
+	size_t got = 0;
+
+	while (got < len) {
+		ssize_t n = read(fd, buf + got, len - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;
+		if (n == 0)
+			break;
+		got += (size_t)n;
+	}
+	return (ssize_t)got;
+}
+
+int file_equal(const char *a, const char *b)
+{
+	static char ba[65536], bb[65536];
+	int fa = open(a, O_RDONLY | O_CLOEXEC), fb = -1, equal = 0;
+	struct stat sa, sb;
+
+	if (fa < 0) {
+		fprintf(stderr, "file_equal: %s: %s\n", a, strerror(errno));
+		return 0;
+	}
+	fb = open(b, O_RDONLY | O_CLOEXEC);
+	if (fb < 0) {
+		fprintf(stderr, "file_equal: %s: %s\n", b, strerror(errno));
+		goto out;
+	}
+	if (fstat(fa, &sa) != 0 || fstat(fb, &sb) != 0 ||
+	    sa.st_size != sb.st_size)
+		goto out;
+	for (;;) {
+		ssize_t na = read_full(fa, ba, sizeof ba);
+		ssize_t nb = read_full(fb, bb, sizeof bb);
+
+		if (na < 0 || nb < 0) {
+			fprintf(stderr, "file_equal: reading %s or %s: %s\n", a,
+				b, strerror(errno));
+			goto out;
+		}
+		if (na != nb || memcmp(ba, bb, (size_t)na) != 0)
+			goto out;
+		if (na == 0)
+			break;
+	}
+	equal = 1;
+out:
+	close(fa);
+	if (fb >= 0)
+		close(fb);
+	return equal;
+}
