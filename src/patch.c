@@ -1,0 +1,194 @@
+#include "config.h"
+
+#include <string.h>
+
+#include "error.h"
+#include "patch.h"
+
+static int check_request(TALLOC_CTX *mem, const struct dh_values *want,
+			 struct dh_error **err)
+{
+	const uint32_t v[] = { want->shared, want->interactive,
+			       want->non_interactive };
+
+	if (v[0] == 0 && v[1] == 0 && v[2] == 0)
+		return dh_error_set(mem, err, DH_ERR_ARGUMENT,
+				    "no size asked for: give --non-interactive, --interactive or --shared");
+	for (size_t i = 0; i < 3; i++)
+		if (v[i] != 0 && (v[i] < DH_KB_MIN || v[i] > DH_KB_MAX))
+			return dh_error_set(mem, err, DH_ERR_ARGUMENT,
+					    "%u KB is outside %u..%u KB",
+					    v[i], DH_KB_MIN, DH_KB_MAX);
+	return 0;
+}
+
+static bool chosen(const struct dh_controlset *cs, int control_set)
+{
+	if (control_set == DH_CONTROL_SET_ALL)
+		return true;
+	if (control_set == DH_CONTROL_SET_CURRENT)
+		return (cs->roles & DH_ROLE_CURRENT) != 0;
+	return cs->number == (unsigned)control_set;
+}
+
+static int no_such_set(TALLOC_CTX *mem, struct dh_hive *h, int control_set,
+		       struct dh_error **err)
+{
+	if (control_set == DH_CONTROL_SET_CURRENT)
+		return dh_error_set(mem, err, DH_ERR_NOT_SYSTEM,
+				    "%s: Select\\Current names no existing control set; pass --control-set N or all",
+				    dh_hive_name(h));
+	return dh_error_set(mem, err, DH_ERR_ARGUMENT,
+			    "%s has no ControlSet%03d; run deskheap show to list its control sets",
+			    dh_hive_name(h), control_set);
+}
+
+static int plan_item(TALLOC_CTX *mem, struct dh_hive *h,
+		     const struct dh_values *want, struct dh_patch_item *it,
+		     struct dh_error **err)
+{
+	char *where = talloc_asprintf(mem, "%s in %s", it->cs.name,
+				      dh_hive_name(h));
+	int rc;
+
+	if (where == NULL)
+		return dh_error_set(mem, err, DH_ERR_NOMEM, "out of memory");
+	rc = dh_hive_read_windows(mem, h, &it->cs, &it->before, err);
+	if (rc == 0)
+		rc = dh_sharedsection_find(mem, it->before.units,
+					   it->before.n_units, where,
+					   &it->tok_before, err);
+	talloc_free(where);
+	if (rc != 0)
+		return -1;
+	it->after = it->before;
+	it->tok_after = it->tok_before;
+	if (want == NULL)
+		return 0;
+	return dh_sharedsection_edit(mem, it->before.units, it->before.n_units,
+				     &it->tok_before, want, &it->after.units,
+				     &it->after.n_units, &it->tok_after,
+				     &it->changed, err);
+}
+
+static void warn_sizes(struct dh_patch *p, const struct dh_patch_item *it)
+{
+	const struct dh_values *v = &it->tok_after.values;
+	uint32_t ni = dh_values_effective_non_interactive(v);
+	char *w;
+
+	if (ni <= v->interactive)
+		return;
+	w = talloc_asprintf(p, "%s: the non-interactive desktop heap (%u KB) is larger than the interactive one (%u KB); the usual fix makes it smaller",
+			    it->cs.name, ni, v->interactive);
+	p->warnings = talloc_realloc(p, p->warnings, char *, p->n_warnings + 1);
+	if (w != NULL && p->warnings != NULL)
+		p->warnings[p->n_warnings++] = w;
+}
+
+int dh_patch_plan(TALLOC_CTX *mem, struct dh_hive *h, int control_set,
+		  const struct dh_values *want, struct dh_patch **out,
+		  struct dh_error **err)
+{
+	struct dh_controlset *sets;
+	struct dh_patch *p;
+	size_t n;
+
+	if (want != NULL && check_request(mem, want, err) != 0)
+		return -1;
+	p = talloc_zero(mem, struct dh_patch);
+	if (p == NULL)
+		return dh_error_set(mem, err, DH_ERR_NOMEM, "out of memory");
+	if (dh_hive_control_sets(p, h, &sets, &n, err) != 0)
+		goto fail;
+	p->items = talloc_zero_array(p, struct dh_patch_item, n);
+	if (p->items == NULL) {
+		dh_error_set(mem, err, DH_ERR_NOMEM, "out of memory");
+		goto fail;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct dh_patch_item *it = &p->items[p->n_items];
+
+		if (!chosen(&sets[i], control_set))
+			continue;
+		it->cs = sets[i];
+		if (plan_item(p, h, want, it, err) != 0)
+			goto fail;
+		p->any_change |= it->changed;
+		if (want != NULL)
+			warn_sizes(p, it);
+		p->n_items++;
+	}
+	if (p->n_items == 0) {
+		no_such_set(mem, h, control_set, err);
+		goto fail;
+	}
+	*out = p;
+	return 0;
+fail:
+	if (err != NULL && *err != NULL)
+		talloc_steal(mem, *err);
+	talloc_free(p);
+	return -1;
+}
+
+int dh_patch_apply(TALLOC_CTX *mem, struct dh_hive *h,
+		   const struct dh_patch *p, struct dh_error **err)
+{
+	for (size_t i = 0; i < p->n_items; i++) {
+		const struct dh_patch_item *it = &p->items[i];
+
+		if (it->changed &&
+		    dh_hive_write_windows(mem, h, &it->cs, &it->after, err) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+static const struct dh_controlset *
+find_set(const struct dh_controlset *sets, size_t n, unsigned number)
+{
+	for (size_t i = 0; i < n; i++)
+		if (sets[i].number == number)
+			return &sets[i];
+	return NULL;
+}
+
+static bool same_value(const struct dh_winvalue *a, const struct dh_winvalue *b)
+{
+	return a->type == b->type && a->n_units == b->n_units &&
+	       memcmp(a->units, b->units, a->n_units * sizeof(uint16_t)) == 0;
+}
+
+int dh_patch_verify(TALLOC_CTX *mem, struct dh_hive *h,
+		    const struct dh_patch *p, struct dh_error **err)
+{
+	TALLOC_CTX *tmp = talloc_new(mem);
+	struct dh_controlset *sets;
+	size_t n;
+	int rc = -1;
+
+	if (tmp == NULL)
+		return dh_error_set(mem, err, DH_ERR_NOMEM, "out of memory");
+	if (dh_hive_control_sets(tmp, h, &sets, &n, err) != 0)
+		goto out;
+	for (size_t i = 0; i < p->n_items; i++) {
+		const struct dh_patch_item *it = &p->items[i];
+		const struct dh_controlset *cs = find_set(sets, n, it->cs.number);
+		struct dh_winvalue got;
+
+		if (cs == NULL || dh_hive_read_windows(tmp, h, cs, &got, err) != 0 ||
+		    !same_value(&got, &it->after)) {
+			dh_error_set(mem, err, DH_ERR_VERIFY,
+				     "%s: the Windows value of %s did not read back as written; the original hive was left as it was",
+				     dh_hive_name(h), it->cs.name);
+			goto out;
+		}
+	}
+	rc = 0;
+out:
+	if (rc != 0 && err != NULL && *err != NULL)
+		talloc_steal(mem, *err);
+	talloc_free(tmp);
+	return rc;
+}

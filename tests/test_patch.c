@@ -1,0 +1,221 @@
+/* Unit tests of the patch module: plan, apply, verify on fixture hives. */
+#include "config.h"
+
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "fixtures.h"
+#include "patch.h"
+
+static struct dh_hive *open_fixture(TALLOC_CTX *mem, const char *name,
+				    bool writable)
+{
+	char *path = talloc_asprintf(mem, "%s/%s", fixtures_dir(), name);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct dh_hive *h = NULL;
+
+	assert_true(fd >= 0);
+	assert_int_equal(dh_hive_open_fd(mem, fd, path, writable, &h, NULL), 0);
+	close(fd);
+	return h;
+}
+
+static char *token_after(TALLOC_CTX *mem, const struct dh_patch_item *it)
+{
+	return dh_sharedsection_token_text(mem, it->after.units, &it->tok_after);
+}
+
+static void test_plan_show_reads_only(void **state)
+{
+	TALLOC_CTX *mem = talloc_new(NULL);
+	struct dh_hive *h = open_fixture(mem, "nt4.hive", false);
+	struct dh_patch *p;
+
+	(void)state;
+	assert_int_equal(dh_patch_plan(mem, h, DH_CONTROL_SET_ALL, NULL, &p, NULL), 0);
+	assert_int_equal(p->n_items, 1);
+	assert_false(p->any_change);
+	assert_false(p->items[0].changed);
+	assert_int_equal(p->items[0].tok_before.values.shared, 1024);
+	assert_int_equal(p->items[0].tok_before.values.interactive, 3072);
+	assert_int_equal(p->items[0].tok_before.values.non_interactive, 0);
+	assert_int_equal(p->n_warnings, 0);
+	talloc_free(mem);
+}
+
+static void test_plan_every_control_set(void **state)
+{
+	TALLOC_CTX *mem = talloc_new(NULL);
+	struct dh_hive *h = open_fixture(mem, "three.hive", false);
+	struct dh_values want = { .non_interactive = 512 };
+	struct dh_patch *p;
+
+	(void)state;
+	assert_int_equal(dh_patch_plan(mem, h, DH_CONTROL_SET_ALL, &want, &p, NULL), 0);
+	assert_int_equal(p->n_items, 3);
+	assert_true(p->any_change);
+	assert_true(p->items[0].changed);   /* 1024,3072 gains ,512 */
+	assert_false(p->items[1].changed);  /* already 1024,3072,512 */
+	assert_false(p->items[2].changed);  /* 1024,12288,512: as asked */
+	assert_string_equal(token_after(mem, &p->items[0]), "SharedSection=1024,3072,512");
+	assert_string_equal(token_after(mem, &p->items[1]), "SharedSection=1024,3072,512");
+	talloc_free(mem);
+}
+
+static void test_plan_unchanged(void **state)
+{
+	TALLOC_CTX *mem = talloc_new(NULL);
+	struct dh_hive *h = open_fixture(mem, "win10.hive", false);
+	struct dh_values want = { .shared = 1024, .non_interactive = 768 };
+	struct dh_patch *p;
+
+	(void)state;
+	assert_int_equal(dh_patch_plan(mem, h, DH_CONTROL_SET_ALL, &want, &p, NULL), 0);
+	assert_false(p->any_change);
+	assert_int_equal(p->items[0].after.n_units, p->items[0].before.n_units);
+	assert_memory_equal(p->items[0].after.units, p->items[0].before.units,
+			    p->items[0].before.n_units * 2);
+	talloc_free(mem);
+}
+
+static void test_plan_choose_control_set(void **state)
+{
+	TALLOC_CTX *mem = talloc_new(NULL);
+	struct dh_hive *h = open_fixture(mem, "three.hive", false);
+	struct dh_patch *p;
+	struct dh_error *err = NULL;
+
+	(void)state;
+	assert_int_equal(dh_patch_plan(mem, h, DH_CONTROL_SET_CURRENT, NULL, &p, NULL), 0);
+	assert_int_equal(p->n_items, 1);
+	assert_int_equal(p->items[0].cs.number, 2);
+	assert_int_equal(dh_patch_plan(mem, h, 3, NULL, &p, NULL), 0);
+	assert_int_equal(p->n_items, 1);
+	assert_string_equal(p->items[0].cs.name, "ControlSet003");
+	assert_int_equal(dh_patch_plan(mem, h, 7, NULL, &p, &err), -1);
+	assert_int_equal(err->code, DH_ERR_ARGUMENT);
+	assert_non_null(strstr(err->message, "ControlSet007"));
+	talloc_free(mem);
+}
+
+static void test_plan_whole_or_nothing(void **state)
+{
+	TALLOC_CTX *mem = talloc_new(NULL);
+	struct dh_hive *h = open_fixture(mem, "partial.hive", false);
+	struct dh_values want = { .non_interactive = 512 };
+	struct dh_patch *p = NULL;
+	struct dh_error *err = NULL;
+
+	(void)state;
+	assert_int_equal(dh_patch_plan(mem, h, DH_CONTROL_SET_ALL, &want, &p, &err), -1);
+	assert_null(p);
+	assert_int_equal(err->code, DH_ERR_NOT_SYSTEM);
+	assert_non_null(strstr(err->message, "ControlSet002"));
+	talloc_free(mem);
+}
+
+static void test_plan_refuses_bad_requests(void **state)
+{
+	TALLOC_CTX *mem = talloc_new(NULL);
+	struct dh_hive *h = open_fixture(mem, "nt4.hive", false);
+	struct dh_values none = { 0 };
+	struct dh_values big = { .interactive = DH_KB_MAX + 1 };
+	struct dh_values max = { .interactive = DH_KB_MAX };
+	struct dh_patch *p;
+	struct dh_error *err = NULL;
+
+	(void)state;
+	assert_int_equal(dh_patch_plan(mem, h, DH_CONTROL_SET_ALL, &none, &p, &err), -1);
+	assert_int_equal(err->code, DH_ERR_ARGUMENT);
+	err = NULL;
+	assert_int_equal(dh_patch_plan(mem, h, DH_CONTROL_SET_ALL, &big, &p, &err), -1);
+	assert_int_equal(err->code, DH_ERR_ARGUMENT);
+	assert_int_equal(dh_patch_plan(mem, h, DH_CONTROL_SET_ALL, &max, &p, NULL), 0);
+	talloc_free(mem);
+}
+
+static void test_plan_edit_errors_name_control_set(void **state)
+{
+	TALLOC_CTX *mem = talloc_new(NULL);
+	struct dh_hive *h = open_fixture(mem, "twotokens.hive", false);
+	struct dh_values want = { .non_interactive = 512 };
+	struct dh_patch *p;
+	struct dh_error *err = NULL;
+
+	(void)state;
+	assert_int_equal(dh_patch_plan(mem, h, DH_CONTROL_SET_ALL, &want, &p, &err), -1);
+	assert_int_equal(err->code, DH_ERR_VALUE);
+	assert_non_null(strstr(err->message, "ControlSet001"));
+	assert_non_null(strstr(err->message, "twotokens.hive"));
+	talloc_free(mem);
+}
+
+static void test_warns_when_non_interactive_is_larger(void **state)
+{
+	TALLOC_CTX *mem = talloc_new(NULL);
+	struct dh_hive *h = open_fixture(mem, "nt4.hive", false);
+	struct dh_values ok = { .non_interactive = 3072 };
+	struct dh_values big = { .non_interactive = 3073 };
+	struct dh_patch *p;
+
+	(void)state;
+	assert_int_equal(dh_patch_plan(mem, h, DH_CONTROL_SET_ALL, &ok, &p, NULL), 0);
+	assert_int_equal(p->n_warnings, 0);
+	assert_int_equal(dh_patch_plan(mem, h, DH_CONTROL_SET_ALL, &big, &p, NULL), 0);
+	assert_int_equal(p->n_warnings, 1);
+	assert_non_null(strstr(p->warnings[0], "3073 KB"));
+	assert_non_null(strstr(p->warnings[0], "3072 KB"));
+	talloc_free(mem);
+}
+
+/* Apply, commit to a new file; verify passes there and fails on the
+ * unpatched original. */
+static void test_apply_and_verify(void **state)
+{
+	TALLOC_CTX *mem = talloc_new(NULL);
+	char *dir = tmpdir_new(mem);
+	char *out = talloc_asprintf(mem, "%s/out.hive", dir);
+	struct dh_hive *h = open_fixture(mem, "win7.hive", true);
+	struct dh_values want = { .interactive = 20480 };
+	struct dh_patch *p;
+	struct dh_error *err = NULL;
+	struct dh_hive *written, *original;
+	int fd;
+
+	(void)state;
+	assert_int_equal(dh_patch_plan(mem, h, DH_CONTROL_SET_ALL, &want, &p, NULL), 0);
+	assert_int_equal(dh_patch_apply(mem, h, p, NULL), 0);
+	fd = open(out, O_RDWR | O_CREAT | O_EXCL, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(dh_hive_commit_fd(mem, h, fd, NULL), 0);
+	assert_int_equal(dh_hive_open_fd(mem, fd, out, false, &written, NULL), 0);
+	close(fd);
+	assert_int_equal(dh_patch_verify(mem, written, p, NULL), 0);
+	original = open_fixture(mem, "win7.hive", false);
+	assert_int_equal(dh_patch_verify(mem, original, p, &err), -1);
+	assert_int_equal(err->code, DH_ERR_VERIFY);
+	talloc_free(mem);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_plan_show_reads_only),
+		cmocka_unit_test(test_plan_every_control_set),
+		cmocka_unit_test(test_plan_unchanged),
+		cmocka_unit_test(test_plan_choose_control_set),
+		cmocka_unit_test(test_plan_whole_or_nothing),
+		cmocka_unit_test(test_plan_refuses_bad_requests),
+		cmocka_unit_test(test_plan_edit_errors_name_control_set),
+		cmocka_unit_test(test_warns_when_non_interactive_is_larger),
+		cmocka_unit_test(test_apply_and_verify),
+	};
+
+	return cmocka_run_group_tests_name("patch", tests, NULL, NULL);
+}
