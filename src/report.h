@@ -8,12 +8,19 @@
 #include "deskheap.h"
 
 /*
- * Text for one target, lines ending in '\n'. verbosity: 0 normal; < 0 quiet
- * (one line: target and status, or the error); > 0 adds the full token.
- * Normal output names the hive, clean or dirty, then one line per control
- * set with its roles, its token and the effective sizes (saying when the
- * third number is absent and the second applies), "before -> after" when
- * the command changed or would change it, the backup, warnings and errors.
+ * Text for one target, lines ending in '\n'. The header line names the hive
+ * (the target when no hive was found), the status and clean/dirty; then per
+ * control set one line with its roles and its token ("before -> after" when
+ * the command changed or would change it) and one with the three effective
+ * sizes (saying when the third number is absent and the second applies, and
+ * what a changed size was); then the backup and warnings.
+ * A failure is "<target>: failed: <message>" (plus backup/warnings if any).
+ * verbosity < 0 (quiet): exactly one line, "<hive or target>: <status name>"
+ * or the failure line. verbosity > 0: also the target when it differs from
+ * the hive, and the error code of a failure.
+ * Control characters and bytes that are not UTF-8 in names are shown as
+ * \xNN (C1 controls as \u00XX), so a name cannot split a line or send
+ * escape sequences to the terminal. NULL only when memory runs out.
  */
 char *dh_report_text(TALLOC_CTX *mem, const struct dh_report *r,
 		     int verbosity);
@@ -24,6 +31,11 @@ char *dh_report_text(TALLOC_CTX *mem, const struct dh_report *r,
  * roles[], before, after, changed, sizes_before {shared, interactive,
  * non_interactive, non_interactive_effective}, sizes_after {...}}, backup
  * (string or null), warnings[], error ({code, message} or null).
+ * Roles are "current", "default", "last-known-good", "failed". A size of 0
+ * (absent third number) and a NULL string are null. Strings escape '"',
+ * '\\' and control characters (as \u00XX); bytes that are not UTF-8
+ * become U+FFFD, so the line is always valid JSON in UTF-8.
+ * NULL only when memory runs out.
  */
 char *dh_report_json(TALLOC_CTX *mem, const struct dh_report *r);
 

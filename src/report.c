@@ -1,0 +1,598 @@
+#include "config.h"
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "report.h"
+
+const char *dh_status_name(enum dh_status status)
+{
+	switch (status) {
+	case DH_STATUS_SHOWN: return "shown";
+	case DH_STATUS_CHANGED: return "changed";
+	case DH_STATUS_UNCHANGED: return "unchanged";
+	case DH_STATUS_WOULD_CHANGE: return "would-change";
+	case DH_STATUS_FAILED: return "failed";
+	}
+	return "unknown";
+}
+
+uint32_t dh_values_effective_non_interactive(const struct dh_values *v)
+{
+	return v->non_interactive != 0 ? v->non_interactive : v->interactive;
+}
+
+/*
+ * A string builder on talloc. Once an allocation fails, s is NULL and every
+ * later append does nothing, so callers build a whole report without
+ * checking each step and look at the result once.
+ */
+struct sb {
+	char *s;
+};
+
+static void sb_drop(struct sb *b, char *n)
+{
+	/* talloc's append functions leave the old buffer alive on failure */
+	if (n == NULL)
+		talloc_free(b->s);
+	b->s = n;
+}
+
+static void sb_printf(struct sb *b, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void sb_printf(struct sb *b, const char *fmt, ...)
+{
+	va_list ap;
+	char *n;
+
+	if (b->s == NULL)
+		return;
+	va_start(ap, fmt);
+	n = talloc_vasprintf_append_buffer(b->s, fmt, ap);
+	va_end(ap);
+	sb_drop(b, n);
+}
+
+static void sb_putn(struct sb *b, const char *s, size_t len)
+{
+	if (b->s == NULL || len == 0)
+		return;
+	sb_drop(b, talloc_strndup_append_buffer(b->s, s, len));
+}
+
+static void sb_puts(struct sb *b, const char *s)
+{
+	sb_putn(b, s, strlen(s));
+}
+
+/*
+ * Length of the well-formed UTF-8 sequence at s (n bytes available) and its
+ * code point in *cp; 0 when s does not start one (stray continuation byte,
+ * overlong form, surrogate, beyond U+10FFFF, truncated). File and key names
+ * from a mounted image are arbitrary bytes, and neither JSON nor a terminal
+ * should receive them raw.
+ */
+static size_t utf8_seq(const unsigned char *s, size_t n, uint32_t *cp)
+{
+	uint32_t c, min;
+	size_t len, i;
+
+	if (s[0] < 0x80) {
+		*cp = s[0];
+		return 1;
+	}
+	if ((s[0] & 0xe0) == 0xc0) {
+		len = 2, c = s[0] & 0x1f, min = 0x80;
+	} else if ((s[0] & 0xf0) == 0xe0) {
+		len = 3, c = s[0] & 0x0f, min = 0x800;
+	} else if ((s[0] & 0xf8) == 0xf0) {
+		len = 4, c = s[0] & 0x07, min = 0x10000;
+	} else {
+		return 0;
+	}
+	if (n < len)
+		return 0;
+	for (i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		c = c << 6 | (s[i] & 0x3f);
+	}
+	if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
+		return 0;
+	*cp = c;
+	return len;
+}
+
+/* How a character that cannot go out as it is gets written. */
+enum esc_style {
+	ESC_JSON,	/* JSON string body: \" \\ \u00XX; U+FFFD for bytes
+			 * that are not UTF-8 */
+	ESC_TEXT,	/* terminal: controls as \xNN so that names cannot move
+			 * the cursor or inject escape sequences */
+};
+
+/*
+ * Write into out (at least 8 bytes) the escape for the sequence at s: len
+ * bytes (0 when not valid UTF-8) with code point cp. Returns false when the
+ * sequence may go out as it is.
+ */
+static bool escape_one(char *out, enum esc_style style,
+		       const unsigned char *s, size_t len, uint32_t cp)
+{
+	if (style == ESC_JSON) {
+		if (len == 0)
+			strcpy(out, "\\ufffd");
+		else if (cp == '"' || cp == '\\')
+			sprintf(out, "\\%c", (int)cp);
+		else if (cp < 0x20 || cp == 0x7f)
+			sprintf(out, "\\u%04x", (unsigned)cp);
+		else
+			return false;
+		return true;
+	}
+	if (len == 0 || cp < 0x20 || cp == 0x7f)
+		sprintf(out, "\\x%02x", (unsigned)s[0]);
+	else if (cp >= 0x80 && cp <= 0x9f)	/* C1 controls, e.g. CSI */
+		sprintf(out, "\\u%04x", (unsigned)cp);
+	else
+		return false;
+	return true;
+}
+
+/* Append str escaped; runs of plain characters go out in one piece. */
+static void sb_escaped(struct sb *b, const char *str, enum esc_style style)
+{
+	const unsigned char *s = (const unsigned char *)str;
+	const unsigned char *run = s;
+	size_t n = strlen(str), len;
+	uint32_t cp = 0;
+	char esc[8];
+
+	while (n > 0) {
+		len = utf8_seq(s, n, &cp);
+		if (escape_one(esc, style, s, len, cp)) {
+			sb_putn(b, (const char *)run, (size_t)(s - run));
+			sb_puts(b, esc);
+			/* after a bad byte, resynchronise on the next */
+			if (len == 0)
+				len = 1;
+			run = s + len;
+		}
+		s += len;
+		n -= len;
+	}
+	sb_putn(b, (const char *)run, (size_t)(s - run));
+}
+
+static void sb_text(struct sb *b, const char *str)
+{
+	sb_escaped(b, str, ESC_TEXT);
+}
+
+/* ---- text ---- */
+
+/* What the header and the one-line forms call the file: the hive when one
+ * was found, else what the user typed. */
+static const char *report_name(const struct dh_report *r)
+{
+	if (r->hive != NULL)
+		return r->hive;
+	return r->target != NULL ? r->target : "(no target)";
+}
+
+/* A failure may come before any hive was found, so it names the target. */
+static const char *failed_name(const struct dh_report *r)
+{
+	if (r->target != NULL)
+		return r->target;
+	return r->hive != NULL ? r->hive : "(no target)";
+}
+
+static bool differs(const char *a, const char *b)
+{
+	return a != NULL && b != NULL && strcmp(a, b) != 0;
+}
+
+static const char *status_phrase(enum dh_status status)
+{
+	switch (status) {
+	case DH_STATUS_UNCHANGED: return "unchanged (already as asked)";
+	case DH_STATUS_WOULD_CHANGE: return "would change";
+	default: return dh_status_name(status);
+	}
+}
+
+static void text_header(struct sb *b, const struct dh_report *r)
+{
+	sb_text(b, report_name(r));
+	sb_printf(b, ": %s (", status_phrase(r->status));
+	if (!r->dirty)
+		sb_puts(b, "hive clean");
+	else if (r->log_entries_applied == 0)
+		sb_puts(b, "hive dirty");
+	else
+		sb_printf(b, "hive dirty, %u log %s applied",
+			  r->log_entries_applied,
+			  r->log_entries_applied == 1 ? "entry" : "entries");
+	sb_puts(b, ")\n");
+}
+
+static void text_roles(struct sb *b, unsigned roles)
+{
+	static const struct {
+		unsigned bit;
+		const char *name;
+	} names[] = {
+		{ DH_ROLE_CURRENT, "current" },
+		{ DH_ROLE_DEFAULT, "default" },
+		{ DH_ROLE_LASTKNOWNGOOD, "last known good" },
+		{ DH_ROLE_FAILED, "failed" },
+	};
+	const char *sep = " [";
+	size_t i;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (roles & names[i].bit) {
+			sb_printf(b, "%s%s", sep, names[i].name);
+			sep = ", ";
+		}
+	}
+	if (roles & (DH_ROLE_CURRENT | DH_ROLE_DEFAULT |
+		     DH_ROLE_LASTKNOWNGOOD | DH_ROLE_FAILED))
+		sb_puts(b, "]");
+}
+
+static void text_token(struct sb *b, const char *token)
+{
+	if (token != NULL)
+		sb_text(b, token);
+	else
+		sb_puts(b, "(no SharedSection token)");
+}
+
+/* "ControlSet001 [current, default]: before[ -> after]" */
+static void text_cs_line(struct sb *b, const struct dh_report *r,
+			 const struct dh_controlset_report *cs)
+{
+	sb_puts(b, "  ");
+	sb_text(b, cs->name != NULL ? cs->name : "(unnamed control set)");
+	text_roles(b, cs->roles);
+	sb_puts(b, ": ");
+	text_token(b, cs->before);
+	if (cs->changed) {
+		sb_puts(b, " -> ");
+		text_token(b, cs->after);
+	} else if (r->status == DH_STATUS_CHANGED ||
+		   r->status == DH_STATUS_WOULD_CHANGE) {
+		/* others in the same hive changed: say why this one did not */
+		sb_puts(b, " (already as asked)");
+	}
+	sb_puts(b, "\n");
+}
+
+static void text_kb(struct sb *b, const char *what, uint32_t kb)
+{
+	if (kb != 0)
+		sb_printf(b, "%s %u KB", what, (unsigned)kb);
+	else
+		sb_printf(b, "%s absent", what);
+}
+
+/* " (was N KB)" after a size the command changed (or would change). */
+static void text_was(struct sb *b, const char *was, uint32_t before,
+		     uint32_t after)
+{
+	if (before == after)
+		return;
+	sb_puts(b, " (");
+	text_kb(b, was, before);
+	sb_puts(b, ")");
+}
+
+/*
+ * The non-interactive size, with why it is what it is: Windows gives
+ * non-interactive desktops the interactive size when the third number is
+ * absent, which is exactly the trap this tool exists to fix, so say so.
+ * was_v is NULL when there is nothing to compare with.
+ */
+static void text_non_interactive(struct sb *b, const struct dh_values *now,
+				 const struct dh_values *was_v, bool pending)
+{
+	uint32_t eff = dh_values_effective_non_interactive(now);
+	bool absent = now->non_interactive == 0;
+	bool show_was = false, was_absent = false;
+	uint32_t was_eff = 0;
+
+	if (was_v != NULL) {
+		was_eff = dh_values_effective_non_interactive(was_v);
+		was_absent = was_v->non_interactive == 0;
+		show_was = was_eff != eff || was_absent != absent;
+	}
+	text_kb(b, ", non-interactive", eff);
+	if (!absent && !show_was)
+		return;
+	sb_puts(b, " (");
+	if (absent)
+		sb_puts(b, "third number absent: the interactive size applies");
+	if (show_was) {
+		if (absent)
+			sb_puts(b, "; ");
+		text_kb(b, pending ? "now" : "was", was_eff);
+		if (was_absent && !absent)
+			sb_printf(b, ": third number absent, the "
+				  "interactive size %s",
+				  pending ? "applies" : "applied");
+	}
+	sb_puts(b, ")");
+}
+
+/*
+ * The effective sizes: as they are (show, unchanged) or, for a set that
+ * changed or would change, as they will be, with what they were.
+ */
+static void text_sizes(struct sb *b, const struct dh_report *r,
+		       const struct dh_controlset_report *cs)
+{
+	bool pending = r->status == DH_STATUS_WOULD_CHANGE;
+	const char *was = pending ? "now" : "was";
+	const struct dh_values *now = cs->changed ? &cs->after_values
+						  : &cs->before_values;
+	const struct dh_values *before = cs->changed ? &cs->before_values
+						     : NULL;
+
+	if ((cs->changed ? cs->after : cs->before) == NULL)
+		return;
+	sb_puts(b, "    ");
+	text_kb(b, "shared", now->shared);
+	if (before != NULL)
+		text_was(b, was, before->shared, now->shared);
+	text_kb(b, ", interactive", now->interactive);
+	if (before != NULL)
+		text_was(b, was, before->interactive, now->interactive);
+	text_non_interactive(b, now, before, pending);
+	sb_puts(b, "\n");
+}
+
+/* Backup, warnings and a stray error: lines every non-quiet form ends with. */
+static void text_trailer(struct sb *b, const struct dh_report *r)
+{
+	size_t i;
+
+	if (r->backup != NULL) {
+		sb_puts(b, "  backup: ");
+		sb_text(b, r->backup);
+		sb_puts(b, "\n");
+	}
+	for (i = 0; r->warnings != NULL && i < r->n_warnings; i++) {
+		if (r->warnings[i] == NULL)
+			continue;
+		sb_puts(b, "  warning: ");
+		sb_text(b, r->warnings[i]);
+		sb_puts(b, "\n");
+	}
+}
+
+static const char *error_message(const struct dh_report *r)
+{
+	if (r->error != NULL && r->error->message != NULL)
+		return r->error->message;
+	return "unknown error";
+}
+
+static void text_failed(struct sb *b, const struct dh_report *r,
+			int verbosity)
+{
+	sb_text(b, failed_name(r));
+	sb_puts(b, ": failed: ");
+	sb_text(b, error_message(r));
+	sb_puts(b, "\n");
+	if (verbosity < 0)
+		return;
+	if (verbosity > 0) {
+		sb_printf(b, "  error code: %s\n",
+			  dh_errcode_name(r->error != NULL ? r->error->code
+							   : DH_OK));
+		if (r->hive != NULL && differs(r->hive, r->target)) {
+			sb_puts(b, "  hive: ");
+			sb_text(b, r->hive);
+			sb_puts(b, "\n");
+		}
+	}
+	text_trailer(b, r);
+}
+
+static void text_quiet(struct sb *b, const struct dh_report *r)
+{
+	sb_text(b, report_name(r));
+	sb_printf(b, ": %s\n", dh_status_name(r->status));
+}
+
+static void text_full(struct sb *b, const struct dh_report *r, int verbosity)
+{
+	size_t i;
+
+	text_header(b, r);
+	if (verbosity > 0 && differs(r->target, r->hive)) {
+		sb_puts(b, "  target: ");
+		sb_text(b, r->target);
+		sb_puts(b, "\n");
+	}
+	for (i = 0; r->control_sets != NULL && i < r->n_control_sets; i++) {
+		text_cs_line(b, r, &r->control_sets[i]);
+		text_sizes(b, r, &r->control_sets[i]);
+	}
+	text_trailer(b, r);
+	if (r->error != NULL) {
+		/* not failed, yet an error was recorded: do not hide it */
+		sb_puts(b, "  error: ");
+		sb_text(b, error_message(r));
+		if (verbosity > 0)
+			sb_printf(b, " (%s)", dh_errcode_name(r->error->code));
+		sb_puts(b, "\n");
+	}
+}
+
+char *dh_report_text(TALLOC_CTX *mem, const struct dh_report *r,
+		     int verbosity)
+{
+	struct sb b;
+
+	if (r == NULL)
+		return NULL;
+	b.s = talloc_strdup(mem, "");
+	if (r->status == DH_STATUS_FAILED)
+		text_failed(&b, r, verbosity);
+	else if (verbosity < 0)
+		text_quiet(&b, r);
+	else
+		text_full(&b, r, verbosity);
+	return b.s;
+}
+
+/* ---- JSON ---- */
+
+/* A JSON string, or null for NULL. */
+static void json_str(struct sb *b, const char *str)
+{
+	if (str == NULL) {
+		sb_puts(b, "null");
+		return;
+	}
+	sb_puts(b, "\"");
+	sb_escaped(b, str, ESC_JSON);
+	sb_puts(b, "\"");
+}
+
+/* "key": then a string or null. */
+static void json_key_str(struct sb *b, const char *key, const char *str)
+{
+	sb_printf(b, "\"%s\":", key);
+	json_str(b, str);
+}
+
+/* A size: 0 means absent (or not known), which JSON says as null. */
+static void json_key_kb(struct sb *b, const char *key, uint32_t kb)
+{
+	if (kb != 0)
+		sb_printf(b, "\"%s\":%u", key, (unsigned)kb);
+	else
+		sb_printf(b, "\"%s\":null", key);
+}
+
+static void json_sizes(struct sb *b, const char *key,
+		       const struct dh_values *v)
+{
+	sb_printf(b, "\"%s\":{", key);
+	json_key_kb(b, "shared", v->shared);
+	sb_puts(b, ",");
+	json_key_kb(b, "interactive", v->interactive);
+	sb_puts(b, ",");
+	json_key_kb(b, "non_interactive", v->non_interactive);
+	sb_puts(b, ",");
+	json_key_kb(b, "non_interactive_effective",
+		    dh_values_effective_non_interactive(v));
+	sb_puts(b, "}");
+}
+
+static void json_roles(struct sb *b, unsigned roles)
+{
+	const char *sep = "";
+
+	sb_puts(b, "\"roles\":[");
+	if (roles & DH_ROLE_CURRENT)
+		sb_printf(b, "%s\"current\"", sep), sep = ",";
+	if (roles & DH_ROLE_DEFAULT)
+		sb_printf(b, "%s\"default\"", sep), sep = ",";
+	if (roles & DH_ROLE_LASTKNOWNGOOD)
+		sb_printf(b, "%s\"last-known-good\"", sep), sep = ",";
+	if (roles & DH_ROLE_FAILED)
+		sb_printf(b, "%s\"failed\"", sep);
+	sb_puts(b, "]");
+}
+
+static void json_control_set(struct sb *b,
+			     const struct dh_controlset_report *cs)
+{
+	sb_puts(b, "{");
+	json_key_str(b, "name", cs->name);
+	sb_printf(b, ",\"number\":%u,", cs->number);
+	json_roles(b, cs->roles);
+	sb_puts(b, ",");
+	json_key_str(b, "before", cs->before);
+	sb_puts(b, ",");
+	json_key_str(b, "after", cs->after);
+	sb_printf(b, ",\"changed\":%s,", cs->changed ? "true" : "false");
+	json_sizes(b, "sizes_before", &cs->before_values);
+	sb_puts(b, ",");
+	json_sizes(b, "sizes_after", &cs->after_values);
+	sb_puts(b, "}");
+}
+
+static void json_control_sets(struct sb *b, const struct dh_report *r)
+{
+	size_t i;
+
+	sb_puts(b, "\"control_sets\":[");
+	for (i = 0; r->control_sets != NULL && i < r->n_control_sets; i++) {
+		if (i > 0)
+			sb_puts(b, ",");
+		json_control_set(b, &r->control_sets[i]);
+	}
+	sb_puts(b, "]");
+}
+
+static void json_warnings(struct sb *b, const struct dh_report *r)
+{
+	size_t i;
+
+	sb_puts(b, "\"warnings\":[");
+	for (i = 0; r->warnings != NULL && i < r->n_warnings; i++) {
+		if (i > 0)
+			sb_puts(b, ",");
+		json_str(b, r->warnings[i]);
+	}
+	sb_puts(b, "]");
+}
+
+static void json_error(struct sb *b, const struct dh_error *e)
+{
+	if (e == NULL) {
+		sb_puts(b, "\"error\":null");
+		return;
+	}
+	sb_puts(b, "\"error\":{");
+	json_key_str(b, "code", dh_errcode_name(e->code));
+	sb_puts(b, ",");
+	json_key_str(b, "message", e->message);
+	sb_puts(b, "}");
+}
+
+char *dh_report_json(TALLOC_CTX *mem, const struct dh_report *r)
+{
+	struct sb b;
+
+	if (r == NULL)
+		return NULL;
+	b.s = talloc_strdup(mem, "{");
+	json_key_str(&b, "target", r->target);
+	sb_puts(&b, ",");
+	json_key_str(&b, "hive", r->hive);
+	sb_puts(&b, ",");
+	json_key_str(&b, "status", dh_status_name(r->status));
+	sb_printf(&b, ",\"dirty\":%s,\"log_entries_applied\":%u,",
+		  r->dirty ? "true" : "false", r->log_entries_applied);
+	json_control_sets(&b, r);
+	sb_puts(&b, ",");
+	json_key_str(&b, "backup", r->backup);
+	sb_puts(&b, ",");
+	json_warnings(&b, r);
+	sb_puts(&b, ",");
+	json_error(&b, r->error);
+	sb_puts(&b, "}\n");
+	return b.s;
+}
