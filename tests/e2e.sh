@@ -1,0 +1,322 @@
+#!/bin/sh
+# End-to-end tests of the deskheap binary on generated fixture hives.
+. "${top_srcdir:-.}/tests/lib.sh"
+
+## show
+
+d=$(case_dir show)
+h=$(fixture nt4.hive "$d")
+run show "$h"
+expect_rc 0 "show on an NT 4.0 hive"
+contains "$OUT" "SharedSection=1024,3072" "show prints the token"
+contains "$OUT" "absent" "show says the third number is absent"
+contains "$OUT" "ControlSet001" "show names the control set"
+check "show writes nothing" cmp -s "$h" "$FIX/nt4.hive"
+
+d=$(case_dir show-three)
+h=$(fixture three.hive "$d")
+run show "$h"
+expect_rc 0 "show on three control sets"
+contains "$OUT" "ControlSet003" "show lists the third control set"
+contains "$OUT" "last known good" "show gives Select roles"
+contains "$OUT" "SharedSection=1024,12288,512" "show prints ControlSet003's token"
+
+## set: the classic fix
+
+d=$(case_dir set-nt4)
+h=$(fixture nt4.hive "$d")
+export_hive "$h" >"$WORK/before.reg"
+run set --non-interactive 512 "$h"
+expect_rc 0 "set --non-interactive 512 on NT 4.0"
+contains "$OUT" "SharedSection=1024,3072 -> SharedSection=1024,3072,512" "set reports before and after"
+export_hive "$h" >"$WORK/after.reg"
+contains "$(windows_value "$h")" "SharedSection=1024,3072,512 Windows=On" "the hive now holds the third number"
+only_windows_changed "$WORK/before.reg" "$WORK/after.reg" 1 "only the Windows value changed"
+backup=$(ls "$d" | grep '^SYSTEM\.deskheap-[0-9]\{8\}T[0-9]\{6\}Z\.bak$')
+check "a backup named SYSTEM.deskheap-<UTC>.bak was made" test -n "$backup"
+check "the backup is byte-identical to the original" cmp -s "$d/$backup" "$FIX/nt4.hive"
+contains "$OUT" "$backup" "the report names the backup"
+check "no temporary file is left" test "$(listing "$d")" = "SYSTEM $backup "
+cp "$h" "$WORK/after-first"
+run set --non-interactive 512 "$h"
+expect_rc 0 "second set"
+contains "$OUT" "unchanged" "second set reports unchanged"
+check "second set writes nothing" cmp -s "$h" "$WORK/after-first"
+check "second set makes no backup" test "$(listing "$d")" = "SYSTEM $backup "
+
+## set: other eras and forms
+
+for f in xp win7 win10; do
+	d=$(case_dir "set-$f")
+	h=$(fixture "$f.hive" "$d")
+	export_hive "$h" >"$WORK/before.reg"
+	run set --non-interactive 640 --no-backup "$h"
+	expect_rc 0 "set on $f.hive"
+	export_hive "$h" >"$WORK/after.reg"
+	n=1
+	[ "$f" = win7 ] && n=2
+	only_windows_changed "$WORK/before.reg" "$WORK/after.reg" $n "$f.hive: only the Windows value of each control set changed"
+	check "$f.hive: --no-backup leaves no backup" test "$(listing "$d")" = "SYSTEM "
+done
+contains "$(windows_value "$d/SYSTEM")" "SharedSection=1024,20480,640 Windows=On" "win10.hive: only the third number changed"
+
+d=$(case_dir set-all-three)
+h=$(fixture win7.hive "$d")
+run set --shared 2048 --interactive 4096 --non-interactive 1024 --no-backup "$h"
+expect_rc 0 "set all three numbers"
+contains "$(windows_value "$h" ControlSet002)" "SharedSection=2048,4096,1024 " "all three numbers replaced"
+
+d=$(case_dir set-interactive-only)
+h=$(fixture nt4.hive "$d")
+run set --interactive 4096 --no-backup "$h"
+expect_rc 0 "set --interactive on a two-number token"
+contains "$(windows_value "$h")" "SharedSection=1024,4096 " "no third number appended when only the second is asked"
+
+for f in regsz lower spaces noterm; do
+	d=$(case_dir "form-$f")
+	h=$(fixture "$f.hive" "$d")
+	export_hive "$h" >"$WORK/before.reg"
+	run set --non-interactive 512 --no-backup "$h"
+	expect_rc 0 "set on $f.hive"
+	export_hive "$h" >"$WORK/after.reg"
+	only_windows_changed "$WORK/before.reg" "$WORK/after.reg" 1 "$f.hive: only the Windows value changed"
+	run show "$h"
+	contains "$OUT" "1024,3072,512" "$f.hive: the third number is there"
+done
+contains "$(windows_value "$WORK/case-form-lower/SYSTEM")" "sharedsection=1024,3072,512" "lower-case token keeps its spelling"
+contains "$(export_hive "$WORK/case-form-regsz/SYSTEM")" '"Windows"=hex(1):' "REG_SZ stays REG_SZ"
+check "a value without a terminator stays without one" sh -c "hivexregedit --export '$WORK/case-form-noterm/SYSTEM' '\\' | grep '^\"Windows\"=hex(2):' | grep -q '36,00\$'"
+check "a value with a terminator keeps it" sh -c "hivexregedit --export '$WORK/case-form-spaces/SYSTEM' '\\' | grep '^\"Windows\"=hex(2):' | grep -q '36,00,00,00\$'"
+
+## --control-set
+
+d=$(case_dir cs-current)
+h=$(fixture three.hive "$d")
+export_hive "$h" >"$WORK/before.reg"
+run set --control-set current --non-interactive 256 --no-backup "$h"
+expect_rc 0 "set --control-set current"
+export_hive "$h" >"$WORK/after.reg"
+only_windows_changed "$WORK/before.reg" "$WORK/after.reg" 1 "--control-set current changes one control set"
+run show --control-set 2 "$h"
+contains "$OUT" "SharedSection=1024,3072,256" "the current set (ControlSet002) changed"
+lacks "$OUT" "ControlSet001" "show --control-set 2 shows only ControlSet002"
+
+d=$(case_dir cs-number)
+h=$(fixture three.hive "$d")
+run set --control-set 3 --non-interactive 256 --no-backup "$h"
+expect_rc 0 "set --control-set 3"
+run show "$h"
+contains "$OUT" "SharedSection=1024,12288,256" "ControlSet003 changed"
+contains "$OUT" "[failed]: SharedSection=1024,3072
+" "ControlSet001 untouched"
+run set --control-set 9 --non-interactive 256 "$h"
+expect_rc 3 "a control set that does not exist"
+contains "$ERR" "ControlSet009" "the error names the missing control set"
+
+## check and dry-run
+
+d=$(case_dir check)
+h=$(fixture xp.hive "$d")
+run check --non-interactive 512 "$h"
+expect_rc 0 "check when every control set matches"
+run check --non-interactive 768 "$h"
+expect_rc 1 "check when a control set differs"
+run check --interactive 3072 --non-interactive 512 "$h"
+expect_rc 0 "check of two numbers that match"
+d=$(case_dir check-nt4)
+h=$(fixture nt4.hive "$d")
+run check --non-interactive 3072 "$h"
+expect_rc 1 "check counts an absent third number as a difference"
+check "check writes nothing" cmp -s "$h" "$FIX/nt4.hive"
+check "check leaves no file" test "$(listing "$d")" = "SYSTEM "
+
+d=$(case_dir dry-run)
+h=$(fixture nt4.hive "$d")
+run set -n --non-interactive 512 "$h"
+expect_rc 0 "set --dry-run"
+contains "$OUT" "would change" "dry run says it would change"
+contains "$OUT" "SharedSection=1024,3072,512" "dry run shows the result"
+check "dry run writes nothing" cmp -s "$h" "$FIX/nt4.hive"
+check "dry run makes no backup" test "$(listing "$d")" = "SYSTEM "
+
+## --backup-dir
+
+d=$(case_dir backup-dir)
+h=$(fixture nt4.hive "$d")
+mkdir "$WORK/backups"
+run set --backup-dir "$WORK/backups" --non-interactive 512 "$h"
+expect_rc 0 "set --backup-dir"
+check "the backup is in the backup directory" cmp -s "$WORK/backups"/SYSTEM.deskheap-*.bak "$FIX/nt4.hive"
+check "nothing but the hive beside it" test "$(listing "$d")" = "SYSTEM "
+d=$(case_dir backup-dir-missing)
+h=$(fixture nt4.hive "$d")
+run set --backup-dir "$WORK/no/such/dir" --non-interactive 512 "$h"
+expect_rc 3 "a backup directory that does not exist"
+contains "$ERR" "$WORK/no/such/dir" "the error names the backup directory"
+check "the hive is unchanged" cmp -s "$h" "$FIX/nt4.hive"
+check "no file is left" test "$(listing "$d")" = "SYSTEM "
+
+## --json
+
+d=$(case_dir json)
+h1=$(fixture win7.hive "$d")
+mkdir "$d/b"
+h2=$(fixture garbage.hive "$d/b")
+run set --json --non-interactive 768 --no-backup "$h1" "$h2"
+expect_rc 3 "a batch with one bad hive exits 3"
+check "one JSON line per target" test "$(printf '%s\n' "$OUT" | wc -l)" -eq 2
+check "every line is valid JSON" python3 -c '
+import json, sys
+lines = sys.stdin.read().splitlines()
+a, b = (json.loads(l) for l in lines)
+assert a["status"] == "changed" and a["dirty"] is False
+assert [c["name"] for c in a["control_sets"]] == ["ControlSet001", "ControlSet002"]
+assert a["control_sets"][0]["before"] == "SharedSection=1024,12288,512"
+assert a["control_sets"][0]["after"] == "SharedSection=1024,12288,768"
+assert a["control_sets"][0]["changed"] is True
+assert a["backup"] is None and a["error"] is None
+assert b["status"] == "failed" and b["error"]["code"] == "not-a-hive"
+assert b["target"].endswith("/b/SYSTEM")
+' <"$WORK/out"
+contains "$(windows_value "$h1" ControlSet002)" "SharedSection=1024,12288,768" "the good hive in the batch was still changed"
+
+## refusals: a clear error, exit 3, every file as it was
+
+refuse() {
+	name=$1
+	expect=$2
+	d=$(case_dir "refuse-$name")
+	h=$(fixture "$name.hive" "$d")
+	run set --non-interactive 512 "$h"
+	expect_rc 3 "$name.hive is refused"
+	contains "$ERR" "$h" "$name.hive: the error names the file"
+	contains "$ERR" "$expect" "$name.hive: the error says why ($expect)"
+	check "$name.hive: the hive is byte-identical" cmp -s "$h" "$FIX/$name.hive"
+	check "$name.hive: no file is left behind" test "$(listing "$d")" = "SYSTEM "
+}
+refuse twotokens "SharedSection= tokens"
+refuse notoken "no SharedSection= token"
+refuse nonnumeric "0x300"
+refuse noselect "no Select key"
+refuse novalue "no Windows value"
+refuse partial "ControlSet002"
+refuse empty "no Select key"
+refuse garbage "not a registry hive"
+refuse truncated "nothing was changed"
+refuse dirty-seq "transaction logs"
+refuse dirty-sum "checksum"
+
+d=$(case_dir show-dirty)
+h=$(fixture dirty-seq.hive "$d")
+run show "$h"
+expect_rc 0 "show reads a dirty hive"
+contains "$OUT" "dirty" "show says the hive is dirty"
+
+d=$(case_dir missing)
+run set --non-interactive 512 "$d/SYSTEM"
+expect_rc 3 "a hive that does not exist"
+contains "$ERR" "$d/SYSTEM" "the error names the missing file"
+run show "$d"
+expect_rc 3 "a directory is not a hive file"
+
+d=$(case_dir symlink)
+h=$(fixture nt4.hive "$d")
+ln -s "$h" "$d/LINK"
+run set --non-interactive 512 "$d/LINK"
+expect_rc 3 "set refuses a symbolic link"
+check "the link's target is untouched" cmp -s "$h" "$FIX/nt4.hive"
+
+## warnings
+
+d=$(case_dir warn)
+h=$(fixture nt4.hive "$d")
+run set --non-interactive 8192 --no-backup "$h"
+expect_rc 0 "a non-interactive size above the interactive one is allowed"
+contains "$OUT" "warning" "with a warning"
+
+## usage errors: exit 2, nothing touched
+
+d=$(case_dir usage)
+h=$(fixture nt4.hive "$d")
+usage() {
+	desc=$1
+	shift
+	run "$@"
+	expect_rc 2 "usage: $desc"
+	check "usage: $desc: the hive is untouched" cmp -s "$h" "$FIX/nt4.hive"
+}
+usage "no arguments"
+usage "unknown command" frobnicate "$h"
+usage "set without sizes" set "$h"
+usage "size 0" set --non-interactive 0 "$h"
+usage "size above 1048576" set --non-interactive 1048577 "$h"
+usage "size not a number" set --non-interactive 5x "$h"
+usage "negative size" set --interactive -5 "$h"
+usage "show with a size" show --non-interactive 512 "$h"
+usage "check with --dry-run" check -n --non-interactive 512 "$h"
+usage "--no-backup with --backup-dir" set --no-backup --backup-dir /tmp --non-interactive 512 "$h"
+usage "bad --control-set" show --control-set lkg "$h"
+usage "no target" show
+usage "unknown option" show --frob "$h"
+run --help
+expect_rc 0 "--help"
+contains "$OUT" "--non-interactive" "--help lists the options"
+run --version
+expect_rc 0 "--version"
+contains "$OUT" "deskheap" "--version names the program"
+
+## quiet
+
+d=$(case_dir quiet)
+h=$(fixture win7.hive "$d")
+run show -q "$h"
+expect_rc 0 "show -q"
+check "show -q prints one line" test "$(printf '%s\n' "$OUT" | wc -l)" -eq 1
+
+## real conditions: no permission, no space, read-only
+
+as_nobody() {
+	setpriv --reuid=nobody --regid=nogroup --clear-groups "$@"
+}
+chmod 755 "$WORK"
+if [ "$(id -u)" -ne 0 ] || ! as_nobody "$DESKHEAP" --version >/dev/null 2>&1; then
+	skip "permission tests need root (to act as nobody) and a binary nobody can run"
+else
+	d=$(case_dir noperm)
+	chmod 755 "$d"
+	h=$(fixture nt4.hive "$d")
+	chmod 644 "$h"
+	as_nobody "$DESKHEAP" set --non-interactive 512 "$h" >"$WORK/out" 2>"$WORK/err"
+	RC=$? OUT=$(cat "$WORK/out") ERR=$(cat "$WORK/err")
+	expect_rc 3 "a directory the user cannot write"
+	contains "$ERR" "Permission denied" "the error gives the cause"
+	contains "$ERR" "$d" "the error names the directory's file"
+	check "the hive is unchanged" cmp -s "$h" "$FIX/nt4.hive"
+	check "no file is left" test "$(listing "$d")" = "SYSTEM "
+	chmod 600 "$h"
+	as_nobody "$DESKHEAP" show "$h" >"$WORK/out" 2>"$WORK/err"
+	RC=$? OUT=$(cat "$WORK/out") ERR=$(cat "$WORK/err")
+	expect_rc 3 "a hive the user cannot read"
+	contains "$ERR" "cannot open $h" "the error names the unreadable hive"
+fi
+
+d=$(case_dir full)
+if [ "$(id -u)" -ne 0 ] || ! mount -t tmpfs -o size=64k tmpfs "$d" 2>/dev/null; then
+	skip "full and read-only filesystem tests need root to mount a small tmpfs"
+else
+	h=$(fixture nt4.hive "$d")
+	dd if=/dev/zero of="$d/filler" bs=4096 2>/dev/null
+	run set --non-interactive 512 "$h"
+	expect_rc 3 "a full filesystem"
+	contains "$ERR" "No space left on device" "the error gives the cause"
+	contains "$ERR" "$d" "the error names the file"
+	check "the hive is unchanged on a full filesystem" cmp -s "$h" "$FIX/nt4.hive"
+	check "no temporary file is left on a full filesystem" test "$(listing "$d")" = "SYSTEM filler "
+	rm "$d/filler"
+	mount -o remount,ro "$d"
+	run set --non-interactive 512 "$h"
+	expect_rc 3 "a read-only filesystem"
+	contains "$ERR" "Read-only file system" "the error gives the cause"
+	check "the hive is unchanged on a read-only filesystem" cmp -s "$h" "$FIX/nt4.hive"
+	umount "$d"
+fi
