@@ -11,15 +11,27 @@
  *      directory, mode 0600;
  *   2. calls req->write to fill it, then fsyncs it;
  *   3. calls req->verify on it (re-open and read back what was patched);
- *   4. gives it the original's mode, owner and extended attributes;
+ *   4. gives it the original's owner, mode and extended attributes: every
+ *      listed one, plus system.ntfs_acl and system.ntfs_attrib read by name
+ *      (ntfs-3g does not list them; set last, as chmod on ntfs-3g rewrites
+ *      the ACL); system.* attributes the original lacks (an ACL inherited
+ *      from a default ACL) are removed; the resulting mode and owner are
+ *      checked; then fsyncs it again;
  *   5. makes the backup (unless no_backup): "NAME.deskheap-<UTC>.bak" beside
- *      the hive or in backup_dir, a hard link to the original inode where the
- *      filesystem allows it, else a copy that is fsynced, compared byte for
- *      byte with the original, and given the original's mode and owner;
- *   6. renames the temporary file over the hive and fsyncs the directory
- *      (and the backup directory).
+ *      the hive or in backup_dir ("NAME.deskheap-<UTC>-2.bak", -3... when
+ *      the name exists; never overwrites), a hard link to the original inode
+ *      where the filesystem allows it, else a copy that is fsynced, compared
+ *      byte for byte with the original, and given the original's mode, owner
+ *      and extended attributes (those the backup's filesystem supports);
+ *      the backup directory is fsynced before step 6, so the backup is on
+ *      disk before it becomes the only copy of the old hive;
+ *   6. checks once more that the path names the locked inode (the lock binds
+ *      only programs that take it), renames the temporary file over the hive
+ *      and fsyncs the hive's directory.
  * On any failure before the rename the temporary file and any backup made
- * are removed and the hive is untouched.
+ * are removed and the hive is untouched. Errors are DH_ERR_IO with the file,
+ * the cause and a remedy, except those of the callbacks, which keep their
+ * own code and message (with "; the hive was not changed" appended).
  */
 #ifndef DH_COMMIT_H
 #define DH_COMMIT_H
@@ -28,20 +40,29 @@
 
 #include "deskheap.h"
 
-/* An open, exclusively locked hive. A talloc object: freeing it unlocks and
- * closes. */
+/* An open (read-only), exclusively locked hive. A talloc object: freeing it
+ * unlocks and closes. Read the hive through fd, after locking: that is the
+ * content the lock protects. After a successful dh_commit_replace() fd still
+ * refers to the old inode (the backup, when linked); free the lock then, and
+ * a run waiting for it sees the new hive. */
 struct dh_locked {
 	int fd;
 	char *path;
 };
 
+/* Blocks while another run holds the lock. Refuses (DH_ERR_IO) a symbolic
+ * link (O_NOFOLLOW) and anything but a regular file. The result and its
+ * copy of path are on mem. */
 int dh_commit_lock(TALLOC_CTX *mem, const char *path, struct dh_locked **out,
 		   struct dh_error **err);
 
-/* Fill the temporary file open at fd (empty, writable). */
+/* Fill the temporary file open at fd (empty, read-write, at offset 0).
+ * mem is a scratch context freed when dh_commit_replace() returns; an error
+ * set on it is moved to the caller's context. */
 typedef int (*dh_commit_write_fn)(void *arg, int fd, TALLOC_CTX *mem,
 				  struct dh_error **err);
-/* Check the synced temporary file open at fd, named path for messages. */
+/* Check the synced temporary file open at fd (at offset 0), named path for
+ * messages. mem as for the write callback. */
 typedef int (*dh_commit_verify_fn)(void *arg, int fd, const char *path,
 				   TALLOC_CTX *mem, struct dh_error **err);
 
@@ -49,13 +70,15 @@ struct dh_commit_request {
 	const struct dh_locked *hive;  /* the original, locked */
 	const char *backup_dir;        /* NULL: beside the hive */
 	bool no_backup;
-	dh_commit_write_fn write;
-	dh_commit_verify_fn verify;
+	dh_commit_write_fn write;      /* required */
+	dh_commit_verify_fn verify;    /* required (DH_ERR_ARGUMENT if not) */
 	void *arg;                     /* passed to write and verify */
 };
 
-/* Replace req->hive->path as above. *backup_path receives the backup's path
- * on mem, or NULL when none was made. */
+/* Replace req->hive->path as above. *backup_path (may be NULL) receives the
+ * backup's path on mem, or NULL when none was made. The one failure after
+ * the rename is the final directory fsync: then the hive IS replaced, -1 is
+ * returned (DH_ERR_IO, saying so) and *backup_path is set all the same. */
 int dh_commit_replace(TALLOC_CTX *mem, const struct dh_commit_request *req,
 		      char **backup_path, struct dh_error **err);
 

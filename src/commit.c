@@ -1,0 +1,987 @@
+/*
+ * Atomic replacement of a hive file, with a backup. See commit.h for the
+ * contract; the comments here say why each step is done the way it is.
+ *
+ * The original hive is only ever opened read-only: every write goes to a
+ * file this module created itself (the temporary file, or a backup copy),
+ * and the original name changes inode only through one rename() at the end.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/xattr.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "commit.h"
+#include "error.h"
+
+/* How many "-N" suffixes to try before giving up on a backup name. */
+#define BACKUP_TRIES 1000
+/* Buffer for copying and comparing a backup copy. */
+#define COPY_CHUNK (64 * 1024)
+
+static const char UNCHANGED[] = "the hive was not changed";
+
+/* ------------------------------------------------------------------ */
+/* Messages                                                           */
+
+/* What the user can do about errnum, or NULL when there is nothing useful
+ * to say beyond the cause. */
+static const char *remedy_for(int errnum)
+{
+	switch (errnum) {
+	case ENOSPC:
+	case EDQUOT:
+		return "free space on that filesystem";
+	case EACCES:
+	case EPERM:
+		return "run as root, or check that the filesystem is mounted "
+		       "read-write and the directory is writable";
+	case EROFS:
+		return "the filesystem is mounted read-only: remount it "
+		       "read-write (on NTFS, a Windows that was hibernated or "
+		       "shut down with Fast Startup is the usual cause)";
+	case EIO:
+		return "the device reported an I/O error: check the disk "
+		       "(dmesg) before trying again";
+	case ENOENT:
+		return "check that the path exists";
+	case ENOTDIR:
+		return "check that the path names a directory";
+	default:
+		return NULL;
+	}
+}
+
+/* DH_ERR_IO: "<action>: <cause>; <remedy>; <outcome>". outcome may be NULL
+ * (nothing was being changed). */
+static int __attribute__((format(printf, 5, 6)))
+io_error(TALLOC_CTX *mem, struct dh_error **err, int errnum,
+	 const char *outcome, const char *fmt, ...)
+{
+	const char *remedy = remedy_for(errnum);
+	char *action;
+	va_list ap;
+
+	va_start(ap, fmt);
+	action = talloc_vasprintf(mem, fmt, ap);
+	va_end(ap);
+	if (action == NULL)
+		return dh_error_set(mem, err, DH_ERR_NOMEM, "out of memory");
+	dh_error_set(mem, err, DH_ERR_IO, "%s: %s%s%s%s%s", action,
+		     strerror(errnum), remedy ? "; " : "", remedy ? remedy : "",
+		     outcome ? "; " : "", outcome ? outcome : "");
+	talloc_free(action);
+	return -1;
+}
+
+static int nomem(TALLOC_CTX *mem, struct dh_error **err)
+{
+	return dh_error_set(mem, err, DH_ERR_NOMEM, "out of memory");
+}
+
+static bool same_file(const struct stat *a, const struct stat *b)
+{
+	return a->st_dev == b->st_dev && a->st_ino == b->st_ino;
+}
+
+/* ------------------------------------------------------------------ */
+/* Locking                                                            */
+
+static int locked_close(struct dh_locked *l)
+{
+	/* Closing our only descriptor of the open file releases the flock. */
+	if (l->fd >= 0)
+		close(l->fd);
+	l->fd = -1;
+	return 0;
+}
+
+/* Open path read-only without following a final symbolic link, and refuse
+ * anything but a regular file: it is about to be replaced by rename(). */
+static int lock_open(TALLOC_CTX *mem, const char *path, int *fdp,
+		     struct dh_error **err)
+{
+	struct stat st;
+	int fd;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0 && errno == ELOOP)
+		return dh_error_set(mem, err, DH_ERR_IO,
+				    "%s is a symbolic link: refusing to "
+				    "replace it; give the path of the hive "
+				    "file itself",
+				    path);
+	if (fd < 0)
+		return io_error(mem, err, errno, NULL, "cannot open %s", path);
+	if (fstat(fd, &st) != 0) {
+		int e = errno;
+
+		close(fd);
+		return io_error(mem, err, e, NULL, "cannot stat %s", path);
+	}
+	if (!S_ISREG(st.st_mode)) {
+		close(fd);
+		return dh_error_set(mem, err, DH_ERR_IO,
+				    "%s is not a regular file: refusing to "
+				    "replace it; give the path of the hive "
+				    "file",
+				    path);
+	}
+	*fdp = fd;
+	return 0;
+}
+
+/* Block until the exclusive lock is ours: a second run waits for the
+ * first rather than failing. */
+static int lock_wait(int fd)
+{
+	while (flock(fd, LOCK_EX) != 0)
+		if (errno != EINTR)
+			return -1;
+	return 0;
+}
+
+/* 1: path still names the locked inode; 0: it names another (or nothing);
+ * -1: cannot tell (errno set). */
+static int lock_still_current(int fd, const char *path)
+{
+	struct stat held, now;
+
+	if (fstat(fd, &held) != 0)
+		return -1;
+	if (lstat(path, &now) != 0)
+		return errno == ENOENT ? 0 : -1;
+	return same_file(&held, &now) && held.st_nlink > 0;
+}
+
+int dh_commit_lock(TALLOC_CTX *mem, const char *path, struct dh_locked **out,
+		   struct dh_error **err)
+{
+	struct dh_locked *l;
+	int cur;
+
+	l = talloc_zero(mem, struct dh_locked);
+	if (l == NULL)
+		return nomem(mem, err);
+	l->fd = -1;
+	talloc_set_destructor(l, locked_close);
+	l->path = talloc_strdup(l, path);
+	if (l->path == NULL)
+		goto nomem;
+	for (;;) {
+		if (lock_open(mem, path, &l->fd, err) != 0)
+			goto fail;
+		if (lock_wait(l->fd) != 0) {
+			io_error(mem, err, errno, NULL, "cannot lock %s", path);
+			goto fail;
+		}
+		cur = lock_still_current(l->fd, path);
+		if (cur == 1)
+			break;
+		if (cur < 0) {
+			io_error(mem, err, errno, NULL, "cannot stat %s", path);
+			goto fail;
+		}
+		/* Another run renamed a new hive over path while we waited:
+		 * a lock on the old inode protects nothing. Start again on
+		 * whatever path names now. */
+		close(l->fd);
+		l->fd = -1;
+	}
+	*out = l;
+	return 0;
+nomem:
+	nomem(mem, err);
+fail:
+	talloc_free(l);
+	return -1;
+}
+
+/* ------------------------------------------------------------------ */
+/* The state of one dh_commit_replace() call                          */
+
+struct commit {
+	TALLOC_CTX *mem;        /* the caller's: errors, backup path */
+	TALLOC_CTX *scratch;    /* everything else; freed before returning */
+	struct dh_error **err;
+	const struct dh_commit_request *req;
+	const char *path;       /* the hive */
+	struct stat orig;       /* the locked original, before anything */
+	char *prefix;           /* path up to its last '/', or "" */
+	const char *base;       /* the hive's file name */
+	int dirfd;              /* the hive's directory */
+	char *tmppath;          /* the temporary file, once it exists */
+	int tmpfd;
+	char *bprefix;          /* backup directory, as a path prefix */
+	int bdirfd;             /* backup directory, or -1 with no_backup */
+	char *bname;            /* the backup this call made, or NULL */
+	char *bpath;            /* bprefix + bname, for messages */
+	int bfd;                /* a backup copy being written */
+};
+
+static void note_leftover(struct commit *c, const char *file, int errnum)
+{
+	struct dh_error *e = c->err ? *c->err : NULL;
+
+	if (e == NULL || e->message == NULL)
+		return;
+	e->message = talloc_asprintf_append(e->message,
+					    "; could not remove %s (%s): "
+					    "delete it by hand",
+					    file, strerror(errnum));
+}
+
+/* Undo what this call made. The original was never written, so removing
+ * our own files restores the directory as it was. */
+static void commit_discard(struct commit *c)
+{
+	if (c->tmppath != NULL && unlink(c->tmppath) != 0)
+		note_leftover(c, c->tmppath, errno);
+	if (c->bname != NULL && unlinkat(c->bdirfd, c->bname, 0) != 0)
+		note_leftover(c, c->bpath, errno);
+	c->tmppath = NULL;
+	c->bname = NULL;
+}
+
+static void commit_finish(struct commit *c)
+{
+	if (c->bfd >= 0)
+		close(c->bfd);
+	if (c->tmpfd >= 0)
+		close(c->tmpfd);
+	if (c->bdirfd >= 0)
+		close(c->bdirfd);
+	if (c->dirfd >= 0)
+		close(c->dirfd);
+	talloc_free(c->scratch);
+}
+
+static int check_request(TALLOC_CTX *mem, const struct dh_commit_request *req,
+			 struct dh_error **err)
+{
+	if (req == NULL || req->hive == NULL || req->hive->fd < 0 ||
+	    req->hive->path == NULL || req->write == NULL ||
+	    req->verify == NULL)
+		return dh_error_set(mem, err, DH_ERR_ARGUMENT,
+				    "commit request incomplete: a locked hive, "
+				    "a write and a verify step are required");
+	return 0;
+}
+
+/* Split path into prefix (through the last '/') and base name. */
+static int split_path(struct commit *c)
+{
+	const char *slash = strrchr(c->path, '/');
+
+	c->base = slash ? slash + 1 : c->path;
+	c->prefix = talloc_strndup(c->scratch, c->path, c->base - c->path);
+	if (c->prefix == NULL)
+		return nomem(c->mem, c->err);
+	if (*c->base == '\0')
+		return dh_error_set(c->mem, c->err, DH_ERR_ARGUMENT,
+				    "%s names a directory, not a hive file",
+				    c->path);
+	return 0;
+}
+
+/* Open a directory; path "" is the current directory. */
+static int open_dir(struct commit *c, const char *path, const char *what,
+		    int *fdp)
+{
+	const char *dir = *path ? path : ".";
+
+	*fdp = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (*fdp < 0)
+		return io_error(c->mem, c->err, errno, UNCHANGED,
+				"cannot open %s %s", what, dir);
+	return 0;
+}
+
+static int open_backup_dir(struct commit *c)
+{
+	const char *dir = c->req->backup_dir;
+	size_t len;
+
+	if (c->req->no_backup)
+		return 0;
+	if (dir == NULL || *dir == '\0') {
+		c->bprefix = c->prefix;
+		return open_dir(c, c->prefix, "the hive's directory",
+				&c->bdirfd);
+	}
+	len = strlen(dir);
+	c->bprefix = talloc_asprintf(c->scratch, "%s%s", dir,
+				     dir[len - 1] == '/' ? "" : "/");
+	if (c->bprefix == NULL)
+		return nomem(c->mem, c->err);
+	return open_dir(c, dir, "backup directory", &c->bdirfd);
+}
+
+/* Everything that can fail before a file is created: so such failures
+ * leave nothing to clean up. */
+static int commit_init(struct commit *c)
+{
+	if (fstat(c->req->hive->fd, &c->orig) != 0)
+		return io_error(c->mem, c->err, errno, UNCHANGED,
+				"cannot stat %s", c->path);
+	if (split_path(c) != 0)
+		return -1;
+	if (open_dir(c, c->prefix, "the hive's directory", &c->dirfd) != 0)
+		return -1;
+	return open_backup_dir(c);
+}
+
+/* ------------------------------------------------------------------ */
+/* Temporary file, write, verify                                      */
+
+static int make_temp(struct commit *c)
+{
+	char *tmpl;
+
+	tmpl = talloc_asprintf(c->scratch, "%s.%s.deskheap-tmp-XXXXXX",
+			       c->prefix, c->base);
+	if (tmpl == NULL)
+		return nomem(c->mem, c->err);
+	/* mkostemp creates the file O_EXCL with mode 0600: nobody else can
+	 * read the hive's contents through it before it gets the original's
+	 * metadata. */
+	c->tmpfd = mkostemp(tmpl, O_CLOEXEC);
+	if (c->tmpfd < 0)
+		return io_error(c->mem, c->err, errno, UNCHANGED,
+				"cannot create a temporary file in %s",
+				*c->prefix ? c->prefix : "the current "
+				"directory");
+	c->tmppath = tmpl;
+	return 0;
+}
+
+/* A failed callback keeps its own code and message, moved onto the
+ * caller's context, plus the news that nothing was changed. */
+static int callback_failed(struct commit *c, struct dh_error *cb_err,
+			   enum dh_errcode code, const char *step)
+{
+	if (cb_err == NULL)
+		return dh_error_set(c->mem, c->err, code,
+				    "%s of %s failed without a reason; %s",
+				    step, c->tmppath, UNCHANGED);
+	if (c->err == NULL)
+		return -1;
+	*c->err = talloc_steal(c->mem, cb_err);
+	if (cb_err->message != NULL)
+		cb_err->message = talloc_asprintf_append(cb_err->message,
+							 "; %s", UNCHANGED);
+	return -1;
+}
+
+static int rewind_temp(struct commit *c)
+{
+	if (lseek(c->tmpfd, 0, SEEK_SET) != 0)
+		return io_error(c->mem, c->err, errno, UNCHANGED,
+				"cannot seek in %s", c->tmppath);
+	return 0;
+}
+
+static int sync_temp(struct commit *c)
+{
+	if (fsync(c->tmpfd) != 0)
+		return io_error(c->mem, c->err, errno, UNCHANGED,
+				"cannot write %s to disk", c->tmppath);
+	return 0;
+}
+
+static int write_temp(struct commit *c)
+{
+	const struct dh_commit_request *r = c->req;
+	struct dh_error *cb_err = NULL;
+
+	if (r->write(r->arg, c->tmpfd, c->scratch, &cb_err) != 0)
+		return callback_failed(c, cb_err, DH_ERR_IO, "writing");
+	/* Synced before verifying, so verify reads what reached the disk
+	 * (as far as the kernel tells), not only what we meant to write. */
+	if (sync_temp(c) != 0 || rewind_temp(c) != 0)
+		return -1;
+	if (r->verify(r->arg, c->tmpfd, c->tmppath, c->scratch, &cb_err) != 0)
+		return callback_failed(c, cb_err, DH_ERR_VERIFY, "verifying");
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Metadata: owner, mode, extended attributes                         */
+
+/* Owner before mode: chown() may clear set-id bits that chmod() sets. */
+static int copy_owner(struct commit *c, int fd, const char *name)
+{
+	struct stat st;
+	int e;
+
+	if (fchown(fd, c->orig.st_uid, c->orig.st_gid) == 0)
+		return 0;
+	e = errno;
+	/* Filesystems without Unix owners (ntfs-3g without a user mapping,
+	 * vfat) refuse any chown; that is fine when the owner already is the
+	 * original's. Anything else would hand the hive to someone else. */
+	if (e == EPERM && fstat(fd, &st) == 0 &&
+	    st.st_uid == c->orig.st_uid && st.st_gid == c->orig.st_gid)
+		return 0;
+	return dh_error_set(c->mem, c->err, DH_ERR_IO,
+			    "cannot give %s the owner of %s (uid %u, gid %u): "
+			    "%s; run as root, which can keep another user's "
+			    "ownership; %s", name, c->path,
+			    (unsigned)c->orig.st_uid, (unsigned)c->orig.st_gid,
+			    strerror(e), UNCHANGED);
+}
+
+static int copy_mode(struct commit *c, int fd, const char *name)
+{
+	mode_t want = c->orig.st_mode & 07777;
+	struct stat st;
+
+	if (fchmod(fd, want) == 0)
+		return 0;
+	/* Same reasoning as for the owner: a filesystem with fixed modes
+	 * may refuse, and that is fine when the mode is already right. */
+	if (fstat(fd, &st) == 0 && (st.st_mode & 07777) == want)
+		return 0;
+	return io_error(c->mem, c->err, errno, UNCHANGED,
+			"cannot give %s the mode of %s (%04o)", name, c->path,
+			(unsigned)want);
+}
+
+/* The extended attribute names of fd, NUL-separated, in *names (on
+ * scratch), *len bytes. A filesystem without them gives an empty list. */
+static int list_xattrs(struct commit *c, int fd, const char *name,
+		       char **names, ssize_t *len)
+{
+	for (;;) {
+		ssize_t n = flistxattr(fd, NULL, 0);
+		char *buf;
+
+		if (n < 0 && errno == ENOTSUP) {
+			*names = NULL;
+			*len = 0;
+			return 0;
+		}
+		if (n < 0)
+			break;
+		/* One spare byte: a size of 0 would only ask for the size. */
+		buf = talloc_array(c->scratch, char, n + 1);
+		if (buf == NULL)
+			return nomem(c->mem, c->err);
+		*len = flistxattr(fd, buf, n + 1);
+		if (*len >= 0) {
+			*names = buf;
+			return 0;
+		}
+		talloc_free(buf);
+		if (errno != ERANGE) /* ERANGE: the list grew; ask again */
+			break;
+	}
+	return io_error(c->mem, c->err, errno, UNCHANGED,
+			"cannot list the extended attributes of %s", name);
+}
+
+static bool has_name(const char *names, ssize_t len, const char *name)
+{
+	ssize_t i;
+
+	for (i = 0; i < len; i += strlen(names + i) + 1)
+		if (strcmp(names + i, name) == 0)
+			return true;
+	return false;
+}
+
+/* Read attribute attr of fd into *value (on scratch). Returns 0 or an
+ * errno value; ENOMEM stands for talloc failing. */
+static int get_xattr(struct commit *c, int fd, const char *attr, void **value,
+		     ssize_t *size)
+{
+	for (;;) {
+		ssize_t n = fgetxattr(fd, attr, NULL, 0);
+		void *buf;
+
+		if (n < 0)
+			return errno;
+		/* One spare byte: a size of 0 would only ask for the size. */
+		buf = talloc_size(c->scratch, n + 1);
+		if (buf == NULL)
+			return ENOMEM;
+		*size = fgetxattr(fd, attr, buf, n + 1);
+		if (*size >= 0) {
+			*value = buf;
+			return 0;
+		}
+		talloc_free(buf);
+		if (errno != ERANGE) /* ERANGE: the value grew; ask again */
+			return errno;
+	}
+}
+
+/* Copy attribute attr from the original to fd. Returns 0 or an errno
+ * value; ENODATA when the original does not have it. */
+static int copy_xattr(struct commit *c, int fd, const char *attr)
+{
+	void *value = NULL;
+	ssize_t size = 0;
+	int e;
+
+	e = get_xattr(c, c->req->hive->fd, attr, &value, &size);
+	if (e == 0 && fsetxattr(fd, attr, value, size, 0) != 0)
+		e = errno;
+	talloc_free(value);
+	return e;
+}
+
+/* A new file can inherit attributes the original lacks, above all a POSIX
+ * ACL from the directory's default ACL, which could let someone read a
+ * copy of the hive who cannot read the hive. Remove those. Only system.*
+ * (ACLs) must go; a leftover of another namespace is harmless. */
+static int drop_extra_xattrs(struct commit *c, int fd, const char *name,
+			     const char *orig, ssize_t orig_len)
+{
+	char *names;
+	ssize_t len, i;
+
+	if (list_xattrs(c, fd, name, &names, &len) != 0)
+		return -1;
+	for (i = 0; i < len; i += strlen(names + i) + 1) {
+		const char *attr = names + i;
+
+		if (has_name(orig, orig_len, attr))
+			continue;
+		if (fremovexattr(fd, attr) != 0 && errno != ENODATA &&
+		    strncmp(attr, "system.", 7) == 0)
+			return io_error(c->mem, c->err, errno, UNCHANGED,
+					"cannot remove extended attribute %s "
+					"(which %s does not have) from %s",
+					attr, c->path, name);
+	}
+	talloc_free(names);
+	return 0;
+}
+
+/* Every attribute the original lists. A backup copy may live on another
+ * kind of filesystem, so for it an unsupported attribute is skipped; the
+ * replacement hive sits beside the original and must get them all. */
+static int copy_listed_xattrs(struct commit *c, int fd, const char *name,
+			      const char *orig, ssize_t orig_len, bool backup)
+{
+	ssize_t i;
+	int e;
+
+	for (i = 0; i < orig_len; i += strlen(orig + i) + 1) {
+		const char *attr = orig + i;
+
+		e = copy_xattr(c, fd, attr);
+		if (e == 0 || e == ENODATA) /* ENODATA: removed meanwhile */
+			continue;
+		if (backup && e == ENOTSUP)
+			continue;
+		if (e == ENOMEM)
+			return nomem(c->mem, c->err);
+		return io_error(c->mem, c->err, e, UNCHANGED,
+				"cannot copy extended attribute %s of %s to %s",
+				attr, c->path, name);
+	}
+	return 0;
+}
+
+/* ntfs-3g keeps the Windows security descriptor and DOS attributes in
+ * these, readable by name only (listxattr does not show them). They come
+ * last: with the "permissions" mount option, ntfs-3g rewrites the
+ * descriptor on chmod/chown, and the original's must win. */
+static int copy_ntfs_xattrs(struct commit *c, int fd, const char *name,
+			    const char *orig, ssize_t orig_len)
+{
+	static const char *const attrs[] = {
+		"system.ntfs_acl", "system.ntfs_attrib",
+	};
+	size_t i;
+	int e;
+
+	for (i = 0; i < sizeof attrs / sizeof attrs[0]; i++) {
+		if (has_name(orig, orig_len, attrs[i]))
+			continue; /* copied with the listed ones */
+		e = copy_xattr(c, fd, attrs[i]);
+		if (e == 0 || e == ENODATA || e == ENOTSUP)
+			continue; /* not NTFS, or no such attribute */
+		if (e == ENOMEM)
+			return nomem(c->mem, c->err);
+		return io_error(c->mem, c->err, e, UNCHANGED,
+				"cannot copy %s of %s to %s", attrs[i], c->path,
+				name);
+	}
+	return 0;
+}
+
+/* The result must have the original's mode and owner exactly: checked
+ * rather than assumed, since ACL attributes also set mode bits. */
+static int check_metadata(struct commit *c, int fd, const char *name)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) != 0)
+		return io_error(c->mem, c->err, errno, UNCHANGED,
+				"cannot stat %s", name);
+	if ((st.st_mode & 07777) == (c->orig.st_mode & 07777) &&
+	    st.st_uid == c->orig.st_uid && st.st_gid == c->orig.st_gid)
+		return 0;
+	return dh_error_set(c->mem, c->err, DH_ERR_IO,
+			    "%s got mode %04o uid %u gid %u, not those of %s "
+			    "(%04o uid %u gid %u): the filesystem does not "
+			    "keep them; use a filesystem with Unix "
+			    "permissions; %s",
+			    name, (unsigned)(st.st_mode & 07777),
+			    (unsigned)st.st_uid, (unsigned)st.st_gid, c->path,
+			    (unsigned)(c->orig.st_mode & 07777),
+			    (unsigned)c->orig.st_uid, (unsigned)c->orig.st_gid,
+			    UNCHANGED);
+}
+
+static int copy_metadata(struct commit *c, int fd, const char *name,
+			 bool backup)
+{
+	char *orig;
+	ssize_t len;
+	int ret;
+
+	if (copy_owner(c, fd, name) != 0 || copy_mode(c, fd, name) != 0)
+		return -1;
+	if (list_xattrs(c, c->req->hive->fd, c->path, &orig, &len) != 0)
+		return -1;
+	ret = drop_extra_xattrs(c, fd, name, orig, len);
+	if (ret == 0)
+		ret = copy_listed_xattrs(c, fd, name, orig, len, backup);
+	if (ret == 0)
+		ret = copy_ntfs_xattrs(c, fd, name, orig, len);
+	if (ret == 0)
+		ret = check_metadata(c, fd, name);
+	talloc_free(orig);
+	return ret;
+}
+
+/* ------------------------------------------------------------------ */
+/* Backup                                                             */
+
+static int backup_stamp(struct commit *c, char *buf, size_t size)
+{
+	time_t now = time(NULL);
+	struct tm tm;
+
+	if (gmtime_r(&now, &tm) == NULL ||
+	    strftime(buf, size, "%Y%m%dT%H%M%SZ", &tm) == 0)
+		return dh_error_set(c->mem, c->err, DH_ERR_IO,
+				    "cannot format the current time for a "
+				    "backup name; %s", UNCHANGED);
+	return 0;
+}
+
+/* "NAME.deskheap-<stamp>.bak", or "...-<n>.bak" from n = 2 on. */
+static char *backup_name(struct commit *c, const char *stamp, int n)
+{
+	if (n == 1)
+		return talloc_asprintf(c->scratch, "%s.deskheap-%s.bak",
+				       c->base, stamp);
+	return talloc_asprintf(c->scratch, "%s.deskheap-%s-%d.bak", c->base,
+			       stamp, n);
+}
+
+/* Hard-link the locked original as name in the backup directory. Through
+ * /proc/self/fd the link is to the inode we hold, whatever path names now.
+ * Returns 0 or an errno value. */
+static int link_original(struct commit *c, const char *name)
+{
+	char proc[64];
+
+	snprintf(proc, sizeof proc, "/proc/self/fd/%d", c->req->hive->fd);
+	if (linkat(AT_FDCWD, proc, c->bdirfd, name, AT_SYMLINK_FOLLOW) == 0)
+		return 0;
+	if (errno != ENOENT)
+		return errno;
+	/* No /proc (a bare rescue shell): link by name; link_check() then
+	 * makes sure it is the locked inode. */
+	if (linkat(AT_FDCWD, c->path, c->bdirfd, name, 0) == 0)
+		return 0;
+	return errno;
+}
+
+/* Errors that mean "this filesystem will not make that link", where a
+ * copy can still be made. */
+static bool link_refused(int e)
+{
+	return e == EXDEV || e == EPERM || e == EMLINK || e == ENOTSUP;
+}
+
+static int link_check(struct commit *c)
+{
+	struct stat st;
+
+	if (fstatat(c->bdirfd, c->bname, &st, AT_SYMLINK_NOFOLLOW) != 0)
+		return io_error(c->mem, c->err, errno, UNCHANGED,
+				"cannot stat backup %s", c->bpath);
+	if (!same_file(&st, &c->orig))
+		return dh_error_set(c->mem, c->err, DH_ERR_IO,
+				    "backup %s is not the locked %s: the hive "
+				    "was replaced by another program while "
+				    "locked; %s", c->bpath, c->path, UNCHANGED);
+	return 0;
+}
+
+static int create_copy(struct commit *c, const char *name)
+{
+	/* 0600 until copy_metadata(): never more readable than the hive. */
+	c->bfd = openat(c->bdirfd, name,
+			O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+			0600);
+	return c->bfd < 0 ? errno : 0;
+}
+
+/* Read up to size bytes at off, short only at end of file. */
+static ssize_t pread_full(int fd, char *buf, size_t size, off_t off)
+{
+	size_t got = 0;
+
+	while (got < size) {
+		ssize_t n = pread(fd, buf + got, size - got, off + got);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;
+		if (n == 0)
+			break;
+		got += n;
+	}
+	return got;
+}
+
+static int write_full(int fd, const char *buf, size_t size)
+{
+	while (size > 0) {
+		ssize_t n = write(fd, buf, size);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;
+		buf += n;
+		size -= n;
+	}
+	return 0;
+}
+
+/* Copy the original, up to its end of file (not a size taken earlier). */
+static int copy_data(struct commit *c, char *buf)
+{
+	off_t off = 0;
+	ssize_t n;
+
+	for (;;) {
+		n = pread_full(c->req->hive->fd, buf, COPY_CHUNK, off);
+		if (n < 0)
+			return io_error(c->mem, c->err, errno, UNCHANGED,
+					"cannot read %s", c->path);
+		if (n == 0)
+			return 0;
+		if (write_full(c->bfd, buf, n) != 0)
+			return io_error(c->mem, c->err, errno, UNCHANGED,
+					"cannot write backup %s", c->bpath);
+		off += n;
+	}
+}
+
+/* Read the synced copy back and compare it with the original. Dropping
+ * the copy's cached pages first makes the read come from the device. */
+static int compare_copy(struct commit *c, char *a)
+{
+	char *b = a + COPY_CHUNK;
+	off_t off = 0;
+	ssize_t na, nb;
+
+	posix_fadvise(c->bfd, 0, 0, POSIX_FADV_DONTNEED);
+	do {
+		na = pread_full(c->req->hive->fd, a, COPY_CHUNK, off);
+		if (na < 0)
+			return io_error(c->mem, c->err, errno, UNCHANGED,
+					"cannot read %s", c->path);
+		nb = pread_full(c->bfd, b, COPY_CHUNK, off);
+		if (nb < 0)
+			return io_error(c->mem, c->err, errno, UNCHANGED,
+					"cannot read back backup %s", c->bpath);
+		if (na != nb || memcmp(a, b, na) != 0)
+			return dh_error_set(c->mem, c->err, DH_ERR_VERIFY,
+					    "backup %s does not read back "
+					    "equal to %s: check the disk it "
+					    "is on; %s", c->bpath, c->path,
+					    UNCHANGED);
+		off += na;
+	} while (na > 0);
+	return 0;
+}
+
+static int fill_copy(struct commit *c)
+{
+	char *buf;
+	int ret;
+
+	buf = talloc_size(c->scratch, 2 * COPY_CHUNK);
+	if (buf == NULL)
+		return nomem(c->mem, c->err);
+	ret = copy_data(c, buf);
+	if (ret == 0 && fsync(c->bfd) != 0)
+		ret = io_error(c->mem, c->err, errno, UNCHANGED,
+			       "cannot write backup %s to disk", c->bpath);
+	if (ret == 0)
+		ret = compare_copy(c, buf);
+	if (ret == 0)
+		ret = copy_metadata(c, c->bfd, c->bpath, true);
+	if (ret == 0 && fsync(c->bfd) != 0)
+		ret = io_error(c->mem, c->err, errno, UNCHANGED,
+			       "cannot write backup %s to disk", c->bpath);
+	talloc_free(buf);
+	return ret;
+}
+
+/* Try name after name (never replacing an existing file): first as a
+ * hard link, and once the filesystem refuses links, as a copy. */
+static int make_backup(struct commit *c)
+{
+	char stamp[32], *name;
+	bool copy = false;
+	int n = 1, e;
+
+	if (backup_stamp(c, stamp, sizeof stamp) != 0)
+		return -1;
+	while (n <= BACKUP_TRIES) {
+		name = backup_name(c, stamp, n);
+		if (name == NULL)
+			return nomem(c->mem, c->err);
+		e = copy ? create_copy(c, name) : link_original(c, name);
+		if (e == EEXIST) {
+			n++;
+			continue;
+		}
+		if (!copy && link_refused(e)) {
+			copy = true;
+			continue;
+		}
+		c->bpath = talloc_asprintf(c->scratch, "%s%s", c->bprefix,
+					   name);
+		if (c->bpath == NULL)
+			return nomem(c->mem, c->err);
+		if (e != 0)
+			return io_error(c->mem, c->err, e, UNCHANGED,
+					"cannot create backup %s", c->bpath);
+		c->bname = name;
+		return copy ? fill_copy(c) : link_check(c);
+	}
+	return dh_error_set(c->mem, c->err, DH_ERR_IO,
+			    "%d backups of %s named %s%s.deskheap-%s*.bak "
+			    "exist already: remove some; %s", BACKUP_TRIES,
+			    c->path, c->bprefix, c->base, stamp, UNCHANGED);
+}
+
+/* fsync a directory so an entry made in it survives a crash. Some
+ * filesystems cannot sync a directory (EINVAL): their entries are then as
+ * durable as they can be made. */
+static int sync_dir(int fd)
+{
+	if (fsync(fd) == 0 || errno == EINVAL || errno == ENOTSUP)
+		return 0;
+	return -1;
+}
+
+/* ------------------------------------------------------------------ */
+/* The commit                                                         */
+
+/* Steps 1-5 of commit.h, and the backup made durable before the rename
+ * can make it the only copy of the old hive. */
+static int commit_prepare(struct commit *c)
+{
+	if (make_temp(c) != 0 || write_temp(c) != 0)
+		return -1;
+	if (copy_metadata(c, c->tmpfd, c->tmppath, false) != 0)
+		return -1;
+	if (sync_temp(c) != 0) /* the metadata too, before the rename */
+		return -1;
+	if (c->req->no_backup)
+		return 0;
+	if (make_backup(c) != 0)
+		return -1;
+	if (sync_dir(c->bdirfd) != 0)
+		return io_error(c->mem, c->err, errno, UNCHANGED,
+				"cannot write the directory of backup %s to "
+				"disk", c->bpath);
+	return 0;
+}
+
+/* Step 6. The lock only binds programs that take it, so check once more
+ * that path is the file we locked, read and backed up. */
+static int commit_rename(struct commit *c)
+{
+	struct stat now;
+
+	if (lstat(c->path, &now) != 0)
+		return io_error(c->mem, c->err, errno, UNCHANGED,
+				"cannot stat %s", c->path);
+	if (!same_file(&now, &c->orig))
+		return dh_error_set(c->mem, c->err, DH_ERR_IO,
+				    "%s was replaced by another program while "
+				    "locked: run again; %s", c->path,
+				    UNCHANGED);
+	if (rename(c->tmppath, c->path) != 0)
+		return io_error(c->mem, c->err, errno, UNCHANGED,
+				"cannot rename %s to %s", c->tmppath, c->path);
+	c->tmppath = NULL; /* it is the hive now */
+	return 0;
+}
+
+/* After the rename nothing is undone: the new hive is in place and the
+ * backup (if any) is the only copy of the old one. */
+static int commit_sync(struct commit *c)
+{
+	if (sync_dir(c->dirfd) == 0)
+		return 0;
+	return io_error(c->mem, c->err, errno,
+			"the hive was replaced but may not survive a crash: "
+			"run sync before shutting down",
+			"cannot write the directory of %s to disk", c->path);
+}
+
+int dh_commit_replace(TALLOC_CTX *mem, const struct dh_commit_request *req,
+		      char **backup_path, struct dh_error **err)
+{
+	struct commit c = {
+		.mem = mem, .err = err, .req = req,
+		.dirfd = -1, .tmpfd = -1, .bdirfd = -1, .bfd = -1,
+	};
+	int ret;
+
+	if (backup_path != NULL)
+		*backup_path = NULL;
+	if (check_request(mem, req, err) != 0)
+		return -1;
+	c.path = req->hive->path;
+	c.scratch = talloc_new(mem);
+	if (c.scratch == NULL)
+		return nomem(mem, err);
+	ret = commit_init(&c);
+	if (ret == 0 && (commit_prepare(&c) != 0 || commit_rename(&c) != 0)) {
+		commit_discard(&c);
+		ret = -1;
+	}
+	if (ret == 0 && backup_path != NULL && c.bpath != NULL)
+		*backup_path = talloc_steal(mem, c.bpath);
+	if (ret == 0)
+		ret = commit_sync(&c);
+	commit_finish(&c);
+	return ret;
+}

@@ -1,0 +1,917 @@
+/*
+ * Tests of commit.c: locking, atomic replacement, metadata, backups, and
+ * that every failure leaves the original byte-identical with no temporary
+ * file and no backup behind. Plain files stand in for hives: the write
+ * callback writes some bytes, the verify callback reads them back.
+ *
+ * Each test works in a fresh mkdtemp() directory under /tmp, removed
+ * afterwards. Permission tests act as "nobody" when run as root (root
+ * bypasses permissions), as the current user otherwise.
+ */
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <grp.h>
+#include <regex.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <sys/xattr.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "commit.h"
+#include "error.h"
+
+#define NOBODY_UID 65534
+#define NOBODY_GID 65534
+
+static const char OLD[] = "old hive contents\n";
+static const char NEW[] = "new hive contents, longer than the old\n";
+
+struct fixture {
+	TALLOC_CTX *mem;
+	char *dir;      /* fresh per test, under /tmp */
+	char *hive;     /* dir/SYSTEM */
+	char *shm;      /* a second directory on /dev/shm, when made */
+};
+
+/* ------------------------------------------------------------------ */
+/* Helpers                                                            */
+
+static int rm_entry(const char *path, const struct stat *st, int flag,
+		    struct FTW *ftw)
+{
+	(void)st;
+	(void)ftw;
+	return flag == FTW_DP ? rmdir(path) : unlink(path);
+}
+
+static void rm_tree(const char *dir)
+{
+	if (dir != NULL)
+		nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static int setup(void **state)
+{
+	struct fixture *f;
+	char tmpl[] = "/tmp/deskheap-commit-XXXXXX";
+
+	f = talloc_zero(NULL, struct fixture);
+	if (f == NULL || mkdtemp(tmpl) == NULL)
+		return -1;
+	f->mem = talloc_new(f);
+	f->dir = talloc_strdup(f, tmpl);
+	f->hive = talloc_asprintf(f, "%s/SYSTEM", tmpl);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	rm_tree(f->dir);
+	rm_tree(f->shm);
+	talloc_free(f);
+	return 0;
+}
+
+static void write_file(const char *path, const char *data, mode_t mode)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, data, strlen(data)), (ssize_t)strlen(data));
+	assert_int_equal(fchmod(fd, mode), 0);
+	assert_int_equal(close(fd), 0);
+}
+
+/* Whole contents of path, NUL-terminated, on mem. */
+static char *read_file(TALLOC_CTX *mem, const char *path)
+{
+	char *buf = talloc_array(mem, char, 4096);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	assert_true(fd >= 0);
+	n = read(fd, buf, 4095);
+	assert_true(n >= 0);
+	buf[n] = '\0';
+	close(fd);
+	return buf;
+}
+
+static char *read_fd(TALLOC_CTX *mem, int fd)
+{
+	char *buf = talloc_array(mem, char, 4096);
+	ssize_t n = pread(fd, buf, 4095, 0);
+
+	assert_true(n >= 0);
+	buf[n] = '\0';
+	return buf;
+}
+
+/* Entries of dir whose name contains needle. */
+static int count_names(const char *dir, const char *needle)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int n = 0;
+
+	assert_non_null(d);
+	while ((e = readdir(d)) != NULL)
+		if (strstr(e->d_name, needle) != NULL)
+			n++;
+	closedir(d);
+	return n;
+}
+
+static ino_t ino_of(const char *path)
+{
+	struct stat st;
+
+	assert_int_equal(lstat(path, &st), 0);
+	return st.st_ino;
+}
+
+/* The uid/gid the tests give files: nobody's when root (so keeping the
+ * owner is a real change from root's), our own otherwise. */
+static uid_t test_uid(void)
+{
+	return geteuid() == 0 ? NOBODY_UID : geteuid();
+}
+
+static gid_t test_gid(void)
+{
+	return geteuid() == 0 ? NOBODY_GID : getegid();
+}
+
+/* The state after a failed commit: original bytes and inode, no temporary
+ * file, no backup. */
+static void assert_untouched(struct fixture *f, ino_t ino, const char *dir)
+{
+	assert_string_equal(read_file(f->mem, f->hive), OLD);
+	assert_true(ino_of(f->hive) == ino);
+	assert_int_equal(count_names(f->dir, ".deskheap-tmp-"), 0);
+	assert_int_equal(count_names(dir ? dir : f->dir, ".bak"), 0);
+}
+
+/* ------------------------------------------------------------------ */
+/* Callbacks                                                          */
+
+struct cb {
+	const char *data;
+	bool fail_write;
+	bool fail_verify;
+	int verified;
+};
+
+static int cb_write(void *arg, int fd, TALLOC_CTX *mem, struct dh_error **err)
+{
+	struct cb *cb = arg;
+	size_t len = strlen(cb->data);
+
+	if (cb->fail_write) {
+		/* Half written, as a real failure would leave it. */
+		if (write(fd, cb->data, len / 2) < 0)
+			return -1;
+		return dh_error_set(mem, err, DH_ERR_NOT_HIVE,
+					 "test write failure");
+	}
+	if (write(fd, cb->data, len) != (ssize_t)len)
+		return dh_error_set(mem, err, DH_ERR_IO, "short write");
+	return 0;
+}
+
+static int cb_verify(void *arg, int fd, const char *path, TALLOC_CTX *mem,
+		     struct dh_error **err)
+{
+	struct cb *cb = arg;
+	char buf[256];
+	ssize_t n = pread(fd, buf, sizeof buf - 1, 0);
+
+	cb->verified++;
+	if (strstr(path, ".deskheap-tmp-") == NULL || access(path, F_OK) != 0)
+		return dh_error_set(mem, err, DH_ERR_VERIFY, "bad path");
+	if (n < 0 || (size_t)n != strlen(cb->data) ||
+	    memcmp(buf, cb->data, n) != 0)
+		return dh_error_set(mem, err, DH_ERR_VERIFY, "mismatch");
+	if (cb->fail_verify)
+		return dh_error_set(mem, err, DH_ERR_VALUE,
+					 "test verify failure");
+	return 0;
+}
+
+/* Lock f->hive and replace it with data. */
+static int commit(struct fixture *f, const char *data, const char *backup_dir,
+		  bool no_backup, struct cb *cbp, char **backup,
+		  struct dh_error **err)
+{
+	struct cb local = { .data = data };
+	struct cb *cb = cbp ? cbp : &local;
+	struct dh_locked *l = NULL;
+	struct dh_commit_request req = {
+		.backup_dir = backup_dir, .no_backup = no_backup,
+		.write = cb_write, .verify = cb_verify, .arg = cb,
+	};
+	int ret;
+
+	if (dh_commit_lock(f->mem, f->hive, &l, err) != 0)
+		return -1;
+	req.hive = l;
+	ret = dh_commit_replace(f->mem, &req, backup, err);
+	talloc_free(l);
+	return ret;
+}
+
+/* ------------------------------------------------------------------ */
+/* dh_commit_lock                                                     */
+
+static void test_lock_excludes(void **state)
+{
+	struct fixture *f = *state;
+	struct dh_locked *l = NULL;
+	struct dh_error *err = NULL;
+	int other;
+
+	write_file(f->hive, OLD, 0644);
+	assert_int_equal(dh_commit_lock(f->mem, f->hive, &l, &err), 0);
+	assert_string_equal(l->path, f->hive);
+	assert_true(l->path != f->hive); /* a copy */
+	other = open(f->hive, O_RDONLY | O_CLOEXEC);
+	assert_true(other >= 0);
+	assert_int_equal(flock(other, LOCK_EX | LOCK_NB), -1);
+	assert_int_equal(errno, EWOULDBLOCK);
+	talloc_free(l);
+	assert_int_equal(flock(other, LOCK_EX | LOCK_NB), 0);
+	close(other);
+}
+
+static void test_lock_refuses_directory(void **state)
+{
+	struct fixture *f = *state;
+	struct dh_locked *l = NULL;
+	struct dh_error *err = NULL;
+
+	assert_int_equal(dh_commit_lock(f->mem, f->dir, &l, &err), -1);
+	assert_null(l);
+	assert_int_equal(err->code, DH_ERR_IO);
+	assert_non_null(strstr(err->message, f->dir));
+	assert_non_null(strstr(err->message, "not a regular file"));
+}
+
+static void test_lock_refuses_symlink(void **state)
+{
+	struct fixture *f = *state;
+	char *link = talloc_asprintf(f->mem, "%s/link", f->dir);
+	struct dh_locked *l = NULL;
+	struct dh_error *err = NULL;
+
+	write_file(f->hive, OLD, 0644);
+	assert_int_equal(symlink(f->hive, link), 0);
+	assert_int_equal(dh_commit_lock(f->mem, link, &l, &err), -1);
+	assert_null(l);
+	assert_int_equal(err->code, DH_ERR_IO);
+	assert_non_null(strstr(err->message, link));
+	assert_non_null(strstr(err->message, "symbolic link"));
+}
+
+static void test_lock_missing(void **state)
+{
+	struct fixture *f = *state;
+	struct dh_locked *l = NULL;
+	struct dh_error *err = NULL;
+
+	assert_int_equal(dh_commit_lock(f->mem, f->hive, &l, &err), -1);
+	assert_int_equal(err->code, DH_ERR_IO);
+	assert_non_null(strstr(err->message, f->hive));
+	assert_non_null(strstr(err->message, strerror(ENOENT)));
+}
+
+/* Whether /proc/locks shows a process blocked on a lock of inode ino. */
+static bool lock_waiter(ino_t ino)
+{
+	char line[256], needle[64];
+	bool found = false;
+	FILE *fp = fopen("/proc/locks", "re");
+
+	if (fp == NULL)
+		return false;
+	snprintf(needle, sizeof needle, ":%lu ", (unsigned long)ino);
+	while (!found && fgets(line, sizeof line, fp) != NULL)
+		found = strstr(line, "->") != NULL &&
+			strstr(line, needle) != NULL;
+	fclose(fp);
+	return found;
+}
+
+/* A forked child ends with _exit() and never returns to cmocka: it frees
+ * the fixture first so that valgrind, which follows it, finds no leak. It
+ * keeps what it needs in copies on the stack. */
+static void child_release(struct fixture *f)
+{
+	talloc_free(f);
+}
+
+/* The child holding the lock: tell the parent, wait until it blocks on
+ * the lock, rename a new file over the path, exit (releasing the lock).
+ * Exit status 0: the parent was seen blocked on the old inode. */
+static void lock_holder(struct fixture *f, int ready)
+{
+	char hive[4096], next[4096];
+	struct stat st;
+	int fd, i, seen = 0;
+
+	snprintf(hive, sizeof hive, "%s", f->hive);
+	snprintf(next, sizeof next, "%s/next", f->dir);
+	child_release(f);
+	fd = open(hive, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || flock(fd, LOCK_EX) != 0 || fstat(fd, &st) != 0)
+		_exit(2);
+	if (write(ready, "L", 1) != 1)
+		_exit(2);
+	for (i = 0; i < 1000 && !seen; i++) {
+		seen = lock_waiter(st.st_ino);
+		if (!seen)
+			usleep(10000);
+	}
+	fd = open(next, O_WRONLY | O_CREAT | O_EXCL, 0644);
+	if (fd < 0 || write(fd, NEW, strlen(NEW)) < 0 || close(fd) != 0 ||
+	    rename(next, hive) != 0)
+		_exit(2);
+	_exit(seen ? 0 : 3);
+}
+
+static void test_lock_follows_rename(void **state)
+{
+	struct fixture *f = *state;
+	struct dh_locked *l = NULL;
+	struct dh_error *err = NULL;
+	struct stat st;
+	int p[2], status, other;
+	pid_t pid;
+	char c;
+
+	write_file(f->hive, OLD, 0644);
+	assert_int_equal(pipe(p), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		close(p[0]);
+		lock_holder(f, p[1]);
+	}
+	close(p[1]);
+	assert_int_equal(read(p[0], &c, 1), 1);
+	close(p[0]);
+	/* Blocks on the old inode until the child has renamed and exited. */
+	assert_int_equal(dh_commit_lock(f->mem, f->hive, &l, &err), 0);
+	assert_int_equal(fstat(l->fd, &st), 0);
+	assert_true(st.st_ino == ino_of(f->hive));
+	assert_string_equal(read_fd(f->mem, l->fd), NEW);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	/* And it holds the lock on the new inode. */
+	other = open(f->hive, O_RDONLY | O_CLOEXEC);
+	assert_int_equal(flock(other, LOCK_EX | LOCK_NB), -1);
+	close(other);
+	talloc_free(l);
+}
+
+/* ------------------------------------------------------------------ */
+/* dh_commit_replace: success                                         */
+
+static void test_replace_success(void **state)
+{
+	struct fixture *f = *state;
+	struct dh_error *err = NULL;
+	struct cb cb = { .data = NEW };
+	char *backup = NULL, value[16];
+	struct stat st, bst;
+	ino_t old_ino;
+	int fd, xerr = 0;
+	ssize_t n;
+
+	write_file(f->hive, OLD, 0640);
+	assert_int_equal(chown(f->hive, test_uid(), test_gid()), 0);
+	fd = open(f->hive, O_RDONLY | O_CLOEXEC);
+	if (fsetxattr(fd, "user.deskheap-test", "hello", 5, 0) != 0)
+		xerr = errno;
+	close(fd);
+	old_ino = ino_of(f->hive);
+
+	assert_int_equal(commit(f, NEW, NULL, false, &cb, &backup, &err), 0);
+	assert_null(err);
+	assert_int_equal(cb.verified, 1);
+	assert_string_equal(read_file(f->mem, f->hive), NEW);
+	assert_int_equal(lstat(f->hive, &st), 0);
+	assert_true(st.st_ino != old_ino);
+	assert_int_equal(st.st_mode & 07777, 0640);
+	assert_int_equal(st.st_uid, test_uid());
+	assert_int_equal(st.st_gid, test_gid());
+
+	/* The backup is the original inode itself, under a new name. */
+	assert_non_null(backup);
+	assert_int_equal(strncmp(backup, f->dir, strlen(f->dir)), 0);
+	assert_int_equal(lstat(backup, &bst), 0);
+	assert_true(bst.st_ino == old_ino);
+	assert_int_equal(bst.st_nlink, 1);
+	assert_string_equal(read_file(f->mem, backup), OLD);
+	assert_int_equal(count_names(f->dir, ".bak"), 1);
+	assert_int_equal(count_names(f->dir, ".deskheap-tmp-"), 0);
+
+	if (xerr == ENOTSUP)
+		skip(); /* the filesystem has no user xattrs: nothing to copy */
+	assert_int_equal(xerr, 0);
+	n = getxattr(f->hive, "user.deskheap-test", value, sizeof value);
+	assert_int_equal(n, 5);
+	assert_memory_equal(value, "hello", 5);
+}
+
+static void test_replace_relative_path(void **state)
+{
+	struct fixture *f = *state;
+	struct dh_error *err = NULL;
+	char *backup = NULL, *abs = f->hive;
+	int cwd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	write_file(f->hive, OLD, 0600);
+	assert_true(cwd >= 0);
+	assert_int_equal(chdir(f->dir), 0);
+	f->hive = "SYSTEM";
+	assert_int_equal(commit(f, NEW, NULL, false, NULL, &backup, &err), 0);
+	f->hive = abs;
+	assert_int_equal(fchdir(cwd), 0);
+	close(cwd);
+	assert_non_null(backup);
+	assert_int_equal(strncmp(backup, "SYSTEM.deskheap-", 16), 0);
+	assert_string_equal(read_file(f->mem, f->hive), NEW);
+	assert_int_equal(count_names(f->dir, ".bak"), 1);
+	assert_int_equal(count_names(f->dir, ".deskheap-tmp-"), 0);
+}
+
+static void test_replace_no_backup(void **state)
+{
+	struct fixture *f = *state;
+	struct dh_error *err = NULL;
+	char *backup = (char *)"untouched";
+
+	write_file(f->hive, OLD, 0600);
+	assert_int_equal(commit(f, NEW, NULL, true, NULL, &backup, &err), 0);
+	assert_null(backup);
+	assert_string_equal(read_file(f->mem, f->hive), NEW);
+	assert_int_equal(count_names(f->dir, ".bak"), 0);
+	assert_int_equal(count_names(f->dir, ".deskheap-tmp-"), 0);
+}
+
+/* A directory default ACL must not make the new hive readable by someone
+ * the old one did not let read it. */
+static void test_replace_drops_inherited_acl(void **state)
+{
+	struct fixture *f = *state;
+	struct dh_error *err = NULL;
+	char acl[4 + 5 * 8], buf[256];
+	const struct { uint16_t tag, perm; uint32_t id; } e[] = {
+		{ 0x01, 6, UINT32_MAX }, /* user::rw- */
+		{ 0x02, 4, NOBODY_UID }, /* user:nobody:r-- */
+		{ 0x04, 4, UINT32_MAX }, /* group::r-- */
+		{ 0x10, 4, UINT32_MAX }, /* mask::r-- */
+		{ 0x20, 0, UINT32_MAX }, /* other::--- */
+	};
+	uint32_t version = 2;
+	size_t i;
+	struct stat st;
+
+	memcpy(acl, &version, 4);
+	for (i = 0; i < 5; i++) {
+		memcpy(acl + 4 + 8 * i, &e[i].tag, 2);
+		memcpy(acl + 6 + 8 * i, &e[i].perm, 2);
+		memcpy(acl + 8 + 8 * i, &e[i].id, 4);
+	}
+	write_file(f->hive, OLD, 0640);
+	if (setxattr(f->dir, "system.posix_acl_default", acl, sizeof acl, 0)
+	    != 0) {
+		print_message("no POSIX ACLs on %s (%s): skipped\n", f->dir,
+			      strerror(errno));
+		skip();
+	}
+	assert_int_equal(commit(f, NEW, NULL, false, NULL, NULL, &err), 0);
+	assert_int_equal(getxattr(f->hive, "system.posix_acl_access", buf,
+				  sizeof buf), -1);
+	assert_int_equal(errno, ENODATA);
+	assert_int_equal(stat(f->hive, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0640);
+}
+
+/* ------------------------------------------------------------------ */
+/* Backup names                                                       */
+
+static void stamp_at(time_t t, char *buf, size_t size)
+{
+	struct tm tm;
+
+	assert_non_null(gmtime_r(&t, &tm));
+	assert_true(strftime(buf, size, "%Y%m%dT%H%M%SZ", &tm) > 0);
+}
+
+static const char *base_of(const char *path)
+{
+	const char *s = strrchr(path, '/');
+
+	return s ? s + 1 : path;
+}
+
+static void test_backup_name_same_second(void **state)
+{
+	struct fixture *f = *state;
+	struct dh_error *err = NULL;
+	char *b1 = NULL, *b2 = NULL, s1[32], s2[32];
+	regex_t re;
+	int attempt;
+
+	assert_int_equal(regcomp(&re, "^SYSTEM\\.deskheap-[0-9]{8}T[0-9]{6}Z"
+				 "(-[0-9]+)?\\.bak$", REG_EXTENDED | REG_NOSUB),
+			 0);
+	/* Two commits in a row land in one second unless a second boundary
+	 * falls between them; then try again (a fresh directory state). */
+	for (attempt = 0; attempt < 5; attempt++) {
+		write_file(f->hive, OLD, 0600);
+		assert_int_equal(commit(f, NEW, NULL, false, NULL, &b1, &err),
+				 0);
+		assert_int_equal(commit(f, "third\n", NULL, false, NULL, &b2,
+					&err), 0);
+		assert_int_equal(regexec(&re, base_of(b1), 0, NULL, 0), 0);
+		assert_int_equal(regexec(&re, base_of(b2), 0, NULL, 0), 0);
+		assert_string_equal(read_file(f->mem, b1), OLD);
+		assert_string_equal(read_file(f->mem, b2), NEW);
+		assert_string_equal(read_file(f->mem, f->hive), "third\n");
+		memcpy(s1, base_of(b1) + 16, 16);
+		memcpy(s2, base_of(b2) + 16, 16);
+		s1[16] = s2[16] = '\0';
+		if (strcmp(s1, s2) == 0)
+			break;
+		assert_int_equal(unlink(b1), 0);
+		assert_int_equal(unlink(b2), 0);
+	}
+	regfree(&re);
+	assert_true(attempt < 5);
+	assert_null(strstr(base_of(b1), "Z-"));
+	assert_non_null(strstr(base_of(b2), "Z-2.bak"));
+	assert_int_equal(count_names(f->dir, ".bak"), 2);
+}
+
+static void test_backup_never_overwrites(void **state)
+{
+	struct fixture *f = *state;
+	struct dh_error *err = NULL;
+	char *backup = NULL, stamp[32], *decoy;
+	time_t now = time(NULL);
+	int i;
+
+	write_file(f->hive, OLD, 0600);
+	/* Decoys for this second and the next few: the backup must go to
+	 * "-2" and leave them alone. */
+	for (i = 0; i < 4; i++) {
+		stamp_at(now + i, stamp, sizeof stamp);
+		decoy = talloc_asprintf(f->mem, "%s/SYSTEM.deskheap-%s.bak",
+					f->dir, stamp);
+		write_file(decoy, "decoy\n", 0600);
+	}
+	assert_int_equal(commit(f, NEW, NULL, false, NULL, &backup, &err), 0);
+	assert_non_null(strstr(backup, "Z-2.bak"));
+	assert_string_equal(read_file(f->mem, backup), OLD);
+	for (i = 0; i < 4; i++) {
+		stamp_at(now + i, stamp, sizeof stamp);
+		decoy = talloc_asprintf(f->mem, "%s/SYSTEM.deskheap-%s.bak",
+					f->dir, stamp);
+		assert_string_equal(read_file(f->mem, decoy), "decoy\n");
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* Backup directories                                                 */
+
+static void test_backup_dir_same_fs(void **state)
+{
+	struct fixture *f = *state;
+	struct dh_error *err = NULL;
+	char *bdir = talloc_asprintf(f->mem, "%s/backups/", f->dir);
+	char *backup = NULL;
+	ino_t old_ino;
+
+	write_file(f->hive, OLD, 0600);
+	old_ino = ino_of(f->hive);
+	assert_int_equal(mkdir(bdir, 0700), 0);
+	assert_int_equal(commit(f, NEW, bdir, false, NULL, &backup, &err), 0);
+	assert_int_equal(strncmp(backup, bdir, strlen(bdir)), 0);
+	assert_null(strstr(backup, "//"));
+	assert_true(ino_of(backup) == old_ino);
+	assert_string_equal(read_file(f->mem, backup), OLD);
+	assert_int_equal(count_names(f->dir, ".bak"), 0);
+	assert_int_equal(count_names(bdir, ".bak"), 1);
+	assert_int_equal(count_names(f->dir, ".deskheap-tmp-"), 0);
+}
+
+static void test_backup_copy_fallback(void **state)
+{
+	struct fixture *f = *state;
+	struct dh_error *err = NULL;
+	char tmpl[] = "/dev/shm/deskheap-commit-XXXXXX";
+	char *backup = NULL;
+	struct stat dst, sst, bst;
+	ino_t old_ino;
+
+	if (stat("/dev/shm", &sst) != 0 || stat(f->dir, &dst) != 0 ||
+	    sst.st_dev == dst.st_dev || mkdtemp(tmpl) == NULL) {
+		print_message("no /dev/shm on another filesystem than %s: "
+			      "copy fallback not tested\n", f->dir);
+		skip();
+	}
+	f->shm = talloc_strdup(f, tmpl);
+	write_file(f->hive, OLD, 0640);
+	assert_int_equal(chown(f->hive, test_uid(), test_gid()), 0);
+	old_ino = ino_of(f->hive);
+	assert_int_equal(commit(f, NEW, f->shm, false, NULL, &backup, &err),
+			 0);
+	assert_int_equal(strncmp(backup, f->shm, strlen(f->shm)), 0);
+	assert_string_equal(read_file(f->mem, backup), OLD);
+	assert_int_equal(lstat(backup, &bst), 0);
+	assert_true(S_ISREG(bst.st_mode));
+	assert_true(bst.st_ino != old_ino || bst.st_dev != dst.st_dev);
+	assert_int_equal(bst.st_mode & 07777 & ~0640, 0); /* not more open */
+	assert_int_equal(bst.st_uid, test_uid());
+	assert_int_equal(bst.st_gid, test_gid());
+	assert_string_equal(read_file(f->mem, f->hive), NEW);
+	assert_int_equal(count_names(f->dir, ".deskheap-tmp-"), 0);
+}
+
+static void test_backup_dir_missing(void **state)
+{
+	struct fixture *f = *state;
+	struct dh_error *err = NULL;
+	char *bdir = talloc_asprintf(f->mem, "%s/nope", f->dir);
+	char *backup = NULL;
+	ino_t ino;
+
+	write_file(f->hive, OLD, 0600);
+	ino = ino_of(f->hive);
+	assert_int_equal(commit(f, NEW, bdir, false, NULL, &backup, &err), -1);
+	assert_null(backup);
+	assert_int_equal(err->code, DH_ERR_IO);
+	assert_non_null(strstr(err->message, bdir));
+	assert_non_null(strstr(err->message, strerror(ENOENT)));
+	assert_non_null(strstr(err->message, "not changed"));
+	assert_untouched(f, ino, NULL);
+}
+
+/* ------------------------------------------------------------------ */
+/* Permission failures, as an unprivileged user                       */
+
+struct as_user {
+	const char *hive;
+	const char *backup_dir;
+	const char *expect[3];  /* substrings the message must contain */
+};
+
+/* In the child: lock and commit, and exit 0 when it fails as expected. */
+static int as_user_child(const struct as_user *u)
+{
+	TALLOC_CTX *mem = talloc_new(NULL);
+	struct cb cb = { .data = NEW };
+	struct dh_commit_request req = {
+		.backup_dir = u->backup_dir, .write = cb_write,
+		.verify = cb_verify, .arg = &cb,
+	};
+	struct dh_locked *l = NULL;
+	struct dh_error *err = NULL;
+	int ret = 0, i;
+
+	if (dh_commit_lock(mem, u->hive, &l, &err) != 0) {
+		ret = 10;
+		goto out;
+	}
+	req.hive = l;
+	if (dh_commit_replace(mem, &req, NULL, &err) != -1) {
+		ret = 11;
+		goto out;
+	}
+	if (err->code != DH_ERR_IO)
+		ret = 12;
+	for (i = 0; i < 3 && ret == 0; i++)
+		if (u->expect[i] && strstr(err->message, u->expect[i]) == NULL)
+			ret = 13 + i;
+out:
+	if (ret != 0)
+		fprintf(stderr, "child: %d: %s\n", ret,
+			err ? err->message : "(no error)");
+	talloc_free(mem);
+	return ret;
+}
+
+/* Run as_user_child as nobody (as root) or as ourselves. */
+static void run_as_user(struct fixture *f, const struct as_user *u)
+{
+	char hive[4096], bdir[4096], expect[3][4096];
+	struct as_user copy = { .hive = hive };
+	int status, i;
+	pid_t pid = fork();
+
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		snprintf(hive, sizeof hive, "%s", u->hive);
+		if (u->backup_dir != NULL) {
+			snprintf(bdir, sizeof bdir, "%s", u->backup_dir);
+			copy.backup_dir = bdir;
+		}
+		for (i = 0; i < 3; i++)
+			if (u->expect[i] != NULL) {
+				snprintf(expect[i], sizeof expect[i], "%s",
+					 u->expect[i]);
+				copy.expect[i] = expect[i];
+			}
+		child_release(f);
+		if (geteuid() == 0 &&
+		    (setgroups(0, NULL) != 0 || setgid(NOBODY_GID) != 0 ||
+		     setuid(NOBODY_UID) != 0))
+			_exit(9);
+		_exit(as_user_child(&copy));
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+static void test_backup_dir_unwritable(void **state)
+{
+	struct fixture *f = *state;
+	char *bdir = talloc_asprintf(f->mem, "%s/ro", f->dir);
+	struct as_user u = {
+		.hive = f->hive, .backup_dir = bdir,
+		.expect = { bdir, strerror(EACCES), "run as root" },
+	};
+	ino_t ino;
+
+	/* The hive's directory writable by the user, the backup dir not. */
+	assert_int_equal(chmod(f->dir, 0755), 0);
+	assert_int_equal(chown(f->dir, test_uid(), test_gid()), 0);
+	assert_int_equal(mkdir(bdir, 0555), 0);
+	write_file(f->hive, OLD, 0600);
+	assert_int_equal(chown(f->hive, test_uid(), test_gid()), 0);
+	ino = ino_of(f->hive);
+	run_as_user(f, &u);
+	assert_untouched(f, ino, bdir);
+}
+
+static void test_hive_dir_unwritable(void **state)
+{
+	struct fixture *f = *state;
+	char *dir = talloc_asprintf(f->mem, "%s/ro", f->dir);
+	char *hive = talloc_asprintf(f->mem, "%s/SYSTEM", dir);
+	struct as_user u = {
+		.hive = hive,
+		.expect = { dir, strerror(EACCES), "run as root" },
+	};
+
+	assert_int_equal(chmod(f->dir, 0755), 0);
+	assert_int_equal(mkdir(dir, 0755), 0);
+	write_file(hive, OLD, 0644);
+	assert_int_equal(chmod(dir, 0555), 0);
+	run_as_user(f, &u);
+	assert_string_equal(read_file(f->mem, hive), OLD);
+	assert_int_equal(count_names(dir, ".deskheap-tmp-"), 0);
+	assert_int_equal(count_names(dir, ".bak"), 0);
+	assert_int_equal(chmod(dir, 0755), 0); /* for the cleanup, as user */
+}
+
+/* ------------------------------------------------------------------ */
+/* Failures of the callbacks and of the original                     */
+
+static void test_write_fails(void **state)
+{
+	struct fixture *f = *state;
+	struct dh_error *err = NULL;
+	struct cb cb = { .data = NEW, .fail_write = true };
+	char *backup = NULL;
+	ino_t ino;
+
+	write_file(f->hive, OLD, 0600);
+	ino = ino_of(f->hive);
+	assert_int_equal(commit(f, NEW, NULL, false, &cb, &backup, &err), -1);
+	assert_null(backup);
+	assert_int_equal(err->code, DH_ERR_NOT_HIVE);
+	assert_non_null(strstr(err->message, "test write failure"));
+	assert_non_null(strstr(err->message, "not changed"));
+	assert_int_equal(cb.verified, 0);
+	assert_untouched(f, ino, NULL);
+}
+
+static void test_verify_fails(void **state)
+{
+	struct fixture *f = *state;
+	struct dh_error *err = NULL;
+	struct cb cb = { .data = NEW, .fail_verify = true };
+	char *backup = NULL;
+	ino_t ino;
+
+	write_file(f->hive, OLD, 0600);
+	ino = ino_of(f->hive);
+	assert_int_equal(commit(f, NEW, NULL, false, &cb, &backup, &err), -1);
+	assert_null(backup);
+	assert_int_equal(err->code, DH_ERR_VALUE);
+	assert_non_null(strstr(err->message, "test verify failure"));
+	assert_int_equal(cb.verified, 1);
+	assert_untouched(f, ino, NULL);
+}
+
+/* A program that ignores the lock renames another file over the hive
+ * after we locked it: the commit must refuse, and remove the backup it had
+ * already linked to the locked inode. */
+static void test_replaced_after_lock(void **state)
+{
+	struct fixture *f = *state;
+	char *other = talloc_asprintf(f->mem, "%s/other", f->dir);
+	struct cb cb = { .data = NEW };
+	struct dh_commit_request req = {
+		.write = cb_write, .verify = cb_verify, .arg = &cb,
+	};
+	struct dh_locked *l = NULL;
+	struct dh_error *err = NULL;
+	char *backup = NULL;
+
+	write_file(f->hive, OLD, 0600);
+	assert_int_equal(dh_commit_lock(f->mem, f->hive, &l, &err), 0);
+	write_file(other, "intruder\n", 0600);
+	assert_int_equal(rename(other, f->hive), 0);
+	req.hive = l;
+	assert_int_equal(dh_commit_replace(f->mem, &req, &backup, &err), -1);
+	assert_null(backup);
+	assert_int_equal(err->code, DH_ERR_IO);
+	assert_non_null(strstr(err->message, "replaced"));
+	assert_string_equal(read_file(f->mem, f->hive), "intruder\n");
+	assert_int_equal(count_names(f->dir, ".deskheap-tmp-"), 0);
+	assert_int_equal(count_names(f->dir, ".bak"), 0);
+	talloc_free(l);
+}
+
+static void test_incomplete_request(void **state)
+{
+	struct fixture *f = *state;
+	struct cb cb = { .data = NEW };
+	struct dh_commit_request req = { .write = cb_write, .arg = &cb };
+	struct dh_locked *l = NULL;
+	struct dh_error *err = NULL;
+	ino_t ino;
+
+	write_file(f->hive, OLD, 0600);
+	ino = ino_of(f->hive);
+	assert_int_equal(dh_commit_lock(f->mem, f->hive, &l, &err), 0);
+	req.hive = l; /* no verify step: refused */
+	assert_int_equal(dh_commit_replace(f->mem, &req, NULL, &err), -1);
+	assert_int_equal(err->code, DH_ERR_ARGUMENT);
+	talloc_free(l);
+	assert_untouched(f, ino, NULL);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+		T(test_lock_excludes),
+		T(test_lock_refuses_directory),
+		T(test_lock_refuses_symlink),
+		T(test_lock_missing),
+		T(test_lock_follows_rename),
+		T(test_replace_success),
+		T(test_replace_relative_path),
+		T(test_replace_no_backup),
+		T(test_replace_drops_inherited_acl),
+		T(test_backup_name_same_second),
+		T(test_backup_never_overwrites),
+		T(test_backup_dir_same_fs),
+		T(test_backup_copy_fallback),
+		T(test_backup_dir_missing),
+		T(test_backup_dir_unwritable),
+		T(test_hive_dir_unwritable),
+		T(test_write_fails),
+		T(test_verify_fails),
+		T(test_replaced_after_lock),
+		T(test_incomplete_request),
+#undef T
+	};
+
+	return cmocka_run_group_tests_name("commit", tests, NULL, NULL);
+}
