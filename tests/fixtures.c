@@ -245,3 +245,15 @@ out:
 		close(fb);
 	return equal;
 }
+
+struct dh_hive *fixture_open(TALLOC_CTX *mem, const char *name, bool writable)
+{
+	char *path = talloc_asprintf(mem, "%s/%s", fixtures_dir(), name);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct dh_hive *h = NULL;
+
+	assert_true(fd >= 0);
+	assert_int_equal(dh_hive_open_fd(mem, fd, path, writable, &h, NULL), 0);
+	close(fd);
+	return h;
+}

@@ -8,7 +8,10 @@
 #ifndef DH_TESTS_FIXTURES_H
 #define DH_TESTS_FIXTURES_H
 
+#include <stdbool.h>
 #include <talloc.h>
+
+#include "hive.h"
 
 /* The directory holding every fixture. The first call runs
  * "$MKFIXTURES DIR" into a fresh directory (mkdtemp under $TMPDIR or /tmp);
@@ -28,5 +31,9 @@ char *tmpdir_new(TALLOC_CTX *mem);
 /* 1 when files a and b are byte-identical, else 0 (also when either cannot
  * be read; the reason goes to stderr). */
 int file_equal(const char *a, const char *b);
+
+/* Open fixture `name` with hivex (for editing when writable); the handle
+ * is allocated on mem. */
+struct dh_hive *fixture_open(TALLOC_CTX *mem, const char *name, bool writable);
 
 #endif

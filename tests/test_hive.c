@@ -14,23 +14,10 @@
 #include "hive.h"
 
 /* Open fixture `name` (read-only unless writable); the fd closes with mem. */
-static struct dh_hive *open_fixture(TALLOC_CTX *mem, const char *name,
-				    bool writable)
-{
-	char *path = talloc_asprintf(mem, "%s/%s", fixtures_dir(), name);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	struct dh_hive *h = NULL;
-
-	assert_true(fd >= 0);
-	assert_int_equal(dh_hive_open_fd(mem, fd, path, writable, &h, NULL), 0);
-	close(fd);
-	return h;
-}
-
 static void test_control_sets_and_roles(void **state)
 {
 	TALLOC_CTX *mem = talloc_new(NULL);
-	struct dh_hive *h = open_fixture(mem, "three.hive", false);
+	struct dh_hive *h = fixture_open(mem, "three.hive", false);
 	struct dh_controlset *sets;
 	size_t n;
 
@@ -51,7 +38,7 @@ static void test_read_windows_value(void **state)
 {
 	static const char expect[] = "%SystemRoot%\\system32\\csrss.exe ObjectDirectory=\\Windows SharedSection=1024,3072 Windows=On";
 	TALLOC_CTX *mem = talloc_new(NULL);
-	struct dh_hive *h = open_fixture(mem, "nt4.hive", false);
+	struct dh_hive *h = fixture_open(mem, "nt4.hive", false);
 	struct dh_controlset *sets;
 	struct dh_winvalue v;
 	size_t n;
@@ -73,13 +60,13 @@ static void test_read_type_and_terminator_kept(void **state)
 	struct dh_controlset *sets;
 	struct dh_winvalue v;
 	size_t n;
-	struct dh_hive *h = open_fixture(mem, "regsz.hive", false);
+	struct dh_hive *h = fixture_open(mem, "regsz.hive", false);
 
 	(void)state;
 	assert_int_equal(dh_hive_control_sets(mem, h, &sets, &n, NULL), 0);
 	assert_int_equal(dh_hive_read_windows(mem, h, &sets[0], &v, NULL), 0);
 	assert_int_equal(v.type, hive_t_REG_SZ);
-	h = open_fixture(mem, "noterm.hive", false);
+	h = fixture_open(mem, "noterm.hive", false);
 	assert_int_equal(dh_hive_control_sets(mem, h, &sets, &n, NULL), 0);
 	assert_int_equal(dh_hive_read_windows(mem, h, &sets[0], &v, NULL), 0);
 	assert_int_not_equal(v.units[v.n_units - 1], 0);
@@ -90,7 +77,7 @@ static void expect_error(const char *fixture, enum dh_errcode code,
 			 const char *needle, bool read_value)
 {
 	TALLOC_CTX *mem = talloc_new(NULL);
-	struct dh_hive *h = open_fixture(mem, fixture, false);
+	struct dh_hive *h = fixture_open(mem, fixture, false);
 	struct dh_controlset *sets;
 	struct dh_winvalue v;
 	struct dh_error *err = NULL;
@@ -140,7 +127,7 @@ static void test_write_commit_read_back(void **state)
 	TALLOC_CTX *mem = talloc_new(NULL);
 	char *dir = tmpdir_new(mem);
 	char *out = talloc_asprintf(mem, "%s/out.hive", dir);
-	struct dh_hive *h = open_fixture(mem, "win7.hive", true);
+	struct dh_hive *h = fixture_open(mem, "win7.hive", true);
 	struct dh_controlset *sets;
 	struct dh_winvalue v, got;
 	size_t n;

@@ -13,19 +13,6 @@
 #include "fixtures.h"
 #include "patch.h"
 
-static struct dh_hive *open_fixture(TALLOC_CTX *mem, const char *name,
-				    bool writable)
-{
-	char *path = talloc_asprintf(mem, "%s/%s", fixtures_dir(), name);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	struct dh_hive *h = NULL;
-
-	assert_true(fd >= 0);
-	assert_int_equal(dh_hive_open_fd(mem, fd, path, writable, &h, NULL), 0);
-	close(fd);
-	return h;
-}
-
 static char *token_after(TALLOC_CTX *mem, const struct dh_patch_item *it)
 {
 	return dh_sharedsection_token_text(mem, it->after.units, &it->tok_after);
@@ -34,7 +21,7 @@ static char *token_after(TALLOC_CTX *mem, const struct dh_patch_item *it)
 static void test_plan_show_reads_only(void **state)
 {
 	TALLOC_CTX *mem = talloc_new(NULL);
-	struct dh_hive *h = open_fixture(mem, "nt4.hive", false);
+	struct dh_hive *h = fixture_open(mem, "nt4.hive", false);
 	struct dh_patch *p;
 
 	(void)state;
@@ -52,7 +39,7 @@ static void test_plan_show_reads_only(void **state)
 static void test_plan_every_control_set(void **state)
 {
 	TALLOC_CTX *mem = talloc_new(NULL);
-	struct dh_hive *h = open_fixture(mem, "three.hive", false);
+	struct dh_hive *h = fixture_open(mem, "three.hive", false);
 	struct dh_values want = { .non_interactive = 512 };
 	struct dh_patch *p;
 
@@ -71,7 +58,7 @@ static void test_plan_every_control_set(void **state)
 static void test_plan_unchanged(void **state)
 {
 	TALLOC_CTX *mem = talloc_new(NULL);
-	struct dh_hive *h = open_fixture(mem, "win10.hive", false);
+	struct dh_hive *h = fixture_open(mem, "win10.hive", false);
 	struct dh_values want = { .shared = 1024, .non_interactive = 768 };
 	struct dh_patch *p;
 
@@ -87,7 +74,7 @@ static void test_plan_unchanged(void **state)
 static void test_plan_choose_control_set(void **state)
 {
 	TALLOC_CTX *mem = talloc_new(NULL);
-	struct dh_hive *h = open_fixture(mem, "three.hive", false);
+	struct dh_hive *h = fixture_open(mem, "three.hive", false);
 	struct dh_patch *p;
 	struct dh_error *err = NULL;
 
@@ -107,7 +94,7 @@ static void test_plan_choose_control_set(void **state)
 static void test_plan_whole_or_nothing(void **state)
 {
 	TALLOC_CTX *mem = talloc_new(NULL);
-	struct dh_hive *h = open_fixture(mem, "partial.hive", false);
+	struct dh_hive *h = fixture_open(mem, "partial.hive", false);
 	struct dh_values want = { .non_interactive = 512 };
 	struct dh_patch *p = NULL;
 	struct dh_error *err = NULL;
@@ -123,7 +110,7 @@ static void test_plan_whole_or_nothing(void **state)
 static void test_plan_refuses_bad_requests(void **state)
 {
 	TALLOC_CTX *mem = talloc_new(NULL);
-	struct dh_hive *h = open_fixture(mem, "nt4.hive", false);
+	struct dh_hive *h = fixture_open(mem, "nt4.hive", false);
 	struct dh_values none = { 0 };
 	struct dh_values big = { .interactive = DH_KB_MAX + 1 };
 	struct dh_values max = { .interactive = DH_KB_MAX };
@@ -143,7 +130,7 @@ static void test_plan_refuses_bad_requests(void **state)
 static void test_plan_edit_errors_name_control_set(void **state)
 {
 	TALLOC_CTX *mem = talloc_new(NULL);
-	struct dh_hive *h = open_fixture(mem, "twotokens.hive", false);
+	struct dh_hive *h = fixture_open(mem, "twotokens.hive", false);
 	struct dh_values want = { .non_interactive = 512 };
 	struct dh_patch *p;
 	struct dh_error *err = NULL;
@@ -159,7 +146,7 @@ static void test_plan_edit_errors_name_control_set(void **state)
 static void test_warns_when_non_interactive_is_larger(void **state)
 {
 	TALLOC_CTX *mem = talloc_new(NULL);
-	struct dh_hive *h = open_fixture(mem, "nt4.hive", false);
+	struct dh_hive *h = fixture_open(mem, "nt4.hive", false);
 	struct dh_values ok = { .non_interactive = 3072 };
 	struct dh_values big = { .non_interactive = 3073 };
 	struct dh_patch *p;
@@ -181,7 +168,7 @@ static void test_apply_and_verify(void **state)
 	TALLOC_CTX *mem = talloc_new(NULL);
 	char *dir = tmpdir_new(mem);
 	char *out = talloc_asprintf(mem, "%s/out.hive", dir);
-	struct dh_hive *h = open_fixture(mem, "win7.hive", true);
+	struct dh_hive *h = fixture_open(mem, "win7.hive", true);
 	struct dh_values want = { .interactive = 20480 };
 	struct dh_patch *p;
 	struct dh_error *err = NULL;
@@ -197,7 +184,7 @@ static void test_apply_and_verify(void **state)
 	assert_int_equal(dh_hive_open_fd(mem, fd, out, false, &written, NULL), 0);
 	close(fd);
 	assert_int_equal(dh_patch_verify(mem, written, p, NULL), 0);
-	original = open_fixture(mem, "win7.hive", false);
+	original = fixture_open(mem, "win7.hive", false);
 	assert_int_equal(dh_patch_verify(mem, original, p, &err), -1);
 	assert_int_equal(err->code, DH_ERR_VERIFY);
 	talloc_free(mem);
