@@ -79,10 +79,13 @@ static void warn_sizes(struct dh_patch *p, const struct dh_patch_item *it)
 
 	if (ni <= v->interactive)
 		return;
-	w = talloc_asprintf(p, "%s: the non-interactive desktop heap (%u KB) is larger than the interactive one (%u KB); the usual fix makes it smaller",
-			    it->cs.name, ni, v->interactive);
 	p->warnings = talloc_realloc(p, p->warnings, char *, p->n_warnings + 1);
-	if (w != NULL && p->warnings != NULL)
+	if (p->warnings == NULL)
+		return;
+	/* On the array, so that whoever takes the array takes the strings. */
+	w = talloc_asprintf(p->warnings, "%s: the non-interactive desktop heap (%u KB) is larger than the interactive one (%u KB); the usual fix makes it smaller",
+			    it->cs.name, ni, v->interactive);
+	if (w != NULL)
 		p->warnings[p->n_warnings++] = w;
 }
 

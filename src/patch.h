@@ -23,7 +23,7 @@ struct dh_patch {
 	struct dh_patch_item *items;
 	size_t n_items;
 	bool any_change;
-	char **warnings;               /* n_warnings messages on the patch */
+	char **warnings;               /* n_warnings messages, children of the array */
 	size_t n_warnings;
 };
 
