@@ -13,8 +13,10 @@
  * no clock time (a new key inherits its parent's timestamp, commit leaves the
  * base block's time alone), so two runs give byte-identical files.
  *
- * Stand-alone on purpose: it links hivex and talloc only, never the deskheap
- * library, so a bug in the library cannot hide in its own fixtures.
+ * Stand-alone on purpose: it links hivex, talloc and src/marvin32.c only
+ * (for the transaction-log fixtures' hashes), never the deskheap library,
+ * so a bug in the library cannot hide in its own fixtures. DIR/replay/
+ * README.txt lists the transaction-log fixtures and their outcomes.
  */
 #include "config.h"
 
@@ -31,6 +33,8 @@
 
 #include <hivex.h>
 #include <talloc.h>
+
+#include "marvin32.h"
 
 /* ------------------------------------------------------------------ */
 /* Errors: this is a tool, so any failure ends the run.                */
@@ -806,6 +810,684 @@ static void write_garbage(const char *path)
 	write_file(path, buf, sizeof buf);
 }
 
+/* ------------------------------------------------------------------ */
+/* Dirty hives and their transaction logs (DIR/replay, DIR/new-*, ...). */
+
+/*
+ * Four states of one SYSTEM hive, each committed by hivex to its own file
+ * in DIR/replay:
+ *   A   like win10.hive (one control set, SharedSection=1024,20480,768)
+ *   A1  A with several values changed, SharedSection=1024,20480,512
+ *   A2  A1 plus 40 keys with 2 KB of binary data each: hivex appends hbins,
+ *       so the hive grows
+ *   B   A2 with more values changed, a key deleted, SharedSection ...,640
+ * A's sequence numbers are set to 99 before the edits, and hivex's commit
+ * adds one to both, so A1, A2 and B carry 100, 101 and 102: the numbers of
+ * the new-format log entries leading to them. A new-format replay that
+ * stops after entry N therefore gives the state file of entry N byte for
+ * byte, base block included (hivex's commit changes nothing else in it).
+ *
+ * The dirty primary of every fixture is A with sequence numbers 101/100
+ * (checksum valid), A's length. The logs are written here, not by hivex:
+ * they hold the pages where consecutive states differ.
+ */
+
+#define LOG_HEADER 512u           /* a log's base block */
+#define LOG_ALIGN 512u            /* log entries and DIRT pages start here */
+#define HVLE_PAGE 4096u           /* page granularity of HvLE references */
+#define DIRT_PAGE 512u            /* one bit of the DIRT bitmap */
+#define LOG_TYPE_OLD 1u
+#define LOG_TYPE_NEW 6u
+
+/* HvLE entry fields. */
+#define HVLE_SIZE 4
+#define HVLE_FLAGS 8
+#define HVLE_SEQ 12
+#define HVLE_BINS 16
+#define HVLE_COUNT 20
+#define HVLE_HASH1 24
+#define HVLE_HASH2 32
+#define HVLE_REFS 40
+
+/* The dirty primary's sequence numbers; the first log entry carries the
+ * secondary one. */
+#define DIRTY_SEQ1 101u
+#define DIRTY_SEQ2 100u
+
+static size_t round_up(size_t n, size_t to)
+{
+	return (n + to - 1) / to * to;
+}
+
+/* Set a base block's sequence numbers and recompute its checksum. */
+static void base_set_sequence(uint8_t *base, uint32_t seq1, uint32_t seq2,
+			      const char *what)
+{
+	put32(base + RB_SEQ1, seq1);
+	put32(base + RB_SEQ2, seq2);
+	put32(base + RB_CHECKSUM, regf_checksum(base, what));
+}
+
+/* The key at path below parent, which must exist. */
+static hive_node_h existing_key(struct build *b, hive_node_h parent,
+				const char *path)
+{
+	char *copy = check_alloc(talloc_strdup(b->mem, path)), *save = NULL;
+	hive_node_h node = parent;
+
+	for (char *part = strtok_r(copy, "\\", &save); part != NULL;
+	     part = strtok_r(NULL, "\\", &save)) {
+		errno = 0;
+		node = hivex_node_get_child(b->h, node, part);
+		if (node == 0)
+			die("%s: key %s missing (at %s): %s", b->path, path, part,
+			    errno ? strerror(errno) : "no such key");
+	}
+	talloc_free(copy);
+	return node;
+}
+
+/* Set each value of vs on node, keeping the node's other values. */
+static void update_values(struct build *b, hive_node_h node, struct valset *vs)
+{
+	for (size_t i = 0; i < vs->n; i++)
+		if (hivex_node_set_value(b->h, node, &vs->v[i], 0) != 0)
+			die("%s: hivex_node_set_value %s: %s", b->path,
+			    vs->v[i].key, strerror(errno));
+	talloc_free(vs->mem);
+	vs->mem = NULL;
+	vs->v = NULL;
+	vs->n = 0;
+}
+
+#define REPLAY_SUBSYSTEMS "ControlSet001\\Control\\Session Manager\\SubSystems"
+#define REPLAY_FILL "ControlSet001\\Services\\DeskheapFill"
+#define REPLAY_FILL_KEYS 40u
+#define REPLAY_FILL_BYTES 2048u
+#define REPLAY_DELETED "Key13"    /* the filler key B deletes */
+
+static void set_windows_value(struct build *b, hive_node_h root,
+			      const struct cs_spec *cs)
+{
+	hive_node_h node = existing_key(b, root, REPLAY_SUBSYSTEMS);
+	struct valset vs = vs_new(b);
+
+	vs_string(&vs, "Windows", windows_type(cs), cmdline(vs.mem, cs),
+		  !cs->no_nul);
+	update_values(b, node, &vs);
+}
+
+struct replay_state;
+typedef void replay_edit_fn(struct build *b, hive_node_h root,
+			    const struct replay_state *st);
+
+struct replay_state {
+	struct hive_spec spec;    /* spec.name: the file in DIR/replay */
+	replay_edit_fn *edit;     /* NULL: built from the empty hive */
+};
+
+static void edit_a1(struct build *b, hive_node_h root,
+		    const struct replay_state *st)
+{
+	struct valset vs;
+	hive_node_h node;
+
+	set_windows_value(b, root, &st->spec.cs[0]);
+
+	node = existing_key(b, root, "ControlSet001\\Control");
+	vs = vs_new(b);
+	vs_string(&vs, "WaitToKillServiceTimeout", hive_t_REG_SZ, "5000", true);
+	update_values(b, node, &vs);
+
+	node = existing_key(b, root,
+			    "ControlSet001\\Control\\ComputerName\\ComputerName");
+	vs = vs_new(b);
+	vs_string(&vs, "ComputerName", hive_t_REG_SZ, "DESKHEAP-A1", true);
+	update_values(b, node, &vs);
+
+	node = existing_key(b, root, "ControlSet001\\Services\\Tcpip\\Parameters");
+	vs = vs_new(b);
+	vs_dword(&vs, "EnableICMPRedirect", 0);
+	update_values(b, node, &vs);
+}
+
+/* 2 KB of deterministic noise per filler key. */
+static void fill_bytes(uint8_t *buf, size_t len, uint32_t seed)
+{
+	uint32_t x = 0x9E3779B9u ^ (seed * 0x85EBCA6Bu);
+
+	for (size_t i = 0; i < len; i++) {
+		x ^= x << 13;
+		x ^= x >> 17;
+		x ^= x << 5;
+		buf[i] = (uint8_t)(x >> 24);
+	}
+}
+
+static void edit_a2(struct build *b, hive_node_h root,
+		    const struct replay_state *st)
+{
+	uint8_t blob[REPLAY_FILL_BYTES];
+
+	(void)st;
+	for (uint32_t i = 0; i < REPLAY_FILL_KEYS; i++) {
+		char *name = check_alloc(talloc_asprintf(b->mem,
+			REPLAY_FILL "\\Key%02u", (unsigned)i));
+		hive_node_h node = key(b, root, name);
+		struct valset vs = vs_new(b);
+
+		fill_bytes(blob, sizeof blob, i);
+		vs_add(&vs, "Blob", hive_t_REG_BINARY, blob, sizeof blob);
+		vs_dword(&vs, "Index", i);
+		set_values(b, node, &vs);
+		talloc_free(name);
+	}
+}
+
+static void edit_b(struct build *b, hive_node_h root,
+		   const struct replay_state *st)
+{
+	struct valset vs;
+	hive_node_h node;
+
+	set_windows_value(b, root, &st->spec.cs[0]);
+
+	node = existing_key(b, root, "ControlSet001\\Services\\Tcpip\\Parameters");
+	vs = vs_new(b);
+	vs_string(&vs, "Hostname", hive_t_REG_SZ, "deskheap-b", true);
+	update_values(b, node, &vs);
+
+	node = existing_key(b, root, "Setup");
+	vs = vs_new(b);
+	vs_string(&vs, "CmdLine", hive_t_REG_SZ, "oobe\\windeploy.exe", true);
+	update_values(b, node, &vs);
+
+	node = existing_key(b, root, REPLAY_FILL "\\Key21");
+	vs = vs_new(b);
+	vs_dword(&vs, "Index", 2100);
+	update_values(b, node, &vs);
+
+	node = existing_key(b, root, REPLAY_FILL "\\" REPLAY_DELETED);
+	if (hivex_node_delete_child(b->h, node) != 0)
+		die("%s: hivex_node_delete_child: %s", b->path, strerror(errno));
+}
+
+#define REPLAY_CS(n) NT4_SELECT, .minor = 5, .ncs = 1, \
+	.cs = { { .numbers = n, .style = CL_SXSSRV } }
+
+static const struct replay_state replay_states[] = {
+	{ { .name = "A.hive", REPLAY_CS("1024,20480,768") }, NULL },
+	{ { .name = "A1.hive", REPLAY_CS("1024,20480,512") }, edit_a1 },
+	{ { .name = "A2.hive", REPLAY_CS("1024,20480,512") }, edit_a2 },
+	{ { .name = "B.hive", REPLAY_CS("1024,20480,640") }, edit_b },
+};
+#define N_STATES (sizeof replay_states / sizeof replay_states[0])
+
+/* Open from with hivex, apply st's edit, commit to out. */
+static void edit_state(TALLOC_CTX *mem, const char *from, const char *out,
+		       const struct replay_state *st)
+{
+	struct build b = { check_alloc(talloc_new(mem)), NULL, out };
+	hive_node_h root;
+
+	b.h = hivex_open(from, HIVEX_OPEN_WRITE);
+	if (b.h == NULL)
+		die("%s: hivex_open: %s", from, strerror(errno));
+	root = hivex_root(b.h);
+	if (root == 0)
+		die("%s: hivex_root: %s", from, strerror(errno));
+	st->edit(&b, root, st);
+	if (hivex_commit(b.h, out, 0) != 0)
+		die("%s: hivex_commit: %s", out, strerror(errno));
+	if (hivex_close(b.h) != 0)
+		die("%s: hivex_close: %s", out, strerror(errno));
+	check_clean(b.mem, out);
+	talloc_free(b.mem);
+}
+
+/* A committed state, in memory. */
+struct state {
+	const char *name;
+	uint8_t *buf;
+	size_t len;
+	uint32_t bins;            /* hive bins data size */
+};
+
+static void load_state(TALLOC_CTX *mem, const char *path, const char *name,
+		       struct state *s)
+{
+	s->name = name;
+	s->buf = read_file(mem, path, 0, &s->len);
+	if (s->len < BASE_SIZE + BIN_SIZE)
+		die("%s: too short for a hive", path);
+	s->bins = get32(s->buf + RB_BINS_SIZE);
+	if (s->bins % BIN_SIZE != 0 || s->len != BASE_SIZE + (size_t)s->bins)
+		die("%s: %zu bytes, bins size %u: hivex no longer writes the "
+		    "file this generator expects", path, s->len, (unsigned)s->bins);
+}
+
+/* Does the page [off, off + size) of the bins differ from a to b? Pages
+ * beyond a's end always do. */
+static bool page_dirty(const struct state *a, const struct state *b,
+		       size_t off, size_t size)
+{
+	if (off + size > a->bins)
+		return true;
+	return memcmp(a->buf + BASE_SIZE + off, b->buf + BASE_SIZE + off,
+		      size) != 0;
+}
+
+/* One new-format log entry. */
+struct hvle {
+	uint8_t *buf;
+	size_t len;
+	uint32_t refs;            /* page references (runs of dirty pages) */
+	uint32_t pages;           /* dirty 4096-byte pages */
+};
+
+/* Store both hashes: hash 1 over bytes 40.., then hash 2 over 0..31. */
+static void hvle_seal(struct hvle *e)
+{
+	put64(e->buf + HVLE_HASH1, dh_marvin32(e->buf + HVLE_REFS,
+		e->len - HVLE_REFS, DH_MARVIN32_LOG_SEED));
+	put64(e->buf + HVLE_HASH2, dh_marvin32(e->buf, HVLE_HASH2,
+		DH_MARVIN32_LOG_SEED));
+}
+
+/* The entry that takes a to b: one reference per run of adjacent dirty
+ * pages, then the pages packed, padded with zeros to 512 bytes. */
+static struct hvle hvle_make(TALLOC_CTX *mem, const struct state *a,
+			     const struct state *b, uint32_t seq)
+{
+	struct hvle e = { NULL, 0, 0, 0 };
+	size_t npages = b->bins / HVLE_PAGE, ref, data;
+
+	if (b->bins < a->bins)
+		die("%s is smaller than %s: hivex shrank a hive", b->name,
+		    a->name);
+	for (size_t i = 0; i < npages; i++) {
+		if (!page_dirty(a, b, i * HVLE_PAGE, HVLE_PAGE))
+			continue;
+		e.pages++;
+		if (i == 0 || !page_dirty(a, b, (i - 1) * HVLE_PAGE, HVLE_PAGE))
+			e.refs++;
+	}
+	if (e.pages == 0)
+		die("%s and %s have the same hive bins", a->name, b->name);
+	e.len = round_up(HVLE_REFS + 8 * (size_t)e.refs +
+			 HVLE_PAGE * (size_t)e.pages, LOG_ALIGN);
+	e.buf = check_alloc(talloc_zero_size(mem, e.len));
+	memcpy(e.buf, "HvLE", 4);
+	put32(e.buf + HVLE_SIZE, (uint32_t)e.len);
+	put32(e.buf + HVLE_FLAGS, 0);
+	put32(e.buf + HVLE_SEQ, seq);
+	put32(e.buf + HVLE_BINS, b->bins);
+	put32(e.buf + HVLE_COUNT, e.refs);
+	ref = HVLE_REFS;
+	data = HVLE_REFS + 8 * (size_t)e.refs;
+	for (size_t i = 0; i < npages; ) {
+		size_t run = 0;
+
+		while (i + run < npages &&
+		       page_dirty(a, b, (i + run) * HVLE_PAGE, HVLE_PAGE))
+			run++;
+		if (run == 0) {
+			i++;
+			continue;
+		}
+		put32(e.buf + ref, (uint32_t)(i * HVLE_PAGE));
+		put32(e.buf + ref + 4, (uint32_t)(run * HVLE_PAGE));
+		ref += 8;
+		memcpy(e.buf + data, b->buf + BASE_SIZE + i * HVLE_PAGE,
+		       run * HVLE_PAGE);
+		data += run * HVLE_PAGE;
+		i += run;
+	}
+	hvle_seal(&e);
+	return e;
+}
+
+/* A copy of e to alter; seal it again after the change (or don't). */
+static struct hvle hvle_copy(TALLOC_CTX *mem, const struct hvle *e)
+{
+	struct hvle c = *e;
+
+	c.buf = check_alloc(talloc_memdup(mem, e->buf, e->len));
+	return c;
+}
+
+static struct hvle hvle_renumbered(TALLOC_CTX *mem, const struct hvle *e,
+				   uint32_t seq)
+{
+	struct hvle c = hvle_copy(mem, e);
+
+	put32(c.buf + HVLE_SEQ, seq);
+	hvle_seal(&c);
+	return c;
+}
+
+/* A new-format log: the dirty primary's first 512 bytes as file type 6,
+ * both sequence numbers the first entry's, then the entries. */
+static uint8_t *hvle_log(TALLOC_CTX *mem, const uint8_t *primary,
+			 const struct hvle *e, size_t n, size_t *len_out)
+{
+	size_t len = LOG_HEADER, off = LOG_HEADER;
+	uint8_t *log;
+
+	for (size_t i = 0; i < n; i++)
+		len += e[i].len;
+	log = check_alloc(talloc_zero_size(mem, len));
+	memcpy(log, primary, LOG_HEADER);
+	put32(log + RB_TYPE, LOG_TYPE_NEW);
+	base_set_sequence(log, get32(e[0].buf + HVLE_SEQ),
+			  get32(e[0].buf + HVLE_SEQ), "new-format log");
+	for (size_t i = 0; i < n; i++) {
+		memcpy(log + off, e[i].buf, e[i].len);
+		off += e[i].len;
+	}
+	*len_out = len;
+	return log;
+}
+
+/* The old-format log that takes a to b: a's base block as file type 1,
+ * both sequence numbers the dirty primary's first one, b's bins size, the
+ * primary's time; "DIRT" and one bit per 512-byte page of b's bins; from
+ * the next 512-byte boundary the dirty pages in bit order. */
+static uint8_t *dirt_log(TALLOC_CTX *mem, const struct state *a,
+			 const struct state *b, const uint8_t *primary,
+			 size_t *len_out, uint32_t *pages_out)
+{
+	size_t bits = b->bins / DIRT_PAGE, map = bits / 8;
+	size_t start = round_up(LOG_HEADER + 4 + map, LOG_ALIGN), off, len;
+	uint32_t pages = 0;
+	uint8_t *log;
+
+	for (size_t i = 0; i < bits; i++)
+		if (page_dirty(a, b, i * DIRT_PAGE, DIRT_PAGE))
+			pages++;
+	len = start + (size_t)pages * DIRT_PAGE;
+	log = check_alloc(talloc_zero_size(mem, len));
+	memcpy(log, a->buf, LOG_HEADER);
+	put32(log + RB_TYPE, LOG_TYPE_OLD);
+	put32(log + RB_BINS_SIZE, b->bins);
+	memcpy(log + RB_TIME, primary + RB_TIME, 8);
+	base_set_sequence(log, get32(primary + RB_SEQ1),
+			  get32(primary + RB_SEQ1), "old-format log");
+	memcpy(log + LOG_HEADER, "DIRT", 4);
+	off = start;
+	for (size_t i = 0; i < bits; i++) {
+		if (!page_dirty(a, b, i * DIRT_PAGE, DIRT_PAGE))
+			continue;
+		log[LOG_HEADER + 4 + i / 8] |= (uint8_t)(1u << (i % 8));
+		memcpy(log + off, b->buf + BASE_SIZE + i * DIRT_PAGE, DIRT_PAGE);
+		off += DIRT_PAGE;
+	}
+	*len_out = len;
+	*pages_out = pages;
+	return log;
+}
+
+/* Where the fixtures of one directory go, and the README line about it. */
+struct log_out {
+	TALLOC_CTX *mem;
+	const char *dir;          /* DIR */
+	char *readme;
+	const char *sub;          /* the fixture being written */
+};
+
+static void make_dir(const char *path)
+{
+	if (mkdir(path, 0755) != 0 && errno != EEXIST)
+		die("%s: mkdir: %s", path, strerror(errno));
+}
+
+/* Start fixture directory DIR/sub with its expected outcome. */
+static void fixture_begin(struct log_out *o, const char *sub,
+			  const char *expect)
+{
+	char *path = check_alloc(talloc_asprintf(o->mem, "%s/%s", o->dir, sub));
+
+	make_dir(path);
+	talloc_free(path);
+	o->sub = sub;
+	o->readme = check_alloc(talloc_asprintf_append(o->readme, "%-15s %s\n",
+							sub, expect));
+}
+
+static void fixture_file(struct log_out *o, const char *name,
+			 const uint8_t *buf, size_t len)
+{
+	char *path = check_alloc(talloc_asprintf(o->mem, "%s/%s/%s", o->dir,
+						 o->sub, name));
+
+	write_file(path, buf, len);
+	talloc_free(path);
+}
+
+static void write_replay(TALLOC_CTX *mem, const char *dir,
+			 const char *empty_path)
+{
+	TALLOC_CTX *tmp = check_alloc(talloc_new(mem));
+	struct log_out o = { tmp, dir, NULL, NULL };
+	struct state st[N_STATES];
+	struct hvle e[N_STATES - 1], bad[3];
+	char *rdir;
+	char *path[N_STATES];
+	uint8_t *primary, *log, *alt;
+	size_t len, plen;
+	uint32_t pages;
+
+	rdir = check_alloc(talloc_asprintf(tmp, "%s/replay", dir));
+	o.readme = check_alloc(talloc_strdup(tmp, ""));
+	make_dir(rdir);
+
+	/* The states, each from the one before. */
+	for (size_t i = 0; i < N_STATES; i++) {
+		const struct replay_state *rs = &replay_states[i];
+
+		path[i] = check_alloc(talloc_asprintf(tmp, "%s/%s", rdir,
+						      rs->spec.name));
+		if (rs->edit == NULL) {
+			uint8_t *buf;
+
+			build_hive(tmp, empty_path, path[i], &rs->spec);
+			buf = read_file(tmp, path[i], 0, &len);
+			base_set_sequence(buf, DIRTY_SEQ2 - 1, DIRTY_SEQ2 - 1,
+					  path[i]);
+			write_file(path[i], buf, len);
+			talloc_free(buf);
+		} else {
+			edit_state(tmp, path[i - 1], path[i], rs);
+		}
+		verify_hive(tmp, path[i], &rs->spec);
+		load_state(tmp, path[i], rs->spec.name, &st[i]);
+		if (get32(st[i].buf + RB_SEQ1) != DIRTY_SEQ2 - 1 + i)
+			die("%s: sequence %u, expected %u", path[i],
+			    (unsigned)get32(st[i].buf + RB_SEQ1),
+			    (unsigned)(DIRTY_SEQ2 - 1 + i));
+	}
+	if (st[2].bins <= st[1].bins)
+		die("%s did not grow: the filler keys are too small",
+		    replay_states[2].spec.name);
+
+	/* The dirty primary: A, sequence 101/100, valid checksum. */
+	plen = st[0].len;
+	primary = check_alloc(talloc_memdup(tmp, st[0].buf, plen));
+	base_set_sequence(primary, DIRTY_SEQ1, DIRTY_SEQ2, "dirty primary");
+
+	/* New-format entries 100, 101, 102: A->A1, A1->A2, A2->B. */
+	for (size_t i = 0; i + 1 < N_STATES; i++)
+		e[i] = hvle_make(tmp, &st[i], &st[i + 1],
+				 DIRTY_SEQ2 + (uint32_t)i);
+
+	fixture_begin(&o, "new-one", "B (LOG1 holds entries 100..102, LOG2 "
+		      "is empty)");
+	fixture_file(&o, "SYSTEM", primary, plen);
+	log = hvle_log(tmp, primary, e, 3, &len);
+	fixture_file(&o, "SYSTEM.LOG1", log, len);
+	fixture_file(&o, "SYSTEM.LOG2", log, 0);
+
+	fixture_begin(&o, "new-split", "B (LOG1: entries 100,101; LOG2: "
+		      "entry 102)");
+	fixture_file(&o, "SYSTEM", primary, plen);
+	log = hvle_log(tmp, primary, e, 2, &len);
+	fixture_file(&o, "SYSTEM.LOG1", log, len);
+	alt = hvle_log(tmp, primary, e + 2, 1, &len);
+	fixture_file(&o, "SYSTEM.LOG2", alt, len);
+
+	fixture_begin(&o, "new-swapped", "B (LOG1: entry 102; LOG2: entries "
+		      "100,101)");
+	fixture_file(&o, "SYSTEM", primary, plen);
+	fixture_file(&o, "SYSTEM.LOG1", alt, len);
+	log = hvle_log(tmp, primary, e, 2, &len);
+	fixture_file(&o, "SYSTEM.LOG2", log, len);
+
+	fixture_begin(&o, "new-badhash", "A1 (entry 101's hash 1 is wrong: "
+		      "only entry 100 applies)");
+	fixture_file(&o, "SYSTEM", primary, plen);
+	bad[0] = e[0];
+	bad[1] = hvle_copy(tmp, &e[1]);
+	/* Hash 1 wrong, hash 2 recomputed over it: only hash 1 fails. */
+	bad[1].buf[HVLE_HASH1] ^= 0x01;
+	put64(bad[1].buf + HVLE_HASH2,
+	      dh_marvin32(bad[1].buf, HVLE_HASH2, DH_MARVIN32_LOG_SEED));
+	bad[2] = e[2];
+	log = hvle_log(tmp, primary, bad, 3, &len);
+	fixture_file(&o, "SYSTEM.LOG1", log, len);
+
+	fixture_begin(&o, "new-gap", "A2 (entries 100, 101, 103: stops at the "
+		      "gap)");
+	fixture_file(&o, "SYSTEM", primary, plen);
+	bad[0] = e[0];
+	bad[1] = e[1];
+	bad[2] = hvle_renumbered(tmp, &e[2], DIRTY_SEQ2 + 3);
+	log = hvle_log(tmp, primary, bad, 3, &len);
+	fixture_file(&o, "SYSTEM.LOG1", log, len);
+
+	fixture_begin(&o, "new-truncated", "A2 (LOG1 ends in the middle of "
+		      "entry 102)");
+	fixture_file(&o, "SYSTEM", primary, plen);
+	log = hvle_log(tmp, primary, e, 3, &len);
+	len = LOG_HEADER + e[0].len + e[1].len + round_up(e[2].len / 2,
+							  LOG_ALIGN);
+	if (len >= LOG_HEADER + e[0].len + e[1].len + e[2].len)
+		die("entry 102 is too small to cut in the middle");
+	fixture_file(&o, "SYSTEM.LOG1", log, len);
+
+	/* Entry 102's first reference grows by one page: it stays inside the
+	 * hive bins, but the pages now run past the end of the entry. */
+	fixture_begin(&o, "new-pastend", "A2 (entry 102's pages run past its "
+		      "end; hashes valid)");
+	fixture_file(&o, "SYSTEM", primary, plen);
+	bad[0] = e[0];
+	bad[1] = e[1];
+	bad[2] = hvle_copy(tmp, &e[2]);
+	{
+		uint32_t off = get32(bad[2].buf + HVLE_REFS);
+		uint32_t size = get32(bad[2].buf + HVLE_REFS + 4) + HVLE_PAGE;
+
+		if ((size_t)off + size > st[3].bins)
+			die("entry 102's first page run ends the hive bins");
+		put32(bad[2].buf + HVLE_REFS + 4, size);
+	}
+	hvle_seal(&bad[2]);
+	log = hvle_log(tmp, primary, bad, 3, &len);
+	fixture_file(&o, "SYSTEM.LOG1", log, len);
+
+	fixture_begin(&o, "new-hugebins", "A2 (entry 102 claims 0x7FFFF000 "
+		      "bytes of bins: stop or refuse, never allocate it)");
+	fixture_file(&o, "SYSTEM", primary, plen);
+	bad[0] = e[0];
+	bad[1] = e[1];
+	bad[2] = hvle_copy(tmp, &e[2]);
+	put32(bad[2].buf + HVLE_BINS, 0x7FFFF000u);
+	hvle_seal(&bad[2]);
+	log = hvle_log(tmp, primary, bad, 3, &len);
+	fixture_file(&o, "SYSTEM.LOG1", log, len);
+
+	fixture_begin(&o, "new-badbase", "refused (LOG1's base block checksum "
+		      "is wrong, LOG2 is empty)");
+	fixture_file(&o, "SYSTEM", primary, plen);
+	log = hvle_log(tmp, primary, e, 3, &len);
+	put32(log + RB_CHECKSUM, get32(log + RB_CHECKSUM) ^ 0x5A5A5A5Au);
+	fixture_file(&o, "SYSTEM.LOG1", log, len);
+	fixture_file(&o, "SYSTEM.LOG2", log, 0);
+
+	fixture_begin(&o, "new-stale", "refused (entries 90..92: below the "
+		      "primary's secondary sequence 100)");
+	fixture_file(&o, "SYSTEM", primary, plen);
+	for (size_t i = 0; i < 3; i++)
+		bad[i] = hvle_renumbered(tmp, &e[i], 90 + (uint32_t)i);
+	log = hvle_log(tmp, primary, bad, 3, &len);
+	fixture_file(&o, "SYSTEM.LOG1", log, len);
+
+	/* Old format: one log for A->B. */
+	fixture_begin(&o, "old", "B (old-format DIRT log SYSTEM.LOG)");
+	fixture_file(&o, "SYSTEM", primary, plen);
+	log = dirt_log(tmp, &st[0], &st[3], primary, &len, &pages);
+	fixture_file(&o, "SYSTEM.LOG", log, len);
+
+	/* The primary's file name (debugging only) damaged, checksum left:
+	 * the log's base block replaces the primary's. */
+	fixture_begin(&o, "old-badbase", "B (the primary's base block checksum "
+		      "is wrong; the log's base block replaces it)");
+	alt = check_alloc(talloc_memdup(tmp, primary, plen));
+	alt[RB_NAME] ^= 0x20;
+	fixture_file(&o, "SYSTEM", alt, plen);
+	fixture_file(&o, "SYSTEM.LOG", log, len);
+
+	fixture_begin(&o, "old-timestamp", "refused (the log's last-written "
+		      "time differs from the primary's)");
+	fixture_file(&o, "SYSTEM", primary, plen);
+	alt = check_alloc(talloc_memdup(tmp, log, len));
+	put64(alt + RB_TIME, FIXTURE_FILETIME + UINT64_C(10000000));
+	put32(alt + RB_CHECKSUM, regf_checksum(alt, "old-format log"));
+	fixture_file(&o, "SYSTEM.LOG", alt, len);
+
+	fixture_begin(&o, "nologs", "refused (dirty, no log at all)");
+	fixture_file(&o, "SYSTEM", primary, plen);
+
+	/* The README, with what the tests need to know about the states. */
+	{
+		char *text = check_alloc(talloc_asprintf(tmp,
+			"Transaction-log replay fixtures, written by mkfixtures.\n"
+			"\n"
+			"replay/: the expected states, each committed by hivex:\n"
+			"  A.hive   like win10.hive, SharedSection=1024,20480,768, "
+			"sequence 99, bins %u\n"
+			"  A1.hive  A with values changed, SharedSection="
+			"1024,20480,512, sequence 100, bins %u\n"
+			"  A2.hive  A1 plus %u keys under %s, sequence 101, "
+			"bins %u\n"
+			"  B.hive   A2 with values changed, key %s\\%s deleted, "
+			"SharedSection=1024,20480,640, sequence 102, bins %u\n"
+			"\n"
+			"Every SYSTEM is A dirty by sequence (%u/%u, checksum "
+			"valid, A's length).\n"
+			"New-format entries: 100 = A->A1 (%u pages), 101 = A1->A2 "
+			"(%u pages), 102 = A2->B (%u pages).\n"
+			"A new-format replay that ends after entry N gives the "
+			"state file of N byte for byte.\n"
+			"The old-format log (A->B, %u dirty 512-byte pages) gives "
+			"B's hive bins (bytes 4096..end).\n"
+			"\n"
+			"directory       expected outcome\n%s",
+			(unsigned)st[0].bins, (unsigned)st[1].bins,
+			REPLAY_FILL_KEYS, REPLAY_FILL, (unsigned)st[2].bins,
+			REPLAY_FILL, REPLAY_DELETED, (unsigned)st[3].bins,
+			DIRTY_SEQ1, DIRTY_SEQ2, (unsigned)e[0].pages,
+			(unsigned)e[1].pages, (unsigned)e[2].pages,
+			(unsigned)pages, o.readme));
+		char *rpath = check_alloc(talloc_asprintf(tmp, "%s/README.txt",
+							  rdir));
+
+		write_file(rpath, text, strlen(text));
+		talloc_free(rpath);
+		talloc_free(text);
+	}
+	talloc_free(tmp);
+}
+
 static void write_all(TALLOC_CTX *mem, const char *dir)
 {
 	uint8_t empty[BASE_SIZE + BIN_SIZE];
@@ -839,6 +1521,8 @@ static void write_all(TALLOC_CTX *mem, const char *dir)
 	write_file(path, buf, len);
 	talloc_free(path);
 	talloc_free(buf);
+
+	write_replay(mem, dir, empty_path);
 	talloc_free(empty_path);
 }
 
