@@ -56,6 +56,9 @@ static const char *remedy_for(int errnum)
 		return "check that the path exists";
 	case ENOTDIR:
 		return "check that the path names a directory";
+	case EBADF:
+		return "the file was not opened for that: a bug, please "
+		       "report it";
 	default:
 		return NULL;
 	}
@@ -209,13 +212,29 @@ fail:
 /* ------------------------------------------------------------------ */
 /* The state of one dh_commit_replace() call                          */
 
+/* A file a copy takes its data and metadata from: the locked original,
+ * or a companion. */
+struct source {
+	int fd;
+	const char *path;
+	struct stat st;         /* taken before anything was made */
+};
+
+/* A companion copy this call made in the backup directory. */
+struct made {
+	char *name;
+	char *path;             /* bprefix + name, for messages */
+};
+
 struct commit {
 	TALLOC_CTX *mem;        /* the caller's: errors, backup path */
 	TALLOC_CTX *scratch;    /* everything else; freed before returning */
 	struct dh_error **err;
 	const struct dh_commit_request *req;
-	const char *path;       /* the hive */
-	struct stat orig;       /* the locked original, before anything */
+	struct source orig;     /* the hive, locked */
+	struct source *comp;    /* the companions, or NULL with no_backup */
+	struct made *made;      /* their copies made so far */
+	size_t n_made;
 	char *prefix;           /* path up to its last '/', or "" */
 	const char *base;       /* the hive's file name */
 	int dirfd;              /* the hive's directory */
@@ -246,6 +265,12 @@ static void commit_discard(struct commit *c)
 {
 	if (c->tmppath != NULL && unlink(c->tmppath) != 0)
 		note_leftover(c, c->tmppath, errno);
+	while (c->n_made > 0) {
+		const struct made *m = &c->made[--c->n_made];
+
+		if (unlinkat(c->bdirfd, m->name, 0) != 0)
+			note_leftover(c, m->path, errno);
+	}
 	if (c->bname != NULL && unlinkat(c->bdirfd, c->bname, 0) != 0)
 		note_leftover(c, c->bpath, errno);
 	c->tmppath = NULL;
@@ -265,31 +290,61 @@ static void commit_finish(struct commit *c)
 	talloc_free(c->scratch);
 }
 
+/* A suffix with a '/' would put the copy elsewhere, an empty one would
+ * name the backup itself. */
+static bool companion_ok(const struct dh_commit_companion *cc)
+{
+	return cc->fd >= 0 && cc->path != NULL && cc->suffix != NULL &&
+	       *cc->suffix != '\0' && strchr(cc->suffix, '/') == NULL;
+}
+
+static int bad_companion(TALLOC_CTX *mem, const struct dh_commit_request *req,
+			 size_t i, struct dh_error **err)
+{
+	const char *path = req->companions[i].path;
+
+	return dh_error_set(mem, err, DH_ERR_ARGUMENT,
+			    "companion %zu (%s) of the commit request "
+			    "incomplete: an open file, its path and a "
+			    "non-empty suffix without '/' are required",
+			    i + 1, path ? path : "no path");
+}
+
 static int check_request(TALLOC_CTX *mem, const struct dh_commit_request *req,
 			 struct dh_error **err)
 {
+	size_t i;
+
 	if (req == NULL || req->hive == NULL || req->hive->fd < 0 ||
 	    req->hive->path == NULL || req->write == NULL ||
 	    req->verify == NULL)
 		return dh_error_set(mem, err, DH_ERR_ARGUMENT,
 				    "commit request incomplete: a locked hive, "
 				    "a write and a verify step are required");
+	if (req->n_companions > 0 && req->companions == NULL)
+		return dh_error_set(mem, err, DH_ERR_ARGUMENT,
+				    "commit request names %zu companions but "
+				    "gives none", req->n_companions);
+	for (i = 0; i < req->n_companions; i++)
+		if (!companion_ok(&req->companions[i]))
+			return bad_companion(mem, req, i, err);
 	return 0;
 }
 
 /* Split path into prefix (through the last '/') and base name. */
 static int split_path(struct commit *c)
 {
-	const char *slash = strrchr(c->path, '/');
+	const char *slash = strrchr(c->orig.path, '/');
 
-	c->base = slash ? slash + 1 : c->path;
-	c->prefix = talloc_strndup(c->scratch, c->path, c->base - c->path);
+	c->base = slash ? slash + 1 : c->orig.path;
+	c->prefix = talloc_strndup(c->scratch, c->orig.path,
+				   c->base - c->orig.path);
 	if (c->prefix == NULL)
 		return nomem(c->mem, c->err);
 	if (*c->base == '\0')
 		return dh_error_set(c->mem, c->err, DH_ERR_ARGUMENT,
 				    "%s names a directory, not a hive file",
-				    c->path);
+				    c->orig.path);
 	return 0;
 }
 
@@ -326,14 +381,61 @@ static int open_backup_dir(struct commit *c)
 	return open_dir(c, dir, "backup directory", &c->bdirfd);
 }
 
+/* A companion must be a regular file open for reading: found out here,
+ * before anything is made, rather than halfway through the backup set. */
+static int check_companion(struct commit *c, const struct source *s)
+{
+	int fl = fcntl(s->fd, F_GETFL);
+
+	if (fl < 0)
+		return io_error(c->mem, c->err, errno, UNCHANGED,
+				"cannot use companion %s", s->path);
+	if (!S_ISREG(s->st.st_mode))
+		return dh_error_set(c->mem, c->err, DH_ERR_IO,
+				    "companion %s is not a regular file: "
+				    "cannot copy it with the backup; give the "
+				    "hive's log file; %s", s->path, UNCHANGED);
+	if ((fl & O_ACCMODE) == O_WRONLY)
+		return dh_error_set(c->mem, c->err, DH_ERR_ARGUMENT,
+				    "companion %s is not open for reading: "
+				    "cannot copy it with the backup; open it "
+				    "read-only; %s", s->path, UNCHANGED);
+	return 0;
+}
+
+static int open_companions(struct commit *c)
+{
+	const struct dh_commit_request *r = c->req;
+	size_t i;
+
+	if (r->no_backup || r->n_companions == 0)
+		return 0;
+	c->comp = talloc_zero_array(c->scratch, struct source, r->n_companions);
+	c->made = talloc_zero_array(c->scratch, struct made, r->n_companions);
+	if (c->comp == NULL || c->made == NULL)
+		return nomem(c->mem, c->err);
+	for (i = 0; i < r->n_companions; i++) {
+		struct source *s = &c->comp[i];
+
+		s->fd = r->companions[i].fd;
+		s->path = r->companions[i].path;
+		if (fstat(s->fd, &s->st) != 0)
+			return io_error(c->mem, c->err, errno, UNCHANGED,
+					"cannot stat companion %s", s->path);
+		if (check_companion(c, s) != 0)
+			return -1;
+	}
+	return 0;
+}
+
 /* Everything that can fail before a file is created: so such failures
  * leave nothing to clean up. */
 static int commit_init(struct commit *c)
 {
-	if (fstat(c->req->hive->fd, &c->orig) != 0)
+	if (fstat(c->orig.fd, &c->orig.st) != 0)
 		return io_error(c->mem, c->err, errno, UNCHANGED,
-				"cannot stat %s", c->path);
-	if (split_path(c) != 0)
+				"cannot stat %s", c->orig.path);
+	if (split_path(c) != 0 || open_companions(c) != 0)
 		return -1;
 	if (open_dir(c, c->prefix, "the hive's directory", &c->dirfd) != 0)
 		return -1;
@@ -418,31 +520,33 @@ static int write_temp(struct commit *c)
 /* Metadata: owner, mode, extended attributes                         */
 
 /* Owner before mode: chown() may clear set-id bits that chmod() sets. */
-static int copy_owner(struct commit *c, int fd, const char *name)
+static int copy_owner(struct commit *c, const struct source *src, int fd,
+		      const char *name)
 {
 	struct stat st;
 	int e;
 
-	if (fchown(fd, c->orig.st_uid, c->orig.st_gid) == 0)
+	if (fchown(fd, src->st.st_uid, src->st.st_gid) == 0)
 		return 0;
 	e = errno;
 	/* Filesystems without Unix owners (ntfs-3g without a user mapping,
 	 * vfat) refuse any chown; that is fine when the owner already is the
-	 * original's. Anything else would hand the hive to someone else. */
+	 * source's. Anything else would hand the file to someone else. */
 	if (e == EPERM && fstat(fd, &st) == 0 &&
-	    st.st_uid == c->orig.st_uid && st.st_gid == c->orig.st_gid)
+	    st.st_uid == src->st.st_uid && st.st_gid == src->st.st_gid)
 		return 0;
 	return dh_error_set(c->mem, c->err, DH_ERR_IO,
 			    "cannot give %s the owner of %s (uid %u, gid %u): "
 			    "%s; run as root, which can keep another user's "
-			    "ownership; %s", name, c->path,
-			    (unsigned)c->orig.st_uid, (unsigned)c->orig.st_gid,
+			    "ownership; %s", name, src->path,
+			    (unsigned)src->st.st_uid, (unsigned)src->st.st_gid,
 			    strerror(e), UNCHANGED);
 }
 
-static int copy_mode(struct commit *c, int fd, const char *name)
+static int copy_mode(struct commit *c, const struct source *src, int fd,
+		     const char *name)
 {
-	mode_t want = c->orig.st_mode & 07777;
+	mode_t want = src->st.st_mode & 07777;
 	struct stat st;
 
 	if (fchmod(fd, want) == 0)
@@ -452,7 +556,7 @@ static int copy_mode(struct commit *c, int fd, const char *name)
 	if (fstat(fd, &st) == 0 && (st.st_mode & 07777) == want)
 		return 0;
 	return io_error(c->mem, c->err, errno, UNCHANGED,
-			"cannot give %s the mode of %s (%04o)", name, c->path,
+			"cannot give %s the mode of %s (%04o)", name, src->path,
 			(unsigned)want);
 }
 
@@ -525,27 +629,29 @@ static int get_xattr(struct commit *c, int fd, const char *attr, void **value,
 	}
 }
 
-/* Copy attribute attr from the original to fd. Returns 0 or an errno
- * value; ENODATA when the original does not have it. */
-static int copy_xattr(struct commit *c, int fd, const char *attr)
+/* Copy attribute attr from src to fd. Returns 0 or an errno value;
+ * ENODATA when src does not have it. */
+static int copy_xattr(struct commit *c, const struct source *src, int fd,
+		      const char *attr)
 {
 	void *value = NULL;
 	ssize_t size = 0;
 	int e;
 
-	e = get_xattr(c, c->req->hive->fd, attr, &value, &size);
+	e = get_xattr(c, src->fd, attr, &value, &size);
 	if (e == 0 && fsetxattr(fd, attr, value, size, 0) != 0)
 		e = errno;
 	talloc_free(value);
 	return e;
 }
 
-/* A new file can inherit attributes the original lacks, above all a POSIX
+/* A new file can inherit attributes its source lacks, above all a POSIX
  * ACL from the directory's default ACL, which could let someone read a
  * copy of the hive who cannot read the hive. Remove those. Only system.*
  * (ACLs) must go; a leftover of another namespace is harmless. */
-static int drop_extra_xattrs(struct commit *c, int fd, const char *name,
-			     const char *orig, ssize_t orig_len)
+static int drop_extra_xattrs(struct commit *c, const struct source *src,
+			     int fd, const char *name, const char *orig,
+			     ssize_t orig_len)
 {
 	char *names;
 	ssize_t len, i;
@@ -562,17 +668,18 @@ static int drop_extra_xattrs(struct commit *c, int fd, const char *name,
 			return io_error(c->mem, c->err, errno, UNCHANGED,
 					"cannot remove extended attribute %s "
 					"(which %s does not have) from %s",
-					attr, c->path, name);
+					attr, src->path, name);
 	}
 	talloc_free(names);
 	return 0;
 }
 
-/* Every attribute the original lists. A backup copy may live on another
- * kind of filesystem, so for it an unsupported attribute is skipped; the
+/* Every attribute src lists. A backup copy may live on another kind of
+ * filesystem, so for it an unsupported attribute is skipped; the
  * replacement hive sits beside the original and must get them all. */
-static int copy_listed_xattrs(struct commit *c, int fd, const char *name,
-			      const char *orig, ssize_t orig_len, bool backup)
+static int copy_listed_xattrs(struct commit *c, const struct source *src,
+			      int fd, const char *name, const char *orig,
+			      ssize_t orig_len, bool backup)
 {
 	ssize_t i;
 	int e;
@@ -580,7 +687,7 @@ static int copy_listed_xattrs(struct commit *c, int fd, const char *name,
 	for (i = 0; i < orig_len; i += strlen(orig + i) + 1) {
 		const char *attr = orig + i;
 
-		e = copy_xattr(c, fd, attr);
+		e = copy_xattr(c, src, fd, attr);
 		if (e == 0 || e == ENODATA) /* ENODATA: removed meanwhile */
 			continue;
 		if (backup && e == ENOTSUP)
@@ -589,7 +696,7 @@ static int copy_listed_xattrs(struct commit *c, int fd, const char *name,
 			return nomem(c->mem, c->err);
 		return io_error(c->mem, c->err, e, UNCHANGED,
 				"cannot copy extended attribute %s of %s to %s",
-				attr, c->path, name);
+				attr, src->path, name);
 	}
 	return 0;
 }
@@ -598,8 +705,9 @@ static int copy_listed_xattrs(struct commit *c, int fd, const char *name,
  * these, readable by name only (listxattr does not show them). They come
  * last: with the "permissions" mount option, ntfs-3g rewrites the
  * descriptor on chmod/chown, and the original's must win. */
-static int copy_ntfs_xattrs(struct commit *c, int fd, const char *name,
-			    const char *orig, ssize_t orig_len)
+static int copy_ntfs_xattrs(struct commit *c, const struct source *src,
+			    int fd, const char *name, const char *orig,
+			    ssize_t orig_len)
 {
 	static const char *const attrs[] = {
 		"system.ntfs_acl", "system.ntfs_attrib",
@@ -610,29 +718,30 @@ static int copy_ntfs_xattrs(struct commit *c, int fd, const char *name,
 	for (i = 0; i < sizeof attrs / sizeof attrs[0]; i++) {
 		if (has_name(orig, orig_len, attrs[i]))
 			continue; /* copied with the listed ones */
-		e = copy_xattr(c, fd, attrs[i]);
+		e = copy_xattr(c, src, fd, attrs[i]);
 		if (e == 0 || e == ENODATA || e == ENOTSUP)
 			continue; /* not NTFS, or no such attribute */
 		if (e == ENOMEM)
 			return nomem(c->mem, c->err);
 		return io_error(c->mem, c->err, e, UNCHANGED,
-				"cannot copy %s of %s to %s", attrs[i], c->path,
-				name);
+				"cannot copy %s of %s to %s", attrs[i],
+				src->path, name);
 	}
 	return 0;
 }
 
-/* The result must have the original's mode and owner exactly: checked
+/* The result must have its source's mode and owner exactly: checked
  * rather than assumed, since ACL attributes also set mode bits. */
-static int check_metadata(struct commit *c, int fd, const char *name)
+static int check_metadata(struct commit *c, const struct source *src, int fd,
+			  const char *name)
 {
 	struct stat st;
 
 	if (fstat(fd, &st) != 0)
 		return io_error(c->mem, c->err, errno, UNCHANGED,
 				"cannot stat %s", name);
-	if ((st.st_mode & 07777) == (c->orig.st_mode & 07777) &&
-	    st.st_uid == c->orig.st_uid && st.st_gid == c->orig.st_gid)
+	if ((st.st_mode & 07777) == (src->st.st_mode & 07777) &&
+	    st.st_uid == src->st.st_uid && st.st_gid == src->st.st_gid)
 		return 0;
 	return dh_error_set(c->mem, c->err, DH_ERR_IO,
 			    "%s got mode %04o uid %u gid %u, not those of %s "
@@ -640,30 +749,32 @@ static int check_metadata(struct commit *c, int fd, const char *name)
 			    "keep them; use a filesystem with Unix "
 			    "permissions; %s",
 			    name, (unsigned)(st.st_mode & 07777),
-			    (unsigned)st.st_uid, (unsigned)st.st_gid, c->path,
-			    (unsigned)(c->orig.st_mode & 07777),
-			    (unsigned)c->orig.st_uid, (unsigned)c->orig.st_gid,
+			    (unsigned)st.st_uid, (unsigned)st.st_gid, src->path,
+			    (unsigned)(src->st.st_mode & 07777),
+			    (unsigned)src->st.st_uid, (unsigned)src->st.st_gid,
 			    UNCHANGED);
 }
 
-static int copy_metadata(struct commit *c, int fd, const char *name,
-			 bool backup)
+/* Give fd (named name) the owner, mode and extended attributes of src. */
+static int copy_metadata(struct commit *c, const struct source *src, int fd,
+			 const char *name, bool backup)
 {
 	char *orig;
 	ssize_t len;
 	int ret;
 
-	if (copy_owner(c, fd, name) != 0 || copy_mode(c, fd, name) != 0)
+	if (copy_owner(c, src, fd, name) != 0 ||
+	    copy_mode(c, src, fd, name) != 0)
 		return -1;
-	if (list_xattrs(c, c->req->hive->fd, c->path, &orig, &len) != 0)
+	if (list_xattrs(c, src->fd, src->path, &orig, &len) != 0)
 		return -1;
-	ret = drop_extra_xattrs(c, fd, name, orig, len);
+	ret = drop_extra_xattrs(c, src, fd, name, orig, len);
 	if (ret == 0)
-		ret = copy_listed_xattrs(c, fd, name, orig, len, backup);
+		ret = copy_listed_xattrs(c, src, fd, name, orig, len, backup);
 	if (ret == 0)
-		ret = copy_ntfs_xattrs(c, fd, name, orig, len);
+		ret = copy_ntfs_xattrs(c, src, fd, name, orig, len);
 	if (ret == 0)
-		ret = check_metadata(c, fd, name);
+		ret = check_metadata(c, src, fd, name);
 	talloc_free(orig);
 	return ret;
 }
@@ -701,14 +812,14 @@ static int link_original(struct commit *c, const char *name)
 {
 	char proc[64];
 
-	snprintf(proc, sizeof proc, "/proc/self/fd/%d", c->req->hive->fd);
+	snprintf(proc, sizeof proc, "/proc/self/fd/%d", c->orig.fd);
 	if (linkat(AT_FDCWD, proc, c->bdirfd, name, AT_SYMLINK_FOLLOW) == 0)
 		return 0;
 	if (errno != ENOENT)
 		return errno;
 	/* No /proc (a bare rescue shell): link by name; link_check() then
 	 * makes sure it is the locked inode. */
-	if (linkat(AT_FDCWD, c->path, c->bdirfd, name, 0) == 0)
+	if (linkat(AT_FDCWD, c->orig.path, c->bdirfd, name, 0) == 0)
 		return 0;
 	return errno;
 }
@@ -727,17 +838,23 @@ static int link_check(struct commit *c)
 	if (fstatat(c->bdirfd, c->bname, &st, AT_SYMLINK_NOFOLLOW) != 0)
 		return io_error(c->mem, c->err, errno, UNCHANGED,
 				"cannot stat backup %s", c->bpath);
-	if (!same_file(&st, &c->orig))
+	if (!same_file(&st, &c->orig.st))
 		return dh_error_set(c->mem, c->err, DH_ERR_IO,
 				    "backup %s is not the locked %s: the hive "
 				    "was replaced by another program while "
-				    "locked; %s", c->bpath, c->path, UNCHANGED);
+				    "locked; %s", c->bpath, c->orig.path,
+				    UNCHANGED);
 	return 0;
 }
 
+/* Create name in the backup directory as c->bfd, closing the copy made
+ * before (synced by then). Returns 0 or an errno value; EEXIST when name
+ * exists, which is never replaced. */
 static int create_copy(struct commit *c, const char *name)
 {
-	/* 0600 until copy_metadata(): never more readable than the hive. */
+	if (c->bfd >= 0)
+		close(c->bfd);
+	/* 0600 until copy_metadata(): never more readable than its source. */
 	c->bfd = openat(c->bdirfd, name,
 			O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
 			0600);
@@ -778,29 +895,32 @@ static int write_full(int fd, const char *buf, size_t size)
 	return 0;
 }
 
-/* Copy the original, up to its end of file (not a size taken earlier). */
-static int copy_data(struct commit *c, char *buf)
+/* Copy src to c->bfd, named name, up to src's end of file (not a size
+ * taken earlier). */
+static int copy_data(struct commit *c, const struct source *src,
+		     const char *name, char *buf)
 {
 	off_t off = 0;
 	ssize_t n;
 
 	for (;;) {
-		n = pread_full(c->req->hive->fd, buf, COPY_CHUNK, off);
+		n = pread_full(src->fd, buf, COPY_CHUNK, off);
 		if (n < 0)
 			return io_error(c->mem, c->err, errno, UNCHANGED,
-					"cannot read %s", c->path);
+					"cannot read %s", src->path);
 		if (n == 0)
 			return 0;
 		if (write_full(c->bfd, buf, n) != 0)
 			return io_error(c->mem, c->err, errno, UNCHANGED,
-					"cannot write backup %s", c->bpath);
+					"cannot write backup %s", name);
 		off += n;
 	}
 }
 
-/* Read the synced copy back and compare it with the original. Dropping
- * the copy's cached pages first makes the read come from the device. */
-static int compare_copy(struct commit *c, char *a)
+/* Read the synced copy back and compare it with src. Dropping the copy's
+ * cached pages first makes the read come from the device. */
+static int compare_copy(struct commit *c, const struct source *src,
+			const char *name, char *a)
 {
 	char *b = a + COPY_CHUNK;
 	off_t off = 0;
@@ -808,26 +928,29 @@ static int compare_copy(struct commit *c, char *a)
 
 	posix_fadvise(c->bfd, 0, 0, POSIX_FADV_DONTNEED);
 	do {
-		na = pread_full(c->req->hive->fd, a, COPY_CHUNK, off);
+		na = pread_full(src->fd, a, COPY_CHUNK, off);
 		if (na < 0)
 			return io_error(c->mem, c->err, errno, UNCHANGED,
-					"cannot read %s", c->path);
+					"cannot read %s", src->path);
 		nb = pread_full(c->bfd, b, COPY_CHUNK, off);
 		if (nb < 0)
 			return io_error(c->mem, c->err, errno, UNCHANGED,
-					"cannot read back backup %s", c->bpath);
+					"cannot read back backup %s", name);
 		if (na != nb || memcmp(a, b, na) != 0)
 			return dh_error_set(c->mem, c->err, DH_ERR_VERIFY,
 					    "backup %s does not read back "
 					    "equal to %s: check the disk it "
-					    "is on; %s", c->bpath, c->path,
+					    "is on; %s", name, src->path,
 					    UNCHANGED);
 		off += na;
 	} while (na > 0);
 	return 0;
 }
 
-static int fill_copy(struct commit *c)
+/* Fill the new copy c->bfd, named name, from src: data, checked, then
+ * metadata; synced. */
+static int fill_copy(struct commit *c, const struct source *src,
+		     const char *name)
 {
 	char *buf;
 	int ret;
@@ -835,17 +958,17 @@ static int fill_copy(struct commit *c)
 	buf = talloc_size(c->scratch, 2 * COPY_CHUNK);
 	if (buf == NULL)
 		return nomem(c->mem, c->err);
-	ret = copy_data(c, buf);
+	ret = copy_data(c, src, name, buf);
 	if (ret == 0 && fsync(c->bfd) != 0)
 		ret = io_error(c->mem, c->err, errno, UNCHANGED,
-			       "cannot write backup %s to disk", c->bpath);
+			       "cannot write backup %s to disk", name);
 	if (ret == 0)
-		ret = compare_copy(c, buf);
+		ret = compare_copy(c, src, name, buf);
 	if (ret == 0)
-		ret = copy_metadata(c, c->bfd, c->bpath, true);
+		ret = copy_metadata(c, src, c->bfd, name, true);
 	if (ret == 0 && fsync(c->bfd) != 0)
 		ret = io_error(c->mem, c->err, errno, UNCHANGED,
-			       "cannot write backup %s to disk", c->bpath);
+			       "cannot write backup %s to disk", name);
 	talloc_free(buf);
 	return ret;
 }
@@ -881,12 +1004,52 @@ static int make_backup(struct commit *c)
 			return io_error(c->mem, c->err, e, UNCHANGED,
 					"cannot create backup %s", c->bpath);
 		c->bname = name;
-		return copy ? fill_copy(c) : link_check(c);
+		return copy ? fill_copy(c, &c->orig, c->bpath) : link_check(c);
 	}
 	return dh_error_set(c->mem, c->err, DH_ERR_IO,
 			    "%d backups of %s named %s%s.deskheap-%s*.bak "
 			    "exist already: remove some; %s", BACKUP_TRIES,
-			    c->path, c->bprefix, c->base, stamp, UNCHANGED);
+			    c->orig.path, c->bprefix, c->base, stamp,
+			    UNCHANGED);
+}
+
+/* The copy of companion i, named the backup's name + its suffix. Always
+ * a copy: the log stays in use beside the new hive and Windows rewrites
+ * it in place, which would change a linked "backup" too. An existing file
+ * of that name is never replaced: the set would not be one backup's. */
+static int copy_companion(struct commit *c, size_t i)
+{
+	const char *suffix = c->req->companions[i].suffix;
+	struct made *m = &c->made[c->n_made];
+	int e;
+
+	m->name = talloc_asprintf(c->scratch, "%s%s", c->bname, suffix);
+	m->path = talloc_asprintf(c->scratch, "%s%s", c->bpath, suffix);
+	if (m->name == NULL || m->path == NULL)
+		return nomem(c->mem, c->err);
+	e = create_copy(c, m->name);
+	if (e == EEXIST)
+		return dh_error_set(c->mem, c->err, DH_ERR_IO,
+				    "cannot copy %s to %s beside backup %s: "
+				    "that file exists already, and replacing "
+				    "it could mix two backups; move it away "
+				    "and run again; %s", c->comp[i].path,
+				    m->path, c->bpath, UNCHANGED);
+	if (e != 0)
+		return io_error(c->mem, c->err, e, UNCHANGED,
+				"cannot create backup %s", m->path);
+	c->n_made++;
+	return fill_copy(c, &c->comp[i], m->path);
+}
+
+static int copy_companions(struct commit *c)
+{
+	size_t i;
+
+	for (i = 0; i < c->req->n_companions; i++)
+		if (copy_companion(c, i) != 0)
+			return -1;
+	return 0;
 }
 
 /* fsync a directory so an entry made in it survives a crash. Some
@@ -902,21 +1065,21 @@ static int sync_dir(int fd)
 /* ------------------------------------------------------------------ */
 /* The commit                                                         */
 
-/* Steps 1-5 of commit.h, and the backup made durable before the rename
- * can make it the only copy of the old hive. */
+/* Steps 1-5 of commit.h, and the backup set made durable before the
+ * rename can make it the only copy of the old hive. */
 static int commit_prepare(struct commit *c)
 {
 	if (make_temp(c) != 0 || write_temp(c) != 0)
 		return -1;
-	if (copy_metadata(c, c->tmpfd, c->tmppath, false) != 0)
+	if (copy_metadata(c, &c->orig, c->tmpfd, c->tmppath, false) != 0)
 		return -1;
 	if (sync_temp(c) != 0) /* the metadata too, before the rename */
 		return -1;
 	if (c->req->no_backup)
 		return 0;
-	if (make_backup(c) != 0)
+	if (make_backup(c) != 0 || copy_companions(c) != 0)
 		return -1;
-	if (sync_dir(c->bdirfd) != 0)
+	if (sync_dir(c->bdirfd) != 0) /* the companions' entries too */
 		return io_error(c->mem, c->err, errno, UNCHANGED,
 				"cannot write the directory of backup %s to "
 				"disk", c->bpath);
@@ -929,17 +1092,18 @@ static int commit_rename(struct commit *c)
 {
 	struct stat now;
 
-	if (lstat(c->path, &now) != 0)
+	if (lstat(c->orig.path, &now) != 0)
 		return io_error(c->mem, c->err, errno, UNCHANGED,
-				"cannot stat %s", c->path);
-	if (!same_file(&now, &c->orig))
+				"cannot stat %s", c->orig.path);
+	if (!same_file(&now, &c->orig.st))
 		return dh_error_set(c->mem, c->err, DH_ERR_IO,
 				    "%s was replaced by another program while "
-				    "locked: run again; %s", c->path,
+				    "locked: run again; %s", c->orig.path,
 				    UNCHANGED);
-	if (rename(c->tmppath, c->path) != 0)
+	if (rename(c->tmppath, c->orig.path) != 0)
 		return io_error(c->mem, c->err, errno, UNCHANGED,
-				"cannot rename %s to %s", c->tmppath, c->path);
+				"cannot rename %s to %s", c->tmppath,
+				c->orig.path);
 	c->tmppath = NULL; /* it is the hive now */
 	return 0;
 }
@@ -953,7 +1117,8 @@ static int commit_sync(struct commit *c)
 	return io_error(c->mem, c->err, errno,
 			"the hive was replaced but may not survive a crash: "
 			"run sync before shutting down",
-			"cannot write the directory of %s to disk", c->path);
+			"cannot write the directory of %s to disk",
+			c->orig.path);
 }
 
 int dh_commit_replace(TALLOC_CTX *mem, const struct dh_commit_request *req,
@@ -969,7 +1134,8 @@ int dh_commit_replace(TALLOC_CTX *mem, const struct dh_commit_request *req,
 		*backup_path = NULL;
 	if (check_request(mem, req, err) != 0)
 		return -1;
-	c.path = req->hive->path;
+	c.orig.fd = req->hive->fd;
+	c.orig.path = req->hive->path;
 	c.scratch = talloc_new(mem);
 	if (c.scratch == NULL)
 		return nomem(mem, err);

@@ -23,13 +23,25 @@
  *      where the filesystem allows it, else a copy that is fsynced, compared
  *      byte for byte with the original, and given the original's mode, owner
  *      and extended attributes (those the backup's filesystem supports);
- *      the backup directory is fsynced before step 6, so the backup is on
- *      disk before it becomes the only copy of the old hive;
+ *      then each of req->companions is copied beside it as the backup's
+ *      final name + the companion's suffix ("NAME.deskheap-<UTC>.bak.LOG1",
+ *      or "...-2.bak.LOG1"): always a copy, never a link, created
+ *      exclusively mode 0600, read from offset 0 to end of file, fsynced,
+ *      compared byte for byte with the companion, and given the
+ *      companion's own mode, owner and extended attributes; a file that
+ *      already has such a name is a failure (never overwritten: the set
+ *      would mix two backups). A companion that is not a regular file
+ *      (DH_ERR_IO), not open for reading, or without a path or a non-empty
+ *      suffix free of '/' (DH_ERR_ARGUMENT) is refused before anything is
+ *      made. The backup directory is fsynced (after the companions) before
+ *      step 6, so the whole set is on disk before it becomes the only copy
+ *      of the old hive;
  *   6. checks once more that the path names the locked inode (the lock binds
  *      only programs that take it), renames the temporary file over the hive
  *      and fsyncs the hive's directory.
- * On any failure before the rename the temporary file and any backup made
- * are removed and the hive is untouched. Errors are DH_ERR_IO with the file,
+ * On any failure before the rename the temporary file and every backup
+ * file this call made (the hive's and the companion copies) are removed
+ * and the hive is untouched. Errors are DH_ERR_IO with the file,
  * the cause and a remedy, except those of the callbacks, which keep their
  * own code and message (with "; the hive was not changed" appended).
  */
@@ -66,6 +78,17 @@ typedef int (*dh_commit_write_fn)(void *arg, int fd, TALLOC_CTX *mem,
 typedef int (*dh_commit_verify_fn)(void *arg, int fd, const char *path,
 				   TALLOC_CTX *mem, struct dh_error **err);
 
+/* A file that belongs with the hive (a transaction log a replay used): its
+ * copy joins the backup set as the backup's name + suffix, e.g.
+ * "SYSTEM.deskheap-<UTC>.bak.LOG1". Always a verified copy, never a link:
+ * the log stays in use beside the new hive and Windows rewrites it in
+ * place. */
+struct dh_commit_companion {
+	int fd;                  /* open for reading */
+	const char *path;        /* for messages */
+	const char *suffix;      /* e.g. ".LOG1" */
+};
+
 struct dh_commit_request {
 	const struct dh_locked *hive;  /* the original, locked */
 	const char *backup_dir;        /* NULL: beside the hive */
@@ -73,6 +96,8 @@ struct dh_commit_request {
 	dh_commit_write_fn write;      /* required */
 	dh_commit_verify_fn verify;    /* required (DH_ERR_ARGUMENT if not) */
 	void *arg;                     /* passed to write and verify */
+	const struct dh_commit_companion *companions; /* with the backup */
+	size_t n_companions;
 };
 
 /* Replace req->hive->path as above. *backup_path (may be NULL) receives the

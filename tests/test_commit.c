@@ -46,6 +46,8 @@ struct fixture {
 	char *dir;      /* fresh per test, under /tmp */
 	char *hive;     /* dir/SYSTEM */
 	char *shm;      /* a second directory on /dev/shm, when made */
+	const struct dh_commit_companion *comp; /* for commit(); none unset */
+	size_t n_comp;
 };
 
 /* ------------------------------------------------------------------ */
@@ -103,13 +105,16 @@ static void write_file(const char *path, const char *data, mode_t mode)
 /* Whole contents of path, NUL-terminated, on mem. */
 static char *read_file(TALLOC_CTX *mem, const char *path)
 {
-	char *buf = talloc_array(mem, char, 4096);
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	char *buf;
 	ssize_t n;
 
 	assert_true(fd >= 0);
-	n = read(fd, buf, 4095);
-	assert_true(n >= 0);
+	assert_int_equal(fstat(fd, &st), 0);
+	buf = talloc_array(mem, char, st.st_size + 1);
+	n = pread(fd, buf, st.st_size + 1, 0);
+	assert_int_equal(n, st.st_size);
 	buf[n] = '\0';
 	close(fd);
 	return buf;
@@ -216,7 +221,7 @@ static int cb_verify(void *arg, int fd, const char *path, TALLOC_CTX *mem,
 	return 0;
 }
 
-/* Lock f->hive and replace it with data. */
+/* Lock f->hive and replace it with data, with f's companions. */
 static int commit(struct fixture *f, const char *data, const char *backup_dir,
 		  bool no_backup, struct cb *cbp, char **backup,
 		  struct dh_error **err)
@@ -227,6 +232,7 @@ static int commit(struct fixture *f, const char *data, const char *backup_dir,
 	struct dh_commit_request req = {
 		.backup_dir = backup_dir, .no_backup = no_backup,
 		.write = cb_write, .verify = cb_verify, .arg = cb,
+		.companions = f->comp, .n_companions = f->n_comp,
 	};
 	int ret;
 
@@ -574,32 +580,53 @@ static void test_backup_name_same_second(void **state)
 	assert_int_equal(count_names(f->dir, ".bak"), 2);
 }
 
+/* How many seconds of decoys: a commit starting now names its backup
+ * within them. */
+#define DECOYS 4
+
+/* dir/SYSTEM.deskheap-<stamp of t>.bak<suffix> */
+static char *decoy_path(struct fixture *f, const char *dir, time_t t,
+			const char *suffix)
+{
+	char stamp[32];
+
+	stamp_at(t, stamp, sizeof stamp);
+	return talloc_asprintf(f->mem, "%s/SYSTEM.deskheap-%s.bak%s", dir,
+			       stamp, suffix);
+}
+
+/* Decoys for this second and the next few; with check, assert instead
+ * that they are still there, unchanged. */
+static void decoys(struct fixture *f, const char *dir, time_t now,
+		   const char *suffix, bool check)
+{
+	int i;
+
+	for (i = 0; i < DECOYS; i++) {
+		char *decoy = decoy_path(f, dir, now + i, suffix);
+
+		if (check)
+			assert_string_equal(read_file(f->mem, decoy),
+					    "decoy\n");
+		else
+			write_file(decoy, "decoy\n", 0600);
+	}
+}
+
 static void test_backup_never_overwrites(void **state)
 {
 	struct fixture *f = *state;
 	struct dh_error *err = NULL;
-	char *backup = NULL, stamp[32], *decoy;
+	char *backup = NULL;
 	time_t now = time(NULL);
-	int i;
 
 	write_file(f->hive, OLD, 0600);
-	/* Decoys for this second and the next few: the backup must go to
-	 * "-2" and leave them alone. */
-	for (i = 0; i < 4; i++) {
-		stamp_at(now + i, stamp, sizeof stamp);
-		decoy = talloc_asprintf(f->mem, "%s/SYSTEM.deskheap-%s.bak",
-					f->dir, stamp);
-		write_file(decoy, "decoy\n", 0600);
-	}
+	/* The backup must go to "-2" and leave the decoys alone. */
+	decoys(f, f->dir, now, "", false);
 	assert_int_equal(commit(f, NEW, NULL, false, NULL, &backup, &err), 0);
 	assert_non_null(strstr(backup, "Z-2.bak"));
 	assert_string_equal(read_file(f->mem, backup), OLD);
-	for (i = 0; i < 4; i++) {
-		stamp_at(now + i, stamp, sizeof stamp);
-		decoy = talloc_asprintf(f->mem, "%s/SYSTEM.deskheap-%s.bak",
-					f->dir, stamp);
-		assert_string_equal(read_file(f->mem, decoy), "decoy\n");
-	}
+	decoys(f, f->dir, now, "", true);
 }
 
 /* ------------------------------------------------------------------ */
@@ -886,6 +913,282 @@ static void test_incomplete_request(void **state)
 	assert_untouched(f, ino, NULL);
 }
 
+/* ------------------------------------------------------------------ */
+/* Companions                                                         */
+
+#define N_LOGS 2
+
+/* Two logs beside the hive, open read-only as its companions: SYSTEM.LOG1,
+ * small, mode 0640 and a user xattr (xerr: why it could not be set);
+ * SYSTEM.LOG2, several copy chunks long, mode 0600. Both owned as
+ * test_uid(). A talloc object: freeing it closes the descriptors. */
+struct logs {
+	char *path[N_LOGS];
+	char *data[N_LOGS];
+	struct dh_commit_companion comp[N_LOGS];
+	int xerr;
+};
+
+static int logs_close(struct logs *lg)
+{
+	int i;
+
+	for (i = 0; i < N_LOGS; i++)
+		if (lg->comp[i].fd >= 0)
+			close(lg->comp[i].fd);
+	return 0;
+}
+
+static char *long_data(TALLOC_CTX *mem, size_t len)
+{
+	char *data = talloc_array(mem, char, len + 1);
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		data[i] = 'a' + i % 23;
+	data[len] = '\0';
+	return data;
+}
+
+/* Make the logs and hand them to commit() through f. */
+static struct logs *make_logs(struct fixture *f)
+{
+	static const char *const suffix[N_LOGS] = { ".LOG1", ".LOG2" };
+	static const mode_t mode[N_LOGS] = { 0640, 0600 };
+	struct logs *lg = talloc_zero(f->mem, struct logs);
+	int i;
+
+	lg->data[0] = talloc_strdup(lg, "log one\n");
+	lg->data[1] = long_data(lg, 3 * 64 * 1024 + 17);
+	for (i = 0; i < N_LOGS; i++) {
+		lg->comp[i].fd = -1;
+		lg->path[i] = talloc_asprintf(lg, "%s%s", f->hive, suffix[i]);
+		write_file(lg->path[i], lg->data[i], mode[i]);
+		assert_int_equal(chown(lg->path[i], test_uid(), test_gid()),
+				 0);
+	}
+	talloc_set_destructor(lg, logs_close);
+	for (i = 0; i < N_LOGS; i++) {
+		lg->comp[i].fd = open(lg->path[i], O_RDONLY | O_CLOEXEC);
+		assert_true(lg->comp[i].fd >= 0);
+		lg->comp[i].path = lg->path[i];
+		lg->comp[i].suffix = suffix[i];
+	}
+	if (setxattr(lg->path[0], "user.deskheap-test", "log", 3, 0) != 0)
+		lg->xerr = errno;
+	f->comp = lg->comp;
+	f->n_comp = N_LOGS;
+	return lg;
+}
+
+/* Give companion i descriptor fd instead. */
+static void swap_log_fd(struct logs *lg, int i, int fd)
+{
+	assert_true(fd >= 0);
+	close(lg->comp[i].fd);
+	lg->comp[i].fd = fd;
+}
+
+/* The copy of log i beside backup: the log's bytes, mode and owner, in a
+ * file of its own (a link would change with the live log). The log
+ * itself is as it was. */
+static void assert_log_copy(struct fixture *f, const struct logs *lg, int i,
+			    const char *backup)
+{
+	char *copy = talloc_asprintf(f->mem, "%s%s", backup,
+				     lg->comp[i].suffix);
+	struct stat ls, cs;
+
+	assert_int_equal(lstat(lg->path[i], &ls), 0);
+	assert_int_equal(lstat(copy, &cs), 0);
+	assert_true(S_ISREG(cs.st_mode));
+	assert_true(cs.st_ino != ls.st_ino);
+	assert_int_equal(cs.st_nlink, 1);
+	assert_int_equal(ls.st_nlink, 1);
+	assert_int_equal(cs.st_mode & 07777, ls.st_mode & 07777);
+	assert_int_equal(cs.st_uid, ls.st_uid);
+	assert_int_equal(cs.st_gid, ls.st_gid);
+	assert_string_equal(read_file(f->mem, copy), lg->data[i]);
+	assert_string_equal(read_file(f->mem, lg->path[i]), lg->data[i]);
+}
+
+static void test_companions_copied(void **state)
+{
+	struct fixture *f = *state;
+	struct dh_error *err = NULL;
+	char *backup = NULL, *copy, value[16];
+	struct logs *lg;
+	struct stat st;
+	ino_t old_ino;
+	ssize_t n;
+
+	write_file(f->hive, OLD, 0600);
+	old_ino = ino_of(f->hive);
+	lg = make_logs(f);
+	assert_int_equal(commit(f, NEW, NULL, false, NULL, &backup, &err), 0);
+	assert_null(err);
+	assert_string_equal(read_file(f->mem, f->hive), NEW);
+	assert_true(ino_of(backup) == old_ino); /* the hive's is a link */
+	assert_log_copy(f, lg, 0, backup);
+	assert_log_copy(f, lg, 1, backup);
+	copy = talloc_asprintf(f->mem, "%s.LOG1", backup);
+	assert_int_equal(stat(copy, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0640); /* never more open */
+	assert_int_equal(count_names(f->dir, "Z.bak.LOG1"), 1);
+	assert_int_equal(count_names(f->dir, "Z.bak.LOG2"), 1);
+	assert_int_equal(count_names(f->dir, ".bak"), 3);
+	assert_int_equal(count_names(f->dir, ".deskheap-tmp-"), 0);
+
+	if (lg->xerr == ENOTSUP)
+		skip(); /* the filesystem has no user xattrs: nothing to copy */
+	assert_int_equal(lg->xerr, 0);
+	n = getxattr(copy, "user.deskheap-test", value, sizeof value);
+	assert_int_equal(n, 3);
+	assert_memory_equal(value, "log", 3);
+}
+
+/* In a backup directory, beside a "-2" backup. */
+static void test_companions_backup_dir(void **state)
+{
+	struct fixture *f = *state;
+	struct dh_error *err = NULL;
+	char *bdir = talloc_asprintf(f->mem, "%s/backups", f->dir);
+	char *backup = NULL;
+	struct logs *lg;
+	time_t now = time(NULL);
+
+	write_file(f->hive, OLD, 0600);
+	assert_int_equal(mkdir(bdir, 0700), 0);
+	decoys(f, bdir, now, "", false);
+	lg = make_logs(f);
+	assert_int_equal(commit(f, NEW, bdir, false, NULL, &backup, &err), 0);
+	assert_int_equal(strncmp(backup, bdir, strlen(bdir)), 0);
+	assert_non_null(strstr(backup, "Z-2.bak"));
+	assert_string_equal(read_file(f->mem, backup), OLD);
+	assert_log_copy(f, lg, 0, backup);
+	assert_log_copy(f, lg, 1, backup);
+	assert_int_equal(count_names(bdir, ".bak.LOG"), 2);
+	assert_int_equal(count_names(f->dir, ".bak"), 0);
+	assert_int_equal(count_names(f->dir, ".deskheap-tmp-"), 0);
+	decoys(f, bdir, now, "", true);
+}
+
+static void test_companions_no_backup(void **state)
+{
+	struct fixture *f = *state;
+	struct dh_error *err = NULL;
+	char *backup = NULL;
+	struct logs *lg;
+	int i;
+
+	write_file(f->hive, OLD, 0600);
+	lg = make_logs(f);
+	assert_int_equal(commit(f, NEW, NULL, true, NULL, &backup, &err), 0);
+	assert_null(backup);
+	assert_string_equal(read_file(f->mem, f->hive), NEW);
+	assert_int_equal(count_names(f->dir, ".bak"), 0);
+	assert_int_equal(count_names(f->dir, ".deskheap-tmp-"), 0);
+	for (i = 0; i < N_LOGS; i++)
+		assert_string_equal(read_file(f->mem, lg->path[i]),
+				    lg->data[i]);
+}
+
+/* A file with the name LOG2's copy would get: refused (never replaced),
+ * and the hive's backup and LOG1's copy, made already, removed. */
+static void test_companion_target_exists(void **state)
+{
+	struct fixture *f = *state;
+	struct dh_error *err = NULL;
+	char *backup = NULL;
+	time_t now = time(NULL);
+	ino_t ino;
+
+	write_file(f->hive, OLD, 0600);
+	ino = ino_of(f->hive);
+	decoys(f, f->dir, now, ".LOG2", false);
+	make_logs(f);
+	assert_int_equal(commit(f, NEW, NULL, false, NULL, &backup, &err), -1);
+	assert_null(backup);
+	assert_int_equal(err->code, DH_ERR_IO);
+	assert_non_null(strstr(err->message, ".bak.LOG2"));
+	assert_non_null(strstr(err->message, "exists already"));
+	assert_non_null(strstr(err->message, "move it away"));
+	assert_non_null(strstr(err->message, "not changed"));
+	assert_string_equal(read_file(f->mem, f->hive), OLD);
+	assert_true(ino_of(f->hive) == ino);
+	assert_int_equal(count_names(f->dir, ".deskheap-tmp-"), 0);
+	assert_int_equal(count_names(f->dir, ".bak"), DECOYS); /* theirs */
+	assert_int_equal(count_names(f->dir, ".bak.LOG2"), DECOYS);
+	decoys(f, f->dir, now, ".LOG2", true);
+}
+
+/* A commit with the logs as companions fails with code, its message
+ * naming the log and why, and leaves everything as it was. */
+static void assert_refused(struct fixture *f, const struct logs *lg,
+			   enum dh_errcode code, const char *why)
+{
+	struct dh_error *err = NULL;
+	char *backup = NULL;
+	ino_t ino = ino_of(f->hive);
+	int i;
+
+	assert_int_equal(commit(f, NEW, NULL, false, NULL, &backup, &err), -1);
+	assert_null(backup);
+	assert_int_equal(err->code, code);
+	assert_non_null(strstr(err->message, why));
+	assert_untouched(f, ino, NULL);
+	for (i = 0; i < N_LOGS; i++)
+		assert_string_equal(read_file(f->mem, lg->path[i]),
+				    lg->data[i]);
+	if (lg->comp[1].path != NULL)
+		assert_non_null(strstr(err->message, lg->path[1]));
+	if (code != DH_ERR_ARGUMENT) /* else refused before any step */
+		assert_non_null(strstr(err->message, "not changed"));
+}
+
+/* Refused before anything is made. */
+static void test_companion_unreadable(void **state)
+{
+	struct fixture *f = *state;
+	struct logs *lg;
+
+	write_file(f->hive, OLD, 0600);
+	lg = make_logs(f);
+	swap_log_fd(lg, 1, open(f->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+	assert_refused(f, lg, DH_ERR_IO, "not a regular file");
+	swap_log_fd(lg, 1, open(lg->path[1], O_WRONLY | O_CLOEXEC));
+	assert_refused(f, lg, DH_ERR_ARGUMENT, "not open for reading");
+}
+
+/* Fails while copying, once the hive's backup, LOG1's copy and LOG2's
+ * (empty) copy exist: all removed. */
+static void test_companion_read_fails(void **state)
+{
+	struct fixture *f = *state;
+	struct logs *lg;
+
+	write_file(f->hive, OLD, 0600);
+	lg = make_logs(f);
+	swap_log_fd(lg, 1, open(lg->path[1], O_PATH | O_CLOEXEC));
+	assert_refused(f, lg, DH_ERR_IO, strerror(EBADF));
+}
+
+static void test_companion_bad_request(void **state)
+{
+	struct fixture *f = *state;
+	struct logs *lg;
+
+	write_file(f->hive, OLD, 0600);
+	lg = make_logs(f);
+	lg->comp[1].suffix = "/../LOG2";
+	assert_refused(f, lg, DH_ERR_ARGUMENT, "companion 2");
+	lg->comp[1].suffix = "";
+	assert_refused(f, lg, DH_ERR_ARGUMENT, "companion 2");
+	lg->comp[1].suffix = ".LOG2";
+	lg->comp[1].path = NULL;
+	assert_refused(f, lg, DH_ERR_ARGUMENT, "companion 2");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -910,6 +1213,13 @@ int main(void)
 		T(test_verify_fails),
 		T(test_replaced_after_lock),
 		T(test_incomplete_request),
+		T(test_companions_copied),
+		T(test_companions_backup_dir),
+		T(test_companions_no_backup),
+		T(test_companion_target_exists),
+		T(test_companion_unreadable),
+		T(test_companion_read_fails),
+		T(test_companion_bad_request),
 #undef T
 	};
 
