@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "error.h"
 #include "hive.h"
@@ -55,6 +57,42 @@ int dh_hive_open_fd(TALLOC_CTX *mem, int fd, const char *name, bool writable,
 	talloc_set_destructor(hive, hive_destructor);
 	*out = hive;
 	return 0;
+}
+
+static int write_all(int fd, const uint8_t *p, size_t len)
+{
+	while (len > 0) {
+		ssize_t w = write(fd, p, len);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -1;
+		p += w;
+		len -= (size_t)w;
+	}
+	return 0;
+}
+
+int dh_hive_open_bytes(TALLOC_CTX *mem, const uint8_t *bytes, size_t len,
+		       const char *name, bool writable, struct dh_hive **out,
+		       struct dh_error **err)
+{
+	/* hivex 1.3 opens files only; a memory file keeps the bytes off disk. */
+	int fd = memfd_create("deskheap-hive", MFD_CLOEXEC);
+	int rc;
+
+	if (fd < 0)
+		return dh_error_errno(mem, err, DH_ERR_IO, errno,
+				      "cannot create a memory file for %s", name);
+	if (write_all(fd, bytes, len) != 0) {
+		rc = dh_error_errno(mem, err, DH_ERR_IO, errno,
+				    "cannot fill a memory file for %s", name);
+	} else {
+		rc = dh_hive_open_fd(mem, fd, name, writable, out, err);
+	}
+	close(fd);
+	return rc;
 }
 
 const char *dh_hive_name(const struct dh_hive *h)

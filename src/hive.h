@@ -23,6 +23,13 @@ struct dh_hive;
 int dh_hive_open_fd(TALLOC_CTX *mem, int fd, const char *name, bool writable,
 		    struct dh_hive **out, struct dh_error **err);
 
+/* Open a hive held in memory (a recovered hive): the bytes are handed to
+ * hivex through an anonymous memory file; the caller may free them after
+ * this returns. */
+int dh_hive_open_bytes(TALLOC_CTX *mem, const uint8_t *bytes, size_t len,
+		       const char *name, bool writable, struct dh_hive **out,
+		       struct dh_error **err);
+
 struct dh_controlset {
 	char *name;          /* as spelled in the hive */
 	unsigned number;     /* NNN */

@@ -1,0 +1,533 @@
+#include "config.h"
+
+#include <endian.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "error.h"
+#include "marvin32.h"
+#include "recover.h"
+#include "regf.h"
+
+#define BASE 4096u          /* hive bins start here */
+#define SECTOR 512u         /* log records are aligned to this */
+#define BIN_ALIGN 4096u     /* hive bins sizes are multiples of this */
+#define HVLE_HEADER 40u     /* bytes before an entry's page references */
+#define DIRT_OFFSET 512u
+
+enum log_format { LOG_NONE, LOG_OLD, LOG_NEW };
+
+static uint32_t le32_at(const uint8_t *p)
+{
+	uint32_t v;
+
+	memcpy(&v, p, sizeof(v));
+	return le32toh(v);
+}
+
+static uint64_t le64_at(const uint8_t *p)
+{
+	uint64_t v;
+
+	memcpy(&v, p, sizeof(v));
+	return le64toh(v);
+}
+
+static void put32(uint8_t *p, uint32_t v)
+{
+	v = htole32(v);
+	memcpy(p, &v, sizeof(v));
+}
+
+/* A base block is valid when it is signed, its checksum is right and its
+ * two sequence numbers agree. */
+static bool base_block_valid(const uint8_t *b, size_t len)
+{
+	return len >= SECTOR && memcmp(b, "regf", 4) == 0 &&
+	       le32_at(b + DH_REGF_CHECKSUM_OFFSET) == dh_regf_checksum(b) &&
+	       le32_at(b + 4) == le32_at(b + 8);
+}
+
+/* ---- new format: HvLE entries ---- */
+
+struct entry {
+	const uint8_t *p;       /* the entry, within its log */
+	uint32_t size;
+	uint32_t flags;
+	uint32_t seq;
+	uint32_t bins_size;
+	uint32_t n_pages;
+};
+
+/* Parse and check the entry at off; NULL when valid, else why not. Every
+ * field is checked against the bytes that are there before it is used. */
+static const char *entry_parse(const uint8_t *log, size_t len, size_t off,
+			       struct entry *e)
+{
+	const uint8_t *p = log + off;
+	uint64_t data = 0;
+
+	if (len - off < HVLE_HEADER || memcmp(p, "HvLE", 4) != 0)
+		return "no further entry";
+	e->p = p;
+	e->size = le32_at(p + 4);
+	e->flags = le32_at(p + 8);
+	e->seq = le32_at(p + 12);
+	e->bins_size = le32_at(p + 16);
+	e->n_pages = le32_at(p + 20);
+	if (e->size < HVLE_HEADER || e->size % SECTOR != 0 || e->size > len - off)
+		return "an entry's size runs past the end of the log";
+	if (e->bins_size == 0 || e->bins_size % BIN_ALIGN != 0)
+		return "an entry's hive bins size is not a multiple of 4096";
+	if (e->n_pages > (e->size - HVLE_HEADER) / 8)
+		return "an entry's page count does not fit in it";
+	for (uint32_t i = 0; i < e->n_pages; i++) {
+		uint64_t at = le32_at(p + HVLE_HEADER + 8 * i);
+		uint64_t sz = le32_at(p + HVLE_HEADER + 8 * i + 4);
+
+		if (sz == 0 || at + sz > e->bins_size)
+			return "an entry's page lies outside the hive";
+		data += sz;
+	}
+	if (HVLE_HEADER + 8ull * e->n_pages + data > e->size)
+		return "an entry's pages run past its end";
+	if (dh_marvin32(p + HVLE_HEADER, e->size - HVLE_HEADER,
+			DH_MARVIN32_LOG_SEED) != le64_at(p + 24) ||
+	    dh_marvin32(p, 32, DH_MARVIN32_LOG_SEED) != le64_at(p + 32))
+		return "an entry's hash is wrong";
+	return NULL;
+}
+
+/* One new-format log: its valid entries, in order, up to the first bad one. */
+struct new_log {
+	struct entry *entries;
+	size_t n;
+	const char *stop;       /* why the scan stopped, when not at the end */
+};
+
+static const char *scan_new_log(TALLOC_CTX *mem, const struct dh_log_input *in,
+				uint32_t primary_seq2, struct new_log *out)
+{
+	uint32_t log_seq = le32_at(in->data + 4);
+	size_t off = SECTOR;
+
+	out->entries = NULL;
+	out->n = 0;
+	out->stop = NULL;
+	while (off < in->len) {
+		struct entry e;
+		const char *why = entry_parse(in->data, in->len, off, &e);
+
+		if (why == NULL && out->n == 0 && e.seq != log_seq)
+			why = "its first entry's sequence number differs from its base block's";
+		if (why == NULL && out->n > 0 && e.seq != out->entries[out->n - 1].seq + 1)
+			why = "a gap in entry sequence numbers";
+		if (why != NULL) {
+			out->stop = why;
+			break;
+		}
+		out->entries = talloc_realloc(mem, out->entries, struct entry,
+					      out->n + 1);
+		if (out->entries == NULL)
+			return "out of memory";
+		out->entries[out->n++] = e;
+		off += e.size;
+	}
+	if (out->n == 0)
+		return out->stop ? out->stop : "it holds no entry";
+	if (out->entries[0].seq < primary_seq2)
+		return "its entries are older than the hive (stale log)";
+	return NULL;
+}
+
+/* ---- old format: DIRT bitmap ---- */
+
+struct old_log {
+	const uint8_t *bitmap;
+	const uint8_t *pages;
+	uint32_t bins_size;
+	uint32_t n_pages;
+	uint32_t seq;
+};
+
+static uint32_t count_bits(const uint8_t *b, size_t n)
+{
+	uint32_t c = 0;
+
+	for (size_t i = 0; i < n; i++)
+		c += (uint32_t)__builtin_popcount(b[i]);
+	return c;
+}
+
+static const char *scan_old_log(const struct dh_log_input *in,
+				const uint8_t *primary, bool primary_valid,
+				struct old_log *out)
+{
+	const uint8_t *d = in->data;
+	size_t bitmap_bytes, pages_at;
+
+	if (primary_valid && le64_at(d + 12) != le64_at(primary + 12))
+		return "its last-written time differs from the hive's (it belongs to an older state)";
+	out->bins_size = le32_at(d + 40);
+	out->seq = le32_at(d + 4);
+	if (out->bins_size == 0 || out->bins_size % BIN_ALIGN != 0)
+		return "its hive bins size is not a multiple of 4096";
+	bitmap_bytes = out->bins_size / BIN_ALIGN;   /* one bit per 512 bytes */
+	if (in->len < DIRT_OFFSET + 4 || memcmp(d + DIRT_OFFSET, "DIRT", 4) != 0)
+		return "it has no DIRT dirty-page vector";
+	if (in->len - DIRT_OFFSET - 4 < bitmap_bytes)
+		return "its dirty-page vector runs past its end";
+	out->bitmap = d + DIRT_OFFSET + 4;
+	pages_at = (DIRT_OFFSET + 4 + bitmap_bytes + SECTOR - 1) / SECTOR * SECTOR;
+	out->n_pages = count_bits(out->bitmap, bitmap_bytes);
+	if (pages_at > in->len || (in->len - pages_at) / SECTOR < out->n_pages)
+		return "its dirty pages run past its end";
+	out->pages = d + pages_at;
+	return NULL;
+}
+
+/* ---- the replay ---- */
+
+struct replay {
+	TALLOC_CTX *mem;
+	struct dh_recovery *rec;
+	const struct dh_log_input *logs;
+	size_t n_logs;
+	const uint8_t *primary;
+	size_t primary_len;
+	bool primary_valid;     /* its base block checksum is right */
+	uint32_t primary_seq2;
+	size_t grow_limit;      /* the hive may not outgrow what logs hold */
+	enum log_format *format;
+	struct new_log *new_logs;
+	struct old_log *old_logs;
+};
+
+static enum log_format classify(struct replay *r, size_t i)
+{
+	const struct dh_log_input *in = &r->logs[i];
+	struct dh_log_status *st = &r->rec->logs[i];
+	uint32_t type;
+
+	if (in->len == 0) {
+		st->why_not = "it is empty";
+		return LOG_NONE;
+	}
+	if (!base_block_valid(in->data, in->len)) {
+		st->why_not = "its base block is damaged";
+		return LOG_NONE;
+	}
+	type = le32_at(in->data + 28);
+	if (type == 6)
+		return LOG_NEW;
+	if (type == 1 || type == 2)
+		return LOG_OLD;
+	st->why_not = "it is not a transaction log (file type)";
+	return LOG_NONE;
+}
+
+static void scan_logs(struct replay *r)
+{
+	for (size_t i = 0; i < r->n_logs; i++) {
+		struct dh_log_status *st = &r->rec->logs[i];
+		const char *why = NULL;
+
+		st->path = r->logs[i].path;
+		r->format[i] = classify(r, i);
+		if (r->format[i] == LOG_NEW)
+			why = scan_new_log(r->new_logs, &r->logs[i],
+					   r->primary_seq2, &r->new_logs[i]);
+		else if (r->format[i] == LOG_OLD)
+			why = scan_old_log(&r->logs[i], r->primary,
+					   r->primary_valid, &r->old_logs[i]);
+		if (why != NULL) {
+			st->why_not = (char *)why;
+			r->format[i] = LOG_NONE;
+		}
+		st->usable = r->format[i] != LOG_NONE;
+		if (!st->usable || r->format[i] != LOG_NEW)
+			continue;
+		st->why_not = (char *)r->new_logs[i].stop;
+	}
+}
+
+/* The base block replay starts from: the primary's, or when that is
+ * damaged, the copy in the log (made a primary again). */
+static void take_base_block(struct replay *r, uint8_t *hive, size_t log)
+{
+	if (r->primary_valid)
+		return;
+	memcpy(hive, r->logs[log].data, SECTOR);
+	put32(hive + 28, 0);
+	r->rec->base_block_from_log = true;
+}
+
+static int resize(uint8_t **hive, size_t *len, uint32_t bins_size)
+{
+	size_t want = (size_t)BASE + bins_size;
+	uint8_t *p;
+
+	if (want == *len)
+		return 0;
+	p = talloc_realloc(talloc_parent(*hive), *hive, uint8_t, want);
+	if (p == NULL)
+		return -1;
+	if (want > *len)
+		memset(p + *len, 0, want - *len);
+	*hive = p;
+	*len = want;
+	return 0;
+}
+
+static void finish_base_block(uint8_t *hive, uint32_t seq, uint32_t bins_size)
+{
+	put32(hive + 4, seq);
+	put32(hive + 8, seq);
+	put32(hive + 40, bins_size);
+	put32(hive + DH_REGF_CHECKSUM_OFFSET, dh_regf_checksum(hive));
+}
+
+static int apply_entry(struct replay *r, uint8_t **hive, size_t *len,
+		       const struct entry *e)
+{
+	const uint8_t *data = e->p + HVLE_HEADER + 8ull * e->n_pages;
+	uint32_t flags;
+
+	if (resize(hive, len, e->bins_size) != 0)
+		return -1;
+	for (uint32_t i = 0; i < e->n_pages; i++) {
+		uint32_t at = le32_at(e->p + HVLE_HEADER + 8 * i);
+		uint32_t sz = le32_at(e->p + HVLE_HEADER + 8 * i + 4);
+
+		memcpy(*hive + BASE + at, data, sz);
+		data += sz;
+	}
+	flags = (le32_at(*hive + 144) & ~1u) | (e->flags & 1u);
+	put32(*hive + 144, flags);
+	r->rec->pages_applied += e->n_pages;
+	r->rec->entries_applied++;
+	r->rec->last_sequence = e->seq;
+	return 0;
+}
+
+/* Order of the usable new-format logs: the one holding earlier entries
+ * first. */
+static size_t new_log_order(struct replay *r, size_t *order)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < r->n_logs; i++) {
+		size_t j;
+
+		if (r->format[i] != LOG_NEW)
+			continue;
+		for (j = n; j > 0 && r->new_logs[order[j - 1]].entries[0].seq >
+					     r->new_logs[i].entries[0].seq; j--)
+			order[j] = order[j - 1];
+		order[j] = i;
+		n++;
+	}
+	return n;
+}
+
+/* Which entries apply, without touching the hive: a chain of sequence
+ * numbers, each the previous plus one, continuing from one log into the
+ * next, stopping at a gap or where the hive would grow beyond the logs. */
+static size_t plan_new(struct replay *r, const size_t *order, size_t n_order,
+		       const struct entry **plan, size_t *from)
+{
+	size_t n = 0;
+	uint32_t last = 0;
+
+	for (size_t k = 0; k < n_order; k++) {
+		const struct new_log *l = &r->new_logs[order[k]];
+
+		for (size_t i = 0; i < l->n; i++) {
+			const struct entry *e = &l->entries[i];
+
+			if (n > 0 && e->seq <= last)
+				continue;
+			if (n > 0 && e->seq != last + 1)
+				return n;
+			if ((size_t)e->bins_size > r->grow_limit) {
+				r->rec->logs[order[k]].why_not =
+					"an entry grows the hive beyond what the logs hold";
+				return n;
+			}
+			plan[n] = e;
+			from[n++] = order[k];
+			last = e->seq;
+		}
+	}
+	return n;
+}
+
+static int replay_new(struct replay *r, uint8_t **hive, size_t *len)
+{
+	size_t total = 0, n_order, n;
+	size_t *order = talloc_array(r->mem, size_t, r->n_logs);
+	const struct entry **plan;
+	size_t *from;
+
+	for (size_t i = 0; i < r->n_logs; i++)
+		total += r->new_logs[i].n;
+	plan = talloc_array(r->mem, const struct entry *, total);
+	from = talloc_array(r->mem, size_t, total);
+	if (order == NULL || plan == NULL || from == NULL)
+		return -1;
+	n_order = new_log_order(r, order);
+	n = plan_new(r, order, n_order, plan, from);
+	if (n == 0)
+		return 1;
+	take_base_block(r, *hive, from[0]);
+	for (size_t i = 0; i < n; i++) {
+		if (apply_entry(r, hive, len, plan[i]) != 0)
+			return -1;
+		r->rec->logs[from[i]].used = true;
+		r->rec->logs[from[i]].entries++;
+	}
+	finish_base_block(*hive, r->rec->last_sequence, plan[n - 1]->bins_size);
+	return 0;
+}
+
+/* Of the usable old-format logs, the newest (highest sequence). */
+static int pick_old(struct replay *r)
+{
+	int best = -1;
+
+	for (size_t i = 0; i < r->n_logs; i++)
+		if (r->format[i] == LOG_OLD &&
+		    (best < 0 || r->old_logs[i].seq > r->old_logs[best].seq))
+			best = (int)i;
+	return best;
+}
+
+static int replay_old(struct replay *r, uint8_t **hive, size_t *len)
+{
+	int i = pick_old(r);
+	const struct old_log *l;
+	const uint8_t *page;
+	uint32_t seq;
+
+	if (i < 0)
+		return 1;
+	l = &r->old_logs[i];
+	if ((size_t)l->bins_size > r->grow_limit) {
+		r->rec->logs[i].why_not = "it grows the hive beyond what the logs hold";
+		return 1;
+	}
+	take_base_block(r, *hive, (size_t)i);
+	seq = le32_at(*hive + 4);
+	if (resize(hive, len, l->bins_size) != 0)
+		return -1;
+	page = l->pages;
+	for (uint32_t bit = 0; bit < l->bins_size / SECTOR; bit++) {
+		if (!(l->bitmap[bit / 8] & (1u << (bit % 8))))
+			continue;
+		memcpy(*hive + BASE + (size_t)bit * SECTOR, page, SECTOR);
+		page += SECTOR;
+	}
+	r->rec->pages_applied = l->n_pages;
+	r->rec->entries_applied = 1;
+	r->rec->last_sequence = seq;
+	r->rec->logs[i].used = true;
+	r->rec->logs[i].entries = 1;
+	finish_base_block(*hive, seq, l->bins_size);
+	return 0;
+}
+
+static int refuse(struct replay *r, const char *name, struct dh_error **err)
+{
+	char *why = talloc_asprintf(r->mem, "%s is dirty (%s) and no transaction log can be replayed",
+				    name, r->rec->dirty_reason);
+
+	if (r->n_logs == 0)
+		why = talloc_asprintf_append(why, " (no %s.LOG, .LOG1 or .LOG2 beside it)", name);
+	for (size_t i = 0; why != NULL && i < r->n_logs; i++)
+		why = talloc_asprintf_append(why, "; %s: %s", r->logs[i].path,
+					     r->rec->logs[i].why_not ?
+					     r->rec->logs[i].why_not : "not needed");
+	if (why == NULL)
+		return dh_error_set(r->mem, err, DH_ERR_NOMEM, "out of memory");
+	return dh_error_set(r->mem, err, DH_ERR_DIRTY,
+			    "%s. Its newest changes are not in the hive file: boot Windows once and shut it down fully, or pass --ignore-logs to accept losing them",
+			    why);
+}
+
+static int replay_init(TALLOC_CTX *mem, struct replay *r, const uint8_t *hive,
+		       size_t len, const struct dh_log_input *logs,
+		       size_t n_logs)
+{
+	size_t total = 0;
+
+	r->rec = talloc_zero(mem, struct dh_recovery);
+	if (r->rec == NULL)
+		return -1;
+	r->mem = r->rec;
+	r->logs = logs;
+	r->n_logs = n_logs;
+	r->primary = hive;
+	r->primary_len = len;
+	r->primary_valid = le32_at(hive + DH_REGF_CHECKSUM_OFFSET) ==
+			   dh_regf_checksum(hive);
+	/* A damaged base block's sequence numbers mean nothing: the log's
+	 * own copy replaces it, so nothing can be judged stale against it. */
+	r->primary_seq2 = r->primary_valid ? le32_at(hive + 8) : 0;
+	for (size_t i = 0; i < n_logs; i++)
+		total += logs[i].len;
+	r->grow_limit = (len > BASE ? len - BASE : 0) + total;
+	r->rec->logs = talloc_zero_array(r->rec, struct dh_log_status, n_logs);
+	r->rec->n_logs = n_logs;
+	r->format = talloc_zero_array(r->rec, enum log_format, n_logs);
+	r->new_logs = talloc_zero_array(r->rec, struct new_log, n_logs);
+	r->old_logs = talloc_zero_array(r->rec, struct old_log, n_logs);
+	if ((n_logs > 0 && (r->rec->logs == NULL || r->format == NULL ||
+			    r->new_logs == NULL || r->old_logs == NULL)))
+		return -1;
+	return 0;
+}
+
+static int recover_dirty(struct replay *r, uint8_t **hive, size_t *len,
+			 const char *name, struct dh_error **err)
+{
+	bool any_new = false;
+	int rc;
+
+	scan_logs(r);
+	for (size_t i = 0; i < r->n_logs; i++)
+		any_new |= r->format[i] == LOG_NEW;
+	rc = any_new ? replay_new(r, hive, len) : replay_old(r, hive, len);
+	if (rc < 0)
+		return dh_error_set(r->mem, err, DH_ERR_NOMEM, "out of memory");
+	if (rc > 0)
+		return refuse(r, name, err);
+	return 0;
+}
+
+int dh_recover_apply(TALLOC_CTX *mem, uint8_t **hive, size_t *len,
+		     const char *name, const struct dh_log_input *logs,
+		     size_t n_logs, struct dh_recovery **out,
+		     struct dh_error **err)
+{
+	struct dh_regf_header hdr;
+	struct replay r = { 0 };
+	int rc;
+
+	if (dh_regf_parse(mem, *hive, *len, name, &hdr, err) != 0)
+		return -1;
+	if (*len < BASE)
+		return dh_error_set(mem, err, DH_ERR_NOT_HIVE,
+				    "%s is too short to be a hive (%zu bytes); nothing was changed",
+				    name, *len);
+	if (replay_init(mem, &r, *hive, *len, logs, n_logs) != 0)
+		return dh_error_set(mem, err, DH_ERR_NOMEM, "out of memory");
+	*out = r.rec;
+	r.rec->dirty_reason = dh_regf_dirty_reason(r.rec, &hdr);
+	r.rec->dirty = r.rec->dirty_reason != NULL;
+	if (!r.rec->dirty)
+		return 0;
+	rc = recover_dirty(&r, hive, len, name, err);
+	if (rc != 0 && err != NULL && *err != NULL)
+		talloc_steal(mem, *err);
+	return rc;
+}

@@ -1,0 +1,69 @@
+/*
+ * Transaction-log replay: what Windows does at boot to a dirty hive, done in
+ * memory on untrusted bytes. The primary file is never touched here.
+ *
+ * A hive is dirty when its base block checksum is wrong or its sequence
+ * numbers differ. Its newest changes are then in NAME.LOG1/NAME.LOG2 (or
+ * NAME.LOG before Vista):
+ *  - new format (Windows 8.1+, log file type 6): HvLE entries, each with
+ *    two Marvin32 hashes, applied in sequence order across both logs;
+ *  - old format (XP to 8, file type 1 or 2): a DIRT bitmap of dirty 512-byte
+ *    pages, applied from one log whose base block matches the primary.
+ * See ../shared/docs/format-notes.md for the rules followed here.
+ *
+ * Every offset, size and count read from a file is checked against the
+ * bytes there; the hive may only grow by as much as the logs hold.
+ */
+#ifndef DH_RECOVER_H
+#define DH_RECOVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "deskheap.h"
+
+/* One log file's bytes, as read by the caller. */
+struct dh_log_input {
+	const char *path;         /* for messages and for the report */
+	const uint8_t *data;
+	size_t len;
+};
+
+/* What one log offers, whether or not it was used. */
+struct dh_log_status {
+	const char *path;
+	bool usable;
+	bool used;                /* at least one of its entries was applied */
+	unsigned entries;         /* entries applied from it */
+	char *why_not;            /* when !usable or stopped early: the reason */
+};
+
+struct dh_recovery {
+	bool dirty;               /* the primary needed recovery */
+	char *dirty_reason;       /* why (regf.c), or NULL when clean */
+	unsigned entries_applied; /* log entries (new format) or 1 (old) */
+	unsigned pages_applied;   /* dirty pages written into the hive */
+	uint32_t last_sequence;   /* base block sequence numbers after replay */
+	bool base_block_from_log; /* the primary's base block was damaged */
+	struct dh_log_status *logs;
+	size_t n_logs;
+};
+
+/*
+ * Replay logs[0..n_logs) into the primary's bytes: *hive, a talloc array of
+ * *len bytes, changed in place and reallocated when the hive grows.
+ * A clean primary is left alone: *out says dirty = false (logs are ignored,
+ * as Windows ignores them). A dirty primary with at least one usable log is
+ * recovered: sequence numbers both equal to the last applied entry's, bins
+ * size the last entry's, checksum recomputed. A dirty primary with no usable
+ * log fails with DH_ERR_DIRTY naming each log and why it cannot be used;
+ * *out is still set then (what each log offered), and *hive is untouched.
+ * The report *out is allocated on mem.
+ */
+int dh_recover_apply(TALLOC_CTX *mem, uint8_t **hive, size_t *len,
+		     const char *name, const struct dh_log_input *logs,
+		     size_t n_logs, struct dh_recovery **out,
+		     struct dh_error **err);
+
+#endif

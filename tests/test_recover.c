@@ -1,0 +1,338 @@
+/*
+ * Unit tests of transaction-log replay on the generated dirty fixtures
+ * (see the replay section of testdata/mkfixtures.c): each replay must give
+ * exactly the hive bins of the state the generator says, and every broken
+ * log must stop the replay where Windows stops, or be refused.
+ */
+#include "config.h"
+
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "fixtures.h"
+#include "recover.h"
+#include "regf.h"
+#include "target.h"
+
+struct loaded {
+	char *path;
+	uint8_t *hive;
+	size_t len;
+	struct dh_log_input *in;
+	size_t n;
+};
+
+static uint8_t *read_file(TALLOC_CTX *mem, const char *path, size_t *len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	uint8_t *data = NULL;
+
+	assert_true(fd >= 0);
+	assert_int_equal(dh_target_read_fd(mem, fd, path, &data, len, NULL), 0);
+	close(fd);
+	return data;
+}
+
+/* The dirty SYSTEM of fixture directory `dir` and its logs. */
+static struct loaded *load(TALLOC_CTX *mem, const char *dir)
+{
+	struct loaded *l = talloc_zero(mem, struct loaded);
+	struct dh_log_file *logs;
+
+	l->path = talloc_asprintf(l, "%s/%s/SYSTEM", fixtures_dir(), dir);
+	l->hive = read_file(l, l->path, &l->len);
+	assert_int_equal(dh_target_logs(l, l->path, &logs, &l->n, NULL), 0);
+	l->in = talloc_array(l, struct dh_log_input, l->n + 1);
+	for (size_t i = 0; i < l->n; i++)
+		l->in[i] = (struct dh_log_input){ logs[i].path, logs[i].data,
+						  logs[i].len };
+	return l;
+}
+
+/* The replayed hive's bins are exactly those of state `expect`, and its
+ * base block is clean with both sequence numbers at `seq`. */
+static void assert_state(TALLOC_CTX *mem, const struct loaded *l,
+			 const char *expect, uint32_t seq)
+{
+	char *path = talloc_asprintf(mem, "%s/replay/%s", fixtures_dir(), expect);
+	size_t want_len;
+	uint8_t *want = read_file(mem, path, &want_len);
+	struct dh_regf_header h;
+
+	assert_int_equal(l->len, want_len);
+	assert_memory_equal(l->hive + DH_REGF_BASE_BLOCK_SIZE,
+			    want + DH_REGF_BASE_BLOCK_SIZE,
+			    want_len - DH_REGF_BASE_BLOCK_SIZE);
+	assert_int_equal(dh_regf_parse(mem, l->hive, l->len, "x", &h, NULL), 0);
+	assert_null(dh_regf_dirty_reason(mem, &h));
+	assert_int_equal(h.seq_primary, seq);
+	assert_int_equal(h.bins_size, want_len - DH_REGF_BASE_BLOCK_SIZE);
+}
+
+static struct dh_recovery *replay_ok(TALLOC_CTX *mem, struct loaded *l)
+{
+	struct dh_recovery *rec = NULL;
+	struct dh_error *err = NULL;
+	int rc = dh_recover_apply(mem, &l->hive, &l->len, l->path, l->in, l->n,
+				  &rec, &err);
+
+	if (rc != 0)
+		fail_msg("replay failed: %s", err ? err->message : "?");
+	assert_non_null(rec);
+	assert_true(rec->dirty);
+	return rec;
+}
+
+static void test_new_one_log(void **state)
+{
+	TALLOC_CTX *mem = talloc_new(NULL);
+	struct loaded *l = load(mem, "new-one");
+	struct dh_recovery *rec = replay_ok(mem, l);
+
+	(void)state;
+	assert_int_equal(rec->entries_applied, 3);
+	assert_int_equal(rec->last_sequence, 102);
+	assert_true(rec->pages_applied > 0);
+	assert_int_equal(rec->n_logs, 2);
+	assert_true(rec->logs[0].used);
+	assert_false(rec->logs[1].used);     /* the empty LOG2 */
+	assert_state(mem, l, "B.hive", 102);
+	talloc_free(mem);
+}
+
+static void replay_to_b_from_both(const char *dir)
+{
+	TALLOC_CTX *mem = talloc_new(NULL);
+	struct loaded *l = load(mem, dir);
+	struct dh_recovery *rec = replay_ok(mem, l);
+
+	assert_int_equal(rec->entries_applied, 3);
+	assert_true(rec->logs[0].used);
+	assert_true(rec->logs[1].used);
+	assert_state(mem, l, "B.hive", 102);
+	talloc_free(mem);
+}
+
+static void test_new_split(void **state)
+{
+	(void)state;
+	replay_to_b_from_both("new-split");
+}
+
+static void test_new_swapped(void **state)
+{
+	(void)state;
+	replay_to_b_from_both("new-swapped");
+}
+
+/* A damaged log stops the replay at the last good entry. */
+static void replay_stops(const char *dir, const char *expect,
+			 unsigned entries)
+{
+	TALLOC_CTX *mem = talloc_new(NULL);
+	struct loaded *l = load(mem, dir);
+	struct dh_recovery *rec = replay_ok(mem, l);
+
+	assert_int_equal(rec->entries_applied, entries);
+	assert_int_equal(rec->last_sequence, 99 + entries);
+	assert_state(mem, l, expect, 99 + entries);
+	assert_non_null(rec->logs[0].why_not);
+	talloc_free(mem);
+}
+
+static void test_new_bad_hash(void **state)
+{
+	(void)state;
+	replay_stops("new-badhash", "A1.hive", 1);
+}
+
+static void test_new_gap(void **state)
+{
+	(void)state;
+	replay_stops("new-gap", "A2.hive", 2);
+}
+
+static void test_new_truncated(void **state)
+{
+	(void)state;
+	replay_stops("new-truncated", "A2.hive", 2);
+}
+
+static void test_new_page_past_end(void **state)
+{
+	(void)state;
+	replay_stops("new-pastend", "A2.hive", 2);
+}
+
+static void test_new_huge_bins(void **state)
+{
+	(void)state;
+	replay_stops("new-hugebins", "A2.hive", 2);
+}
+
+/* Refused: DH_ERR_DIRTY naming the reason, the bytes untouched. */
+static void replay_refused(const char *dir, const char *needle)
+{
+	TALLOC_CTX *mem = talloc_new(NULL);
+	struct loaded *l = load(mem, dir);
+	uint8_t *before = talloc_memdup(mem, l->hive, l->len);
+	size_t before_len = l->len;
+	struct dh_recovery *rec = NULL;
+	struct dh_error *err = NULL;
+
+	assert_int_equal(dh_recover_apply(mem, &l->hive, &l->len, l->path,
+					  l->in, l->n, &rec, &err), -1);
+	assert_non_null(err);
+	assert_int_equal(err->code, DH_ERR_DIRTY);
+	if (strstr(err->message, needle) == NULL)
+		fail_msg("'%s' not in: %s", needle, err->message);
+	assert_non_null(strstr(err->message, l->path));
+	assert_non_null(strstr(err->message, "--ignore-logs"));
+	assert_int_equal(l->len, before_len);
+	assert_memory_equal(l->hive, before, before_len);
+	talloc_free(mem);
+}
+
+static void test_new_bad_base_block(void **state)
+{
+	(void)state;
+	replay_refused("new-badbase", "base block is damaged");
+}
+
+static void test_new_stale(void **state)
+{
+	(void)state;
+	replay_refused("new-stale", "stale");
+}
+
+static void test_old_format(void **state)
+{
+	TALLOC_CTX *mem = talloc_new(NULL);
+	struct loaded *l = load(mem, "old");
+	struct dh_recovery *rec = replay_ok(mem, l);
+
+	(void)state;
+	assert_int_equal(rec->entries_applied, 1);
+	assert_false(rec->base_block_from_log);
+	assert_true(rec->logs[0].used);
+	assert_state(mem, l, "B.hive", 101);
+	talloc_free(mem);
+}
+
+static void test_old_bad_primary_base_block(void **state)
+{
+	TALLOC_CTX *mem = talloc_new(NULL);
+	struct loaded *l = load(mem, "old-badbase");
+	struct dh_recovery *rec = replay_ok(mem, l);
+
+	(void)state;
+	assert_true(rec->base_block_from_log);
+	assert_non_null(strstr(rec->dirty_reason, "checksum"));
+	assert_state(mem, l, "B.hive", 101);
+	assert_int_equal(l->hive[28], 0);  /* a primary again, not a log */
+	talloc_free(mem);
+}
+
+static void test_old_timestamp_mismatch(void **state)
+{
+	(void)state;
+	replay_refused("old-timestamp", "last-written time");
+}
+
+static void test_no_logs(void **state)
+{
+	(void)state;
+	replay_refused("nologs", "no ");
+}
+
+static void test_clean_hive_untouched(void **state)
+{
+	TALLOC_CTX *mem = talloc_new(NULL);
+	char *path = talloc_asprintf(mem, "%s/nt4.hive", fixtures_dir());
+	size_t len;
+	uint8_t *hive = read_file(mem, path, &len);
+	uint8_t *before = talloc_memdup(mem, hive, len);
+	struct dh_recovery *rec = NULL;
+	struct dh_log_input junk = { "junk.LOG1", (const uint8_t *)"HvLE", 4 };
+
+	(void)state;
+	assert_int_equal(dh_recover_apply(mem, &hive, &len, path, &junk, 1,
+					  &rec, NULL), 0);
+	assert_false(rec->dirty);
+	assert_null(rec->dirty_reason);
+	assert_int_equal(rec->entries_applied, 0);
+	assert_memory_equal(hive, before, len);
+	talloc_free(mem);
+}
+
+/* Thousands of damaged copies of a good log: every replay ends in a result
+ * or a refusal, never a crash (run under ASan and valgrind in CI). */
+static void test_mutated_logs_never_crash(void **state)
+{
+	TALLOC_CTX *mem = talloc_new(NULL);
+	struct loaded *l = load(mem, "new-split");
+	unsigned seed = 12345;
+	unsigned ok = 0, refused = 0;
+
+	(void)state;
+	for (int round = 0; round < 3000; round++) {
+		TALLOC_CTX *tmp = talloc_new(mem);
+		uint8_t *hive = talloc_memdup(tmp, l->hive, l->len);
+		size_t len = l->len;
+		struct dh_log_input in[2];
+		struct dh_recovery *rec;
+
+		for (size_t i = 0; i < 2; i++) {
+			uint8_t *d = talloc_memdup(tmp, l->in[i].data, l->in[i].len);
+			size_t cut = l->in[i].len;
+
+			for (int k = 0; k < 1 + round % 8; k++) {
+				seed = seed * 1103515245u + 12345u;
+				d[(seed >> 8) % l->in[i].len] ^= (uint8_t)(1u << (seed % 8));
+			}
+			if (round % 5 == 0)
+				cut = (seed >> 4) % (l->in[i].len + 1);
+			in[i] = (struct dh_log_input){ l->in[i].path, d, cut };
+		}
+		if (dh_recover_apply(tmp, &hive, &len, l->path, in, 2, &rec, NULL) == 0)
+			ok++;
+		else
+			refused++;
+		talloc_free(tmp);
+	}
+	assert_int_equal(ok + refused, 3000);
+	assert_true(ok > 0);
+	assert_true(refused > 0);
+	talloc_free(mem);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_new_one_log),
+		cmocka_unit_test(test_new_split),
+		cmocka_unit_test(test_new_swapped),
+		cmocka_unit_test(test_new_bad_hash),
+		cmocka_unit_test(test_new_gap),
+		cmocka_unit_test(test_new_truncated),
+		cmocka_unit_test(test_new_page_past_end),
+		cmocka_unit_test(test_new_huge_bins),
+		cmocka_unit_test(test_new_bad_base_block),
+		cmocka_unit_test(test_new_stale),
+		cmocka_unit_test(test_old_format),
+		cmocka_unit_test(test_old_bad_primary_base_block),
+		cmocka_unit_test(test_old_timestamp_mismatch),
+		cmocka_unit_test(test_no_logs),
+		cmocka_unit_test(test_clean_hive_untouched),
+		cmocka_unit_test(test_mutated_logs_never_crash),
+	};
+
+	return cmocka_run_group_tests_name("recover", tests, NULL, NULL);
+}
