@@ -368,6 +368,13 @@ static void text_trailer(struct sb *b, const struct dh_report *r)
 		sb_text(b, r->backup);
 		sb_puts(b, "\n");
 	}
+	for (i = 0; r->backup_logs != NULL && i < r->n_backup_logs; i++) {
+		if (r->backup_logs[i] == NULL)
+			continue;
+		sb_puts(b, "  backup: ");
+		sb_text(b, r->backup_logs[i]);
+		sb_puts(b, "\n");
+	}
 	for (i = 0; r->warnings != NULL && i < r->n_warnings; i++) {
 		if (r->warnings[i] == NULL)
 			continue;
@@ -412,11 +419,42 @@ static void text_quiet(struct sb *b, const struct dh_report *r)
 	sb_printf(b, ": %s\n", dh_status_name(r->status));
 }
 
+/* Why the hive is dirty, and which logs a replay took its changes from. */
+static void text_dirty(struct sb *b, const struct dh_report *r)
+{
+	const char *sep;
+
+	if (r->dirty_reason != NULL) {
+		sb_puts(b, "  dirty: ");
+		sb_text(b, r->dirty_reason);
+		sb_puts(b, "\n");
+	}
+	if (r->log_entries_applied == 0)
+		return;
+	sb_printf(b, "  logs replayed: %u %s, %u %s",
+		  r->log_entries_applied,
+		  r->log_entries_applied == 1 ? "entry" : "entries",
+		  r->log_pages_applied,
+		  r->log_pages_applied == 1 ? "page" : "pages");
+	sep = ", from ";
+	for (size_t i = 0; r->logs_applied != NULL && i < r->n_logs_applied; i++) {
+		/* a NULL entry (allocation failed mid-list) is skipped, as
+		 * for warnings, rather than passed to strlen */
+		if (r->logs_applied[i] == NULL)
+			continue;
+		sb_puts(b, sep);
+		sb_text(b, r->logs_applied[i]);
+		sep = ", ";
+	}
+	sb_puts(b, "\n");
+}
+
 static void text_full(struct sb *b, const struct dh_report *r, int verbosity)
 {
 	size_t i;
 
 	text_header(b, r);
+	text_dirty(b, r);
 	if (verbosity > 0 && differs(r->target, r->hive)) {
 		sb_puts(b, "  target: ");
 		sb_text(b, r->target);
@@ -546,15 +584,14 @@ static void json_control_sets(struct sb *b, const struct dh_report *r)
 	sb_puts(b, "]");
 }
 
-static void json_warnings(struct sb *b, const struct dh_report *r)
+static void json_strings(struct sb *b, const char *key, char *const *list,
+			 size_t n)
 {
-	size_t i;
-
-	sb_puts(b, "\"warnings\":[");
-	for (i = 0; r->warnings != NULL && i < r->n_warnings; i++) {
+	sb_printf(b, "\"%s\":[", key);
+	for (size_t i = 0; list != NULL && i < n; i++) {
 		if (i > 0)
 			sb_puts(b, ",");
-		json_str(b, r->warnings[i]);
+		json_str(b, list[i]);
 	}
 	sb_puts(b, "]");
 }
@@ -584,13 +621,19 @@ char *dh_report_json(TALLOC_CTX *mem, const struct dh_report *r)
 	json_key_str(&b, "hive", r->hive);
 	sb_puts(&b, ",");
 	json_key_str(&b, "status", dh_status_name(r->status));
-	sb_printf(&b, ",\"dirty\":%s,\"log_entries_applied\":%u,",
-		  r->dirty ? "true" : "false", r->log_entries_applied);
+	sb_printf(&b, ",\"dirty\":%s,", r->dirty ? "true" : "false");
+	json_key_str(&b, "dirty_reason", r->dirty_reason);
+	sb_printf(&b, ",\"log_entries_applied\":%u,\"log_pages_applied\":%u,",
+		  r->log_entries_applied, r->log_pages_applied);
+	json_strings(&b, "logs_applied", r->logs_applied, r->n_logs_applied);
+	sb_puts(&b, ",");
 	json_control_sets(&b, r);
 	sb_puts(&b, ",");
 	json_key_str(&b, "backup", r->backup);
 	sb_puts(&b, ",");
-	json_warnings(&b, r);
+	json_strings(&b, "backup_logs", r->backup_logs, r->n_backup_logs);
+	sb_puts(&b, ",");
+	json_strings(&b, "warnings", r->warnings, r->n_warnings);
 	sb_puts(&b, ",");
 	json_error(&b, r->error);
 	sb_puts(&b, "}\n");

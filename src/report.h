@@ -9,11 +9,13 @@
 
 /*
  * Text for one target, lines ending in '\n'. The header line names the hive
- * (the target when no hive was found), the status and clean/dirty; then per
- * control set one line with its roles and its token ("before -> after" when
+ * (the target when no hive was found), the status and clean/dirty; for a
+ * dirty hive, "dirty: <reason>" and "logs replayed: N entries, P pages,
+ * from <logs>"; then per control set one line with its roles and its token ("before -> after" when
  * the command changed or would change it) and one with the three effective
  * sizes (saying when the third number is absent and the second applies, and
- * what a changed size was); then the backup and warnings.
+ * what a changed size was); then the backup, one line per log copied into
+ * the backup set, and warnings.
  * A failure is "<target>: failed: <message>" (plus backup/warnings if any).
  * verbosity < 0 (quiet): exactly one line, "<hive or target>: <status name>"
  * or the failure line. verbosity > 0: also the target when it differs from
@@ -27,10 +29,12 @@ char *dh_report_text(TALLOC_CTX *mem, const struct dh_report *r,
 
 /*
  * One JSON object on one line, ending in '\n', with the fields: target,
- * hive, status, dirty, log_entries_applied, control_sets[] {name, number,
+ * hive, status, dirty, dirty_reason (string or null), log_entries_applied,
+ * log_pages_applied, logs_applied[], control_sets[] {name, number,
  * roles[], before, after, changed, sizes_before {shared, interactive,
  * non_interactive, non_interactive_effective}, sizes_after {...}}, backup
- * (string or null), warnings[], error ({code, message} or null).
+ * (string or null), backup_logs[], warnings[], error ({code, message} or
+ * null).
  * Roles are "current", "default", "last-known-good", "failed". A size of 0
  * (absent third number) and a NULL string are null. Strings escape '"',
  * '\\' and control characters (as \u00XX); bytes that are not UTF-8

@@ -21,6 +21,10 @@
 
 #define SYSTEM "/mnt/win/Windows/System32/config/SYSTEM"
 #define BACKUP SYSTEM ".deskheap-20261125T101010Z.bak"
+#define LOG1 SYSTEM ".LOG1"
+#define LOG2 SYSTEM ".LOG2"
+#define REASON "sequence numbers differ (4711 and 4710): Windows had " \
+	       "not finished writing it"
 #define TOK2 "SharedSection=1024,3072"
 #define TOK3 "SharedSection=1024,3072,512"
 
@@ -81,6 +85,27 @@ static void add_warning(struct dh_report *r, const char *msg)
 				     r->n_warnings + 1);
 	assert_non_null(r->warnings);
 	r->warnings[r->n_warnings++] = talloc_strdup(r, msg);
+}
+
+/* Append a copy of s (NULL stays NULL) to the list *list of *n strings. */
+static void add_str(struct dh_report *r, char ***list, size_t *n,
+		    const char *s)
+{
+	*list = talloc_realloc(r, *list, char *, *n + 1);
+	assert_non_null(*list);
+	(*list)[*n] = s != NULL ? talloc_strdup(*list, s) : NULL;
+	assert_true(s == NULL || (*list)[*n] != NULL);
+	(*n)++;
+}
+
+static void add_log(struct dh_report *r, const char *path)
+{
+	add_str(r, &r->logs_applied, &r->n_logs_applied, path);
+}
+
+static void add_backup_log(struct dh_report *r, const char *path)
+{
+	add_str(r, &r->backup_logs, &r->n_backup_logs, path);
 }
 
 static void set_error(struct dh_report *r, enum dh_errcode code,
@@ -236,16 +261,37 @@ static void test_text_dirty(void **state)
 
 	r->dirty = true;
 	r->log_entries_applied = 3;
+	r->log_pages_applied = 5;
+	add_log(r, LOG1);
 	assert_string_equal(dh_report_text(*state, r, 0),
 			    SYSTEM ": shown (hive dirty, 3 log entries "
-			    "applied)\n");
+			    "applied)\n"
+			    "  logs replayed: 3 entries, 5 pages, from "
+			    LOG1 "\n");
+	/* singular entry and page */
 	r->log_entries_applied = 1;
+	r->log_pages_applied = 1;
 	assert_string_equal(dh_report_text(*state, r, 0),
 			    SYSTEM ": shown (hive dirty, 1 log entry "
-			    "applied)\n");
+			    "applied)\n"
+			    "  logs replayed: 1 entry, 1 page, from "
+			    LOG1 "\n");
+	/* nothing replayed: no "logs replayed" line, even with a log named */
 	r->log_entries_applied = 0;
+	r->log_pages_applied = 0;
 	assert_string_equal(dh_report_text(*state, r, 0),
 			    SYSTEM ": shown (hive dirty)\n");
+	/* no log named: the line does not end in a dangling "from " */
+	r->log_entries_applied = 2;
+	r->log_pages_applied = 2;
+	r->n_logs_applied = 0;
+	assert_string_equal(dh_report_text(*state, r, 0),
+			    SYSTEM ": shown (hive dirty, 2 log entries "
+			    "applied)\n"
+			    "  logs replayed: 2 entries, 2 pages\n");
+	/* quiet output stays one line */
+	assert_string_equal(dh_report_text(*state, r, -1),
+			    SYSTEM ": shown\n");
 }
 
 static void test_text_set_changed(void **state)
@@ -312,10 +358,13 @@ static void test_text_would_change(void **state)
 
 	r->dirty = true;
 	r->log_entries_applied = 2;
+	r->log_pages_applied = 4;
+	add_log(r, LOG1);
 	add_cs(r, 1, DH_ROLE_CURRENT, TOK2, v2, TOK3, v3);
 	t = dh_report_text(*state, r, 0);
 	assert_string_equal(t,
 		SYSTEM ": would change (hive dirty, 2 log entries applied)\n"
+		"  logs replayed: 2 entries, 4 pages, from " LOG1 "\n"
 		"  ControlSet001 [current]: " TOK2 " -> " TOK3 "\n"
 		"    shared 1024 KB, interactive 3072 KB, non-interactive "
 		"512 KB (now 3072 KB: third number absent, the interactive "
@@ -446,6 +495,8 @@ static void test_json_changed_exact(void **state)
 
 	r->dirty = true;
 	r->log_entries_applied = 3;
+	r->log_pages_applied = 7;
+	add_log(r, LOG2);
 	add_cs(r, 1, DH_ROLE_CURRENT | DH_ROLE_DEFAULT, TOK2, v2, TOK3, v3);
 	r->backup = talloc_strdup(r, BACKUP);
 	add_warning(r, "w1");
@@ -454,7 +505,9 @@ static void test_json_changed_exact(void **state)
 	assert_string_equal(j,
 		"{\"target\":\"/mnt/win\",\"hive\":\"" SYSTEM "\","
 		"\"status\":\"changed\",\"dirty\":true,"
-		"\"log_entries_applied\":3,\"control_sets\":[{"
+		"\"dirty_reason\":null,"
+		"\"log_entries_applied\":3,\"log_pages_applied\":7,"
+		"\"logs_applied\":[\"" LOG2 "\"],\"control_sets\":[{"
 		"\"name\":\"ControlSet001\",\"number\":1,"
 		"\"roles\":[\"current\",\"default\"],"
 		"\"before\":\"" TOK2 "\",\"after\":\"" TOK3 "\","
@@ -463,8 +516,8 @@ static void test_json_changed_exact(void **state)
 		"\"non_interactive\":null,\"non_interactive_effective\":3072},"
 		"\"sizes_after\":{\"shared\":1024,\"interactive\":3072,"
 		"\"non_interactive\":512,\"non_interactive_effective\":512}}],"
-		"\"backup\":\"" BACKUP "\",\"warnings\":[\"w1\"],"
-		"\"error\":null}\n");
+		"\"backup\":\"" BACKUP "\",\"backup_logs\":[],"
+		"\"warnings\":[\"w1\"],\"error\":null}\n");
 	assert_one_line(j);
 	assert_json(j, "d['status'] == 'changed' and d['dirty'] is True and "
 		    "d['control_sets'][0]['sizes_before']['non_interactive'] "
@@ -487,8 +540,8 @@ static void test_json_show_roles_and_nulls(void **state)
 	j = dh_report_json(*state, r);
 	assert_one_line(j);
 	assert_non_null(strstr(j, "\"status\":\"shown\""));
-	assert_non_null(strstr(j, "\"backup\":null,\"warnings\":[],"
-			       "\"error\":null}\n"));
+	assert_non_null(strstr(j, "\"backup\":null,\"backup_logs\":[],"
+			       "\"warnings\":[],\"error\":null}\n"));
 	assert_non_null(strstr(j, "\"roles\":[\"last-known-good\","
 			       "\"failed\"]"));
 	assert_non_null(strstr(j, "\"roles\":[],"));
@@ -554,8 +607,11 @@ static void test_json_failed(void **state)
 	j = dh_report_json(*state, r);
 	assert_string_equal(j,
 		"{\"target\":\"/mnt/x\",\"hive\":null,\"status\":\"failed\","
-		"\"dirty\":false,\"log_entries_applied\":0,"
-		"\"control_sets\":[],\"backup\":null,\"warnings\":[],"
+		"\"dirty\":false,\"dirty_reason\":null,"
+		"\"log_entries_applied\":0,\"log_pages_applied\":0,"
+		"\"logs_applied\":[],"
+		"\"control_sets\":[],\"backup\":null,\"backup_logs\":[],"
+		"\"warnings\":[],"
 		"\"error\":{\"code\":\"not-a-system-hive\","
 		"\"message\":\"/mnt/x: no \\\"Select\\\" key\"}}\n");
 	assert_json(j, "d['error'] == {'code': 'not-a-system-hive', "
@@ -566,6 +622,244 @@ static void test_json_failed(void **state)
 	j = dh_report_json(*state, r);
 	assert_non_null(strstr(j, "{\"target\":null,\"hive\":null,"));
 	assert_json(j, "d['target'] is None and d['error']['code'] == 'io'");
+}
+
+/* ---- dirty hives, replayed logs, backups of logs ---- */
+
+/* A dirty hive shown after replaying 24 entries (315 pages) from two logs. */
+static struct dh_report *replayed_report(TALLOC_CTX *mem)
+{
+	struct dh_report *r = new_report(mem, "/mnt/win", SYSTEM,
+					 DH_STATUS_SHOWN);
+
+	r->dirty = true;
+	r->dirty_reason = talloc_strdup(r, REASON);
+	r->log_entries_applied = 24;
+	r->log_pages_applied = 315;
+	add_log(r, LOG1);
+	add_log(r, LOG2);
+	add_cs(r, 1, DH_ROLE_CURRENT, TOK3, v3, TOK3, v3);
+	return r;
+}
+
+static void test_text_replayed_exact(void **state)
+{
+	struct dh_report *r = replayed_report(*state);
+	const char *head =
+		SYSTEM ": shown (hive dirty, 24 log entries applied)\n"
+		"  dirty: " REASON "\n"
+		"  logs replayed: 24 entries, 315 pages, from " LOG1 ", "
+		LOG2 "\n";
+	const char *body =
+		"  ControlSet001 [current]: " TOK3 "\n"
+		"    shared 1024 KB, interactive 3072 KB, non-interactive "
+		"512 KB\n";
+
+	assert_string_equal(dh_report_text(*state, r, 0),
+			    talloc_asprintf(*state, "%s%s", head, body));
+	/* verbose: the target comes after what the header line explains */
+	assert_string_equal(dh_report_text(*state, r, 1),
+			    talloc_asprintf(*state, "%s  target: /mnt/win\n%s",
+					    head, body));
+	assert_string_equal(dh_report_text(*state, r, -1),
+			    SYSTEM ": shown\n");
+
+	/* dirty, logs ignored: the reason, and no replay line */
+	r->log_entries_applied = 0;
+	r->log_pages_applied = 0;
+	r->n_logs_applied = 0;
+	assert_string_equal(dh_report_text(*state, r, 0),
+			    talloc_asprintf(*state, "%s  dirty: " REASON "\n%s",
+					    SYSTEM ": shown (hive dirty)\n",
+					    body));
+}
+
+static void test_json_replayed_exact(void **state)
+{
+	struct dh_report *r = replayed_report(*state);
+	char *j;
+
+	j = dh_report_json(*state, r);
+	assert_string_equal(j,
+		"{\"target\":\"/mnt/win\",\"hive\":\"" SYSTEM "\","
+		"\"status\":\"shown\",\"dirty\":true,"
+		"\"dirty_reason\":\"" REASON "\","
+		"\"log_entries_applied\":24,\"log_pages_applied\":315,"
+		"\"logs_applied\":[\"" LOG1 "\",\"" LOG2 "\"],"
+		"\"control_sets\":[{"
+		"\"name\":\"ControlSet001\",\"number\":1,"
+		"\"roles\":[\"current\"],"
+		"\"before\":\"" TOK3 "\",\"after\":\"" TOK3 "\","
+		"\"changed\":false,"
+		"\"sizes_before\":{\"shared\":1024,\"interactive\":3072,"
+		"\"non_interactive\":512,\"non_interactive_effective\":512},"
+		"\"sizes_after\":{\"shared\":1024,\"interactive\":3072,"
+		"\"non_interactive\":512,\"non_interactive_effective\":512}}],"
+		"\"backup\":null,\"backup_logs\":[],\"warnings\":[],"
+		"\"error\":null}\n");
+	assert_one_line(j);
+	assert_json(j, "d['dirty'] is True and d['dirty_reason'] == '"
+		    REASON "' and d['log_entries_applied'] == 24 and "
+		    "d['log_pages_applied'] == 315 and d['logs_applied'] == "
+		    "['" LOG1 "', '" LOG2 "'] and d['backup_logs'] == [] and "
+		    "list(d) == ['target', 'hive', 'status', 'dirty', "
+		    "'dirty_reason', 'log_entries_applied', "
+		    "'log_pages_applied', 'logs_applied', 'control_sets', "
+		    "'backup', 'backup_logs', 'warnings', 'error']");
+}
+
+/* recover (or set) with a backup: the logs copied beside it, one line each
+ * after the hive's backup, and a JSON array after "backup". */
+static void test_backup_logs(void **state)
+{
+	struct dh_report *r = new_report(*state, SYSTEM, SYSTEM,
+					 DH_STATUS_CHANGED);
+	const char *lines =
+		"  backup: " BACKUP "\n"
+		"  backup: " BACKUP ".LOG1\n"
+		"  backup: " BACKUP ".LOG2\n"
+		"  warning: w\n";
+	char *t, *j;
+
+	r->dirty = true;
+	r->dirty_reason = talloc_strdup(r, REASON);
+	r->log_entries_applied = 1;
+	r->log_pages_applied = 2;
+	add_log(r, LOG1);
+	r->backup = talloc_strdup(r, BACKUP);
+	add_backup_log(r, BACKUP ".LOG1");
+	add_backup_log(r, BACKUP ".LOG2");
+	add_warning(r, "w");
+	t = dh_report_text(*state, r, 0);
+	assert_string_equal(t, talloc_asprintf(*state,
+		SYSTEM ": changed (hive dirty, 1 log entry applied)\n"
+		"  dirty: " REASON "\n"
+		"  logs replayed: 1 entry, 2 pages, from " LOG1 "\n%s",
+		lines));
+	assert_int_equal(count(t, "  backup: "), 3);
+	assert_string_equal(dh_report_text(*state, r, -1),
+			    SYSTEM ": changed\n");
+
+	j = dh_report_json(*state, r);
+	assert_one_line(j);
+	assert_non_null(strstr(j, "\"backup\":\"" BACKUP "\","
+			       "\"backup_logs\":[\"" BACKUP ".LOG1\",\""
+			       BACKUP ".LOG2\"],\"warnings\":[\"w\"],"));
+	assert_json(j, "d['backup_logs'] == ['" BACKUP ".LOG1', '" BACKUP
+		    ".LOG2'] and d['backup'] == '" BACKUP "' and "
+		    "d['logs_applied'] == ['" LOG1 "']");
+
+	/* a failure after the backup still lists every copy made */
+	r->status = DH_STATUS_FAILED;
+	set_error(r, DH_ERR_IO, "cannot rename");
+	assert_string_equal(dh_report_text(*state, r, 0), talloc_asprintf(
+			    *state, SYSTEM ": failed: cannot rename\n%s",
+			    lines));
+}
+
+/* A clean hive says so in JSON with null and empty arrays, never by
+ * leaving keys out; its text has none of the new lines. */
+static void test_clean_report_empty_fields(void **state)
+{
+	struct dh_report *r = new_report(*state, "/mnt/win", SYSTEM,
+					 DH_STATUS_UNCHANGED);
+	char *t, *j;
+
+	add_cs(r, 1, DH_ROLE_CURRENT, TOK3, v3, TOK3, v3);
+	j = dh_report_json(*state, r);
+	assert_one_line(j);
+	assert_non_null(strstr(j, "\"dirty\":false,\"dirty_reason\":null,"
+			       "\"log_entries_applied\":0,"
+			       "\"log_pages_applied\":0,"
+			       "\"logs_applied\":[],\"control_sets\":["));
+	assert_non_null(strstr(j, "\"backup\":null,\"backup_logs\":[],"
+			       "\"warnings\":[],\"error\":null}\n"));
+	assert_json(j, "d['dirty'] is False and d['dirty_reason'] is None "
+		    "and d['logs_applied'] == [] and d['backup_logs'] == [] "
+		    "and d['log_pages_applied'] == 0 and d['backup'] is None");
+	t = dh_report_text(*state, r, 1);
+	assert_null(strstr(t, "dirty"));
+	assert_null(strstr(t, "logs replayed"));
+	assert_null(strstr(t, "backup"));
+}
+
+/* Log paths come from the image like every other name: a quote and a byte
+ * that is not UTF-8 go out escaped, in text and in JSON. */
+#define QDIR "/mnt/q\"uote\xff" "d"
+static void test_log_path_escaping(void **state)
+{
+	struct dh_report *r = new_report(*state, QDIR "/SYSTEM",
+					 QDIR "/SYSTEM", DH_STATUS_CHANGED);
+	char *t, *j;
+
+	r->dirty = true;
+	r->dirty_reason = talloc_strdup(r, "bad \"seq\"\xfe\n");
+	r->log_entries_applied = 2;
+	r->log_pages_applied = 3;
+	add_log(r, QDIR "/SYSTEM.LOG1");
+	add_log(r, QDIR "/SYSTEM.LOG2");
+	r->backup = talloc_strdup(r, QDIR "/SYSTEM.bak");
+	add_backup_log(r, QDIR "/SYSTEM.bak.LOG1");
+	t = dh_report_text(*state, r, 0);
+	assert_string_equal(t,
+		"/mnt/q\"uote\\xffd/SYSTEM: changed (hive dirty, 2 log "
+		"entries applied)\n"
+		"  dirty: bad \"seq\"\\xfe\\x0a\n"
+		"  logs replayed: 2 entries, 3 pages, from "
+		"/mnt/q\"uote\\xffd/SYSTEM.LOG1, /mnt/q\"uote\\xffd/SYSTEM.LOG2\n"
+		"  backup: /mnt/q\"uote\\xffd/SYSTEM.bak\n"
+		"  backup: /mnt/q\"uote\\xffd/SYSTEM.bak.LOG1\n");
+	assert_null(strchr(t, '\xff'));
+	assert_null(strchr(t, '\xfe'));
+
+	j = dh_report_json(*state, r);
+	assert_one_line(j);
+	assert_null(strchr(j, '\xff'));
+	assert_non_null(strstr(j, "\"dirty_reason\":\"bad \\\"seq\\\"\\ufffd"
+			       "\\u000a\","));
+	assert_non_null(strstr(j, "\"logs_applied\":["
+			       "\"/mnt/q\\\"uote\\ufffdd/SYSTEM.LOG1\","
+			       "\"/mnt/q\\\"uote\\ufffdd/SYSTEM.LOG2\"],"));
+	assert_non_null(strstr(j, "\"backup_logs\":["
+			       "\"/mnt/q\\\"uote\\ufffdd/SYSTEM.bak.LOG1\"],"));
+	assert_json(j, "d['logs_applied'] == ['/mnt/q\"uote\\ufffdd/SYSTEM"
+		    ".LOG1', '/mnt/q\"uote\\ufffdd/SYSTEM.LOG2'] and "
+		    "d['backup_logs'] == ['/mnt/q\"uote\\ufffdd/SYSTEM.bak"
+		    ".LOG1'] and d['dirty_reason'] == 'bad \"seq\"\\ufffd\\n'");
+}
+#undef QDIR
+
+/* A list left with a NULL entry (an allocation failed while filling it) is
+ * still rendered: text skips the entry, JSON says null. */
+static void test_null_list_entries(void **state)
+{
+	struct dh_report *r = new_report(*state, SYSTEM, SYSTEM,
+					 DH_STATUS_CHANGED);
+	char *j;
+
+	r->dirty = true;
+	r->log_entries_applied = 2;
+	r->log_pages_applied = 2;
+	add_log(r, NULL);
+	add_log(r, LOG2);
+	r->backup = talloc_strdup(r, BACKUP);
+	add_backup_log(r, BACKUP ".LOG1");
+	add_backup_log(r, NULL);
+	assert_string_equal(dh_report_text(*state, r, 0),
+		SYSTEM ": changed (hive dirty, 2 log entries applied)\n"
+		"  logs replayed: 2 entries, 2 pages, from " LOG2 "\n"
+		"  backup: " BACKUP "\n"
+		"  backup: " BACKUP ".LOG1\n");
+	r->status = DH_STATUS_FAILED;
+	assert_string_equal(dh_report_text(*state, r, 0),
+		SYSTEM ": failed: unknown error\n"
+		"  backup: " BACKUP "\n"
+		"  backup: " BACKUP ".LOG1\n");
+	j = dh_report_json(*state, r);
+	assert_non_null(strstr(j, "\"logs_applied\":[null,\"" LOG2 "\"],"));
+	assert_non_null(strstr(j, "\"backup_logs\":[\"" BACKUP ".LOG1\","
+			       "null],"));
+	assert_json(j, "d['logs_applied'] == [None, '" LOG2 "']");
 }
 
 /* The validator itself must be able to say no, or the checks above prove
@@ -615,6 +909,12 @@ int main(void)
 		T(test_json_escaping),
 		T(test_json_utf8),
 		T(test_json_failed),
+		T(test_text_replayed_exact),
+		T(test_json_replayed_exact),
+		T(test_backup_logs),
+		T(test_clean_report_empty_fields),
+		T(test_log_path_escaping),
+		T(test_null_list_entries),
 		T(test_json_validator_rejects),
 #undef T
 	};
