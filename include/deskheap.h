@@ -62,6 +62,7 @@ enum dh_command {
 	DH_CMD_SHOW,
 	DH_CMD_SET,
 	DH_CMD_CHECK,
+	DH_CMD_RECOVER,   /* replay the logs of a dirty hive, write it clean */
 };
 
 /* Which control sets a command acts on. */
@@ -75,11 +76,13 @@ struct dh_options {
 	bool dry_run;             /* set: report, write nothing */
 	bool no_backup;           /* set: commit without a backup */
 	const char *backup_dir;   /* set: backups here, not beside the hive */
+	bool ignore_logs;         /* a dirty hive: use the hive file as it is,
+				   * losing the changes only its logs hold */
 };
 
 enum dh_status {
 	DH_STATUS_SHOWN,        /* show: read, nothing asked */
-	DH_STATUS_CHANGED,      /* set: written */
+	DH_STATUS_CHANGED,      /* set/recover: written */
 	DH_STATUS_UNCHANGED,    /* set/check: already as asked */
 	DH_STATUS_WOULD_CHANGE, /* set --dry-run, or check found a difference */
 	DH_STATUS_FAILED,
@@ -108,17 +111,24 @@ struct dh_report {
 	char *hive;                 /* the hive file acted on */
 	enum dh_status status;
 	bool dirty;
-	unsigned log_entries_applied;
+	char *dirty_reason;         /* why it is dirty, or NULL */
+	unsigned log_entries_applied;  /* replayed (in memory for show) */
+	unsigned log_pages_applied;
+	char **logs_applied;        /* n_logs_applied logs whose entries apply */
+	size_t n_logs_applied;
 	struct dh_controlset_report *control_sets;
 	size_t n_control_sets;
 	char *backup;               /* path of the backup made, or NULL */
+	char **backup_logs;         /* n_backup_logs copies of logs beside it */
+	size_t n_backup_logs;
 	char **warnings;            /* n_warnings messages that did not stop it */
 	size_t n_warnings;
 	struct dh_error *error;     /* set when status is DH_STATUS_FAILED */
 };
 
 /*
- * Run one command on one target (a hive file). Always returns a report
+ * Run one command on one target (a hive file). A dirty hive is first
+ * recovered in memory from its transaction logs, as Windows would at boot. Always returns a report
  * allocated on mem (NULL only when memory runs out); a failure is a report
  * with status DH_STATUS_FAILED and error set. On any failure the hive and
  * its directory are as they were.

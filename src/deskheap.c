@@ -27,15 +27,20 @@ struct cli {
 	int verbosity;
 	bool values_given;
 	bool write_options_given;     /* --dry-run, --backup-dir, --no-backup */
+	bool control_set_given;
 };
 
 static const char USAGE[] =
 	"Usage: deskheap show  [OPTIONS] HIVE...\n"
 	"       deskheap set   [OPTIONS] VALUES HIVE...\n"
 	"       deskheap check [OPTIONS] VALUES HIVE...\n"
+	"       deskheap recover [OPTIONS] HIVE...\n"
 	"\n"
 	"Shows or fixes the desktop heap sizes (SharedSection=a,b,c of the csrss\n"
 	"command line) in an offline Windows SYSTEM hive, in every control set.\n"
+	"A dirty hive is first recovered from its transaction logs (HIVE.LOG1,\n"
+	"HIVE.LOG2, HIVE.LOG), as Windows would at boot; recover does only that,\n"
+	"for any hive, and writes it back clean.\n"
 	"\n"
 	"VALUES (sizes in KB, 1 to 1048576; give at least one):\n"
 	"  --non-interactive KB   third number: each service (non-interactive)\n"
@@ -44,11 +49,14 @@ static const char USAGE[] =
 	"  --shared KB            first number: the system-wide shared heap\n"
 	"\n"
 	"OPTIONS:\n"
-	"  -n, --dry-run          set: show what would change, write nothing\n"
+	"  -n, --dry-run          set, recover: show what would change, write nothing\n"
 	"      --json             one JSON object per target per line\n"
 	"      --control-set S    all (default), current, or a number N\n"
-	"      --backup-dir DIR   set: put the backup in DIR, not beside the hive\n"
-	"      --no-backup        set: make no backup\n"
+	"      --backup-dir DIR   set, recover: put the backup in DIR, not beside\n"
+	"                         the hive\n"
+	"      --no-backup        set, recover: make no backup\n"
+	"      --ignore-logs      a dirty hive: use the hive file as it is and lose\n"
+	"                         the changes only its transaction logs hold\n"
 	"  -q, --quiet            one line per target\n"
 	"  -v, --verbose          more detail\n"
 	"  -h, --help             this help\n"
@@ -65,6 +73,7 @@ enum long_only {
 	OPT_NON_INTERACTIVE,
 	OPT_INTERACTIVE,
 	OPT_SHARED,
+	OPT_IGNORE_LOGS,
 };
 
 static const struct option LONG_OPTIONS[] = {
@@ -76,6 +85,7 @@ static const struct option LONG_OPTIONS[] = {
 	{ "non-interactive", required_argument, NULL, OPT_NON_INTERACTIVE },
 	{ "interactive", required_argument, NULL, OPT_INTERACTIVE },
 	{ "shared", required_argument, NULL, OPT_SHARED },
+	{ "ignore-logs", no_argument, NULL, OPT_IGNORE_LOGS },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
@@ -148,7 +158,10 @@ static int parse_option(struct cli *cli, int c, const char *arg)
 	switch (c) {
 	case 'n': cli->opts.dry_run = cli->write_options_given = true; break;
 	case OPT_JSON: cli->json = true; break;
-	case OPT_CONTROL_SET: return parse_control_set(arg, &cli->opts.control_set);
+	case OPT_CONTROL_SET:
+		cli->control_set_given = true;
+		return parse_control_set(arg, &cli->opts.control_set);
+	case OPT_IGNORE_LOGS: cli->opts.ignore_logs = true; break;
 	case OPT_BACKUP_DIR:
 		cli->opts.backup_dir = arg;
 		cli->write_options_given = true;
@@ -179,6 +192,7 @@ static int parse_command(const char *word, enum dh_command *out)
 		{ "show", DH_CMD_SHOW },
 		{ "set", DH_CMD_SET },
 		{ "check", DH_CMD_CHECK },
+		{ "recover", DH_CMD_RECOVER },
 	};
 
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
@@ -187,20 +201,25 @@ static int parse_command(const char *word, enum dh_command *out)
 			return EXIT_OK;
 		}
 	}
-	return usage_error("unknown command '%s' (show, set or check)", word);
+	return usage_error("unknown command '%s' (show, set, check or recover)", word);
 }
 
 /* Options that make no sense for the command are errors, not ignored. */
 static int check_combination(const struct cli *cli)
 {
 	enum dh_command c = cli->opts.command;
+	bool sizes = c == DH_CMD_SET || c == DH_CMD_CHECK;
+	bool writer = c == DH_CMD_SET || c == DH_CMD_RECOVER;
 
-	if (c == DH_CMD_SHOW && cli->values_given)
-		return usage_error("show takes no sizes; did you mean set or check?");
-	if (c != DH_CMD_SHOW && !cli->values_given)
+	if (!sizes && cli->values_given)
+		return usage_error("%s takes no sizes; did you mean set or check?",
+				   c == DH_CMD_SHOW ? "show" : "recover");
+	if (sizes && !cli->values_given)
 		return usage_error("give at least one of --non-interactive, --interactive, --shared");
-	if (c != DH_CMD_SET && cli->write_options_given)
-		return usage_error("--dry-run, --backup-dir and --no-backup apply to set only");
+	if (!writer && cli->write_options_given)
+		return usage_error("--dry-run, --backup-dir and --no-backup apply to set and recover only");
+	if (c == DH_CMD_RECOVER && (cli->opts.ignore_logs || cli->control_set_given))
+		return usage_error("recover takes neither --ignore-logs nor --control-set");
 	if (cli->opts.no_backup && cli->opts.backup_dir != NULL)
 		return usage_error("--no-backup and --backup-dir contradict each other");
 	return EXIT_OK;

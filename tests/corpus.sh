@@ -55,24 +55,130 @@ contains "$ERR" "$h" "the error names the file"
 check "the corrupted hive is unchanged" cmp -s "$h" "$WORK/original"
 check "no file is left behind" test "$(listing "$d")" = "SYSTEM "
 
-## regipy SYSTEM_B: Windows 10, dirty, with logs
+## regipy SYSTEM_B: Windows 10, dirty, with its new-format logs
 
-d=$(case_dir system-b)
-h=$(unxz_to regipy/SYSTEM_B "$d" SYSTEM)
-unxz_to regipy/SYSTEM_B.LOG1 "$d" SYSTEM.LOG1 >/dev/null
-unxz_to regipy/SYSTEM_B.LOG2 "$d" SYSTEM.LOG2 >/dev/null
-cp "$h" "$WORK/original"
-run set --non-interactive 512 "$h"
-expect_rc 3 "dirty SYSTEM_B is refused"
-contains "$ERR" "dirty" "the error says the hive is dirty"
+# system_b DIR: SYSTEM_B and its logs in DIR as SYSTEM, SYSTEM.LOG1/2.
+system_b() {
+	unxz_to regipy/SYSTEM_B "$1" SYSTEM >/dev/null
+	unxz_to regipy/SYSTEM_B.LOG1 "$1" SYSTEM.LOG1 >/dev/null
+	unxz_to regipy/SYSTEM_B.LOG2 "$1" SYSTEM.LOG2 >/dev/null
+}
+
+d=$(case_dir system-b-recover)
+system_b "$d"
+cp "$d/SYSTEM" "$WORK/original"
+run show --json "$d/SYSTEM"
+expect_rc 0 "show on dirty SYSTEM_B"
+check "show replays the 24 entries (2107..2130), 315 pages" python3 -c '
+import json, sys
+r = json.loads(sys.stdin.read())
+assert r["dirty"] and r["log_entries_applied"] == 24 and r["log_pages_applied"] == 315, r
+assert r["control_sets"][0]["before"] == "SharedSection=1024,20480,768"
+' <"$WORK/out"
+run recover "$d/SYSTEM"
+expect_rc 0 "recover SYSTEM_B"
+check "the hive grew from 12,398,592 to 12,591,104 bytes of bins" test "$(stat -c %s "$d/SYSTEM")" -eq $((4096 + 12591104))
+check "the backup is the dirty original" cmp -s "$d"/SYSTEM.deskheap-*.bak "$WORK/original"
+check "the backup set holds LOG1" test -s "$(ls "$d"/SYSTEM.deskheap-*.bak.LOG1)"
+check "the backup set holds LOG2" test -s "$(ls "$d"/SYSTEM.deskheap-*.bak.LOG2)"
+export_hive "$d/SYSTEM" >"$WORK/recovered.reg"
+export_hive "$WORK/original" >"$WORK/stale.reg"
+check "the recovered hive differs from the stale file (the logs held changes)" sh -c "! cmp -s '$WORK/recovered.reg' '$WORK/stale.reg'"
+
+d=$(case_dir system-b-set)
+system_b "$d"
+run set --non-interactive 512 "$d/SYSTEM"
+expect_rc 0 "set on dirty SYSTEM_B"
+contains "$OUT" "logs replayed: 24 entries, 315 pages" "set says it replayed the logs"
+export_hive "$d/SYSTEM" >"$WORK/set.reg"
+only_windows_changed "$WORK/recovered.reg" "$WORK/set.reg" 1 "set = recover + only the Windows value (whole-hive exports)"
+contains "$(windows_value "$d/SYSTEM")" "SharedSection=1024,20480,512 " "SYSTEM_B has the new third number"
+
+d=$(case_dir system-b-nologs)
+unxz_to regipy/SYSTEM_B "$d" SYSTEM >/dev/null
+cp "$d/SYSTEM" "$WORK/original"
+run set --non-interactive 512 "$d/SYSTEM"
+expect_rc 3 "SYSTEM_B without its logs is refused"
 contains "$ERR" "sequence numbers differ (1622 and 1621)" "the error says why it is dirty"
-contains "$ERR" "transaction logs" "the error says what would be lost"
-check "SYSTEM_B is unchanged" cmp -s "$h" "$WORK/original"
-check "nothing added beside it" test "$(listing "$d")" = "SYSTEM SYSTEM.LOG1 SYSTEM.LOG2 "
-run show "$h"
-expect_rc 0 "show reads dirty SYSTEM_B"
-contains "$OUT" "dirty" "show says it is dirty"
-contains "$OUT" "SharedSection=1024,20480,768" "the Windows 10 default token"
+contains "$ERR" "--ignore-logs" "the error gives the remedy"
+check "SYSTEM_B is unchanged" cmp -s "$d/SYSTEM" "$WORK/original"
+check "nothing added beside it" test "$(listing "$d")" = "SYSTEM "
+
+## yarp: transaction-log recovery against Windows' own results
+
+# has_key HIVE PATH / lacks_key HIVE PATH: hivexsh's cd is silent when the
+# key exists and complains when it does not.
+has_key() {
+	[ -z "$(printf 'cd %s\n' "$2" | hivexsh "$1" 2>&1)" ]
+}
+lacks_key() {
+	[ -n "$(printf 'cd %s\n' "$2" | hivexsh "$1" 2>&1)" ]
+}
+
+# yarp_dir NAME: a fresh copy of a yarp fixture directory.
+yarp_dir() {
+	d=$(case_dir "yarp-dir-$1")
+	for f in "$CORPUS/yarp/$1"/*.xz; do
+		xz -dc "$f" >"$d/$(basename "$f" .xz)"
+	done
+	echo "$d"
+}
+
+d=$(yarp_dir NewDirtyHive1)
+run recover "$d/NewDirtyHive"
+expect_rc 0 "recover NewDirtyHive1"
+export_hive "$d/RecoveredHive_Windows10" >"$WORK/win.reg"
+export_hive "$d/NewDirtyHive" >"$WORK/ours.reg"
+check "NewDirtyHive1 = RecoveredHive_Windows10 (whole-hive exports)" cmp -s "$WORK/win.reg" "$WORK/ours.reg"
+d=$(yarp_dir NewDirtyHive1)
+mv "$d/NewDirtyHive.LOG1" "$d/x" && mv "$d/NewDirtyHive.LOG2" "$d/NewDirtyHive.LOG1" && mv "$d/x" "$d/NewDirtyHive.LOG2"
+run recover "$d/NewDirtyHive"
+expect_rc 0 "recover NewDirtyHive1 with LOG1 and LOG2 swapped"
+export_hive "$d/NewDirtyHive" >"$WORK/ours.reg"
+check "the logs in either order give the same result" cmp -s "$WORK/win.reg" "$WORK/ours.reg"
+
+d=$(yarp_dir NewDirtyHive2)
+run recover --json "$d/NewDirtyHive"
+expect_rc 0 "recover NewDirtyHive2"
+check "only LOG2 was applied" python3 -c '
+import json, sys
+r = json.loads(sys.stdin.read())
+assert [p.rsplit("/", 1)[1] for p in r["logs_applied"]] == ["NewDirtyHive.LOG2"], r
+' <"$WORK/out"
+check "the last sequence number applied is 5" test "$(od -An -tu4 -j4 -N8 "$d/NewDirtyHive" | tr -s ' ')" = " 5 5"
+
+d=$(yarp_dir OldDirtyHive)
+check "before replay: key_with_many_subkeys\\1 exists" has_key "$d/OldDirtyHive" 'key_with_many_subkeys\1'
+check "before replay: find_me_in_log does not" lacks_key "$d/OldDirtyHive" 'key_with_many_subkeys\5000\find_me_in_log'
+run recover "$d/OldDirtyHive"
+expect_rc 0 "recover OldDirtyHive (old-format log)"
+export_hive "$d/RecoveredHive_Windows7" >"$WORK/win.reg"
+export_hive "$d/OldDirtyHive" >"$WORK/ours.reg"
+check "OldDirtyHive = RecoveredHive_Windows7 (whole-hive exports)" cmp -s "$WORK/win.reg" "$WORK/ours.reg"
+check "after replay: find_me_in_log exists" has_key "$d/OldDirtyHive" 'key_with_many_subkeys\5000\find_me_in_log'
+check "after replay: key_with_many_subkeys\\1 is gone" lacks_key "$d/OldDirtyHive" 'key_with_many_subkeys\1'
+
+d=$(yarp_dir BadBaseBlockHive)
+run recover "$d/BadBaseBlockHive"
+expect_rc 0 "recover BadBaseBlockHive (base block from the log)"
+check "key_with_many_subkeys is readable afterwards" has_key "$d/BadBaseBlockHive" 'key_with_many_subkeys'
+
+for c in BadLogHive1 BadLogHive2 BadLogHive3; do
+	d=$(yarp_dir "$c")
+	cp "$d/BadLogHive" "$WORK/original"
+	before=$(listing "$d")
+	run recover "$d/BadLogHive"
+	expect_rc 3 "$c: no usable log, refused"
+	contains "$ERR" "no transaction log can be replayed" "$c: the error says so"
+	check "$c: nothing written" sh -c "cmp -s '$d/BadLogHive' '$WORK/original' && test \"\$(ls -A '$d' | sort | tr '\n' ' ')\" = '$before'"
+done
+
+d=$(case_dir yarp-truncated-dirty)
+h=$(unxz_to yarp/TruncatedDirtyHive "$d" SYSTEM)
+cp "$h" "$WORK/original"
+run recover "$h"
+expect_rc 3 "TruncatedDirtyHive (no logs) is refused"
+check "TruncatedDirtyHive is unchanged" cmp -s "$h" "$WORK/original"
 
 ## yarp: malformed and unusual hives give a clear error, never a crash
 

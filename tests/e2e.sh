@@ -203,7 +203,7 @@ refuse partial "ControlSet002"
 refuse empty "no Select key"
 refuse garbage "not a registry hive"
 refuse truncated "nothing was changed"
-refuse dirty-seq "transaction logs"
+refuse dirty-seq "no transaction log can be replayed"
 refuse dirty-sum "checksum"
 
 d=$(case_dir show-dirty)
@@ -320,3 +320,111 @@ else
 	check "the hive is unchanged on a read-only filesystem" cmp -s "$h" "$FIX/nt4.hive"
 	umount "$d"
 fi
+
+## dirty hives: replay the transaction logs first
+
+# dirty_case NAME: a fresh copy of fixture directory NAME (SYSTEM + logs).
+dirty_case() {
+	d=$(case_dir "dirty-$1")
+	cp "$FIX/$1"/* "$d/"
+	echo "$d"
+}
+R="$FIX/replay"
+
+d=$(dirty_case new-split)
+run show "$d/SYSTEM"
+expect_rc 0 "show on a dirty hive with new-format logs"
+contains "$OUT" "logs replayed: 3 entries" "show says which entries it replayed"
+contains "$OUT" "SharedSection=1024,20480,640" "show gives the value as the logs leave it"
+check "show writes nothing" test "$(listing "$d")" = "SYSTEM SYSTEM.LOG1 SYSTEM.LOG2 "
+run check --non-interactive 640 "$d/SYSTEM"
+expect_rc 0 "check compares the replayed value"
+
+for c in new-one new-split new-swapped old; do
+	d=$(dirty_case "$c")
+	cp "$d/SYSTEM" "$WORK/dirty-original"
+	run set --non-interactive 512 "$d/SYSTEM"
+	expect_rc 0 "set on dirty $c"
+	export_hive "$R/B.hive" >"$WORK/before.reg"
+	export_hive "$d/SYSTEM" >"$WORK/after.reg"
+	only_windows_changed "$WORK/before.reg" "$WORK/after.reg" 1 "$c: the result is the replayed hive with only the Windows value changed"
+	contains "$(windows_value "$d/SYSTEM")" "SharedSection=1024,20480,512 " "$c: the new value is there"
+	b=$(ls "$d" | grep '^SYSTEM\.deskheap-.*\.bak$')
+	check "$c: the backup is the dirty original" cmp -s "$d/$b" "$WORK/dirty-original"
+	for log in "$FIX/$c"/SYSTEM.LOG*; do
+		n=$(basename "$log")
+		if [ -s "$log" ]; then
+			check "$c: the backup set holds $n" cmp -s "$d/$b${n#SYSTEM}" "$log"
+		fi
+		check "$c: $n itself is left as it was" cmp -s "$d/$n" "$log"
+	done
+	run show "$d/SYSTEM"
+	contains "$OUT" "(hive clean)" "$c: the written hive is clean"
+done
+
+d=$(dirty_case new-one)
+run recover "$d/SYSTEM"
+expect_rc 0 "recover on a dirty hive"
+contains "$OUT" "changed" "recover reports it changed"
+check "recover gives the state Windows would, byte for byte" cmp -s "$d/SYSTEM" "$R/B.hive"
+check "recover keeps a backup set" test -n "$(ls "$d" | grep '^SYSTEM\.deskheap-.*\.bak\.LOG1$')"
+run recover "$d/SYSTEM"
+expect_rc 0 "recover on the now clean hive"
+contains "$OUT" "unchanged" "a clean hive is not written again"
+
+for c in new-badhash:A1 new-gap:A2 new-truncated:A2 new-pastend:A2 new-hugebins:A2; do
+	d=$(dirty_case "${c%%:*}")
+	run recover "$d/SYSTEM"
+	expect_rc 0 "recover on ${c%%:*} applies the entries before the damage"
+	check "${c%%:*}: the result is ${c#*:}" cmp -s "$d/SYSTEM" "$R/${c#*:}.hive"
+done
+
+d=$(dirty_case new-split)
+run recover -n --json "$d/SYSTEM"
+expect_rc 0 "recover --dry-run"
+check "recover --dry-run writes nothing" cmp -s "$d/SYSTEM" "$FIX/new-split/SYSTEM"
+check "recover --json reports the replay" python3 -c '
+import json, sys
+r = json.loads(sys.stdin.read())
+assert r["status"] == "would-change" and r["dirty"] is True
+assert r["log_entries_applied"] == 3 and r["log_pages_applied"] == 8
+assert [p.rsplit("/", 1)[1] for p in r["logs_applied"]] == ["SYSTEM.LOG1", "SYSTEM.LOG2"]
+assert r["dirty_reason"].startswith("sequence numbers differ (101 and 100)")
+' <"$WORK/out"
+
+d=$(case_dir recover-clean)
+h=$(fixture win7.hive "$d")
+run recover "$h"
+expect_rc 0 "recover on a clean hive"
+contains "$OUT" "unchanged" "a clean hive is left alone"
+check "recover writes nothing to a clean hive" test "$(listing "$d")" = "SYSTEM "
+
+for c in new-badbase new-stale old-timestamp nologs; do
+	d=$(dirty_case "$c")
+	before=$(listing "$d")
+	for cmd in "set --non-interactive 512" "recover" "check --non-interactive 512"; do
+		run $cmd "$d/SYSTEM"
+		expect_rc 3 "$c: $cmd is refused"
+	done
+	contains "$ERR" "no transaction log can be replayed" "$c: the error says no log can be replayed"
+	contains "$ERR" "$d/SYSTEM" "$c: the error names the hive"
+	contains "$ERR" "--ignore-logs" "$c: the error gives the remedy"
+	check "$c: the hive is unchanged" cmp -s "$d/SYSTEM" "$FIX/$c/SYSTEM"
+	check "$c: nothing added" test "$(listing "$d")" = "$before"
+	run show "$d/SYSTEM"
+	expect_rc 0 "$c: show still reads the hive file"
+	contains "$OUT" "warning" "$c: show warns the logs cannot be replayed"
+done
+
+d=$(dirty_case nologs)
+run set --ignore-logs --non-interactive 512 "$d/SYSTEM"
+expect_rc 0 "set --ignore-logs on a dirty hive without logs"
+contains "$OUT" "--ignore-logs" "a warning says the logs were ignored"
+contains "$(windows_value "$d/SYSTEM")" "SharedSection=1024,20480,512 " "the hive file's own value was patched"
+run show "$d/SYSTEM"
+contains "$OUT" "(hive clean)" "the result is clean"
+
+h=$(fixture nt4.hive "$(case_dir usage-recover)")
+usage "recover with sizes" recover --non-interactive 512 "$h"
+usage "recover with --ignore-logs" recover --ignore-logs "$h"
+usage "recover with --control-set" recover --control-set 1 "$h"
