@@ -4,17 +4,23 @@
  *
  * The original hive is only ever opened read-only: every write goes to a
  * file this module created itself (the temporary file, or a backup copy),
- * and the original name changes inode only through one rename() at the end.
+ * and the original name changes inode only through one renameat() at the
+ * end. Everything beside the hive is reached through the directory
+ * descriptor the lock holds, never by path (design invariant 6): paths
+ * only name files in messages.
  */
 #include "config.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/file.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
 #include <time.h>
@@ -25,6 +31,8 @@
 
 /* How many "-N" suffixes to try before giving up on a backup name. */
 #define BACKUP_TRIES 1000
+/* How many random names to try for the temporary file. */
+#define TEMP_TRIES 100
 /* Buffer for copying and comparing a backup copy. */
 #define COPY_CHUNK (64 * 1024)
 
@@ -104,32 +112,43 @@ static int locked_close(struct dh_locked *l)
 	/* Closing our only descriptor of the open file releases the flock. */
 	if (l->fd >= 0)
 		close(l->fd);
+	if (l->dirfd >= 0)
+		close(l->dirfd);
 	l->fd = -1;
+	l->dirfd = -1;
 	return 0;
 }
 
-/* Open path read-only without following a final symbolic link, and refuse
- * anything but a regular file: it is about to be replaced by rename(). */
-static int lock_open(TALLOC_CTX *mem, const char *path, int *fdp,
+/* A name within the directory, not a path: a '/' would leave it. */
+static bool name_ok(const char *name)
+{
+	return name != NULL && *name != '\0' && strchr(name, '/') == NULL;
+}
+
+/* Open the hive read-only without following a final symbolic link, and
+ * refuse anything but a regular file: it is about to be replaced by
+ * renameat(). */
+static int lock_open(TALLOC_CTX *mem, struct dh_locked *l,
 		     struct dh_error **err)
 {
 	struct stat st;
 	int fd;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	fd = openat(l->dirfd, l->name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0 && errno == ELOOP)
 		return dh_error_set(mem, err, DH_ERR_IO,
 				    "%s is a symbolic link: refusing to "
 				    "replace it; give the path of the hive "
 				    "file itself",
-				    path);
+				    l->path);
 	if (fd < 0)
-		return io_error(mem, err, errno, NULL, "cannot open %s", path);
+		return io_error(mem, err, errno, NULL, "cannot open %s",
+				l->path);
 	if (fstat(fd, &st) != 0) {
 		int e = errno;
 
 		close(fd);
-		return io_error(mem, err, e, NULL, "cannot stat %s", path);
+		return io_error(mem, err, e, NULL, "cannot stat %s", l->path);
 	}
 	if (!S_ISREG(st.st_mode)) {
 		close(fd);
@@ -137,9 +156,9 @@ static int lock_open(TALLOC_CTX *mem, const char *path, int *fdp,
 				    "%s is not a regular file: refusing to "
 				    "replace it; give the path of the hive "
 				    "file",
-				    path);
+				    l->path);
 	}
-	*fdp = fd;
+	l->fd = fd;
 	return 0;
 }
 
@@ -153,57 +172,87 @@ static int lock_wait(int fd)
 	return 0;
 }
 
-/* 1: path still names the locked inode; 0: it names another (or nothing);
- * -1: cannot tell (errno set). */
-static int lock_still_current(int fd, const char *path)
+/* 1: name in dirfd still is the inode held at fd; 0: it is another (or
+ * nothing); -1: cannot tell (errno set). */
+static int still_current(int fd, int dirfd, const char *name)
 {
 	struct stat held, now;
 
 	if (fstat(fd, &held) != 0)
 		return -1;
-	if (lstat(path, &now) != 0)
+	if (fstatat(dirfd, name, &now, AT_SYMLINK_NOFOLLOW) != 0)
 		return errno == ENOENT ? 0 : -1;
 	return same_file(&held, &now) && held.st_nlink > 0;
 }
 
-int dh_commit_lock(TALLOC_CTX *mem, const char *path, struct dh_locked **out,
-		   struct dh_error **err)
+/* The lock object, its strings and its own descriptor of the directory;
+ * not yet open. */
+static int locked_new(TALLOC_CTX *mem, int dirfd, const char *name,
+		      const char *path, struct dh_locked **out,
+		      struct dh_error **err)
 {
 	struct dh_locked *l;
-	int cur;
 
+	if (!name_ok(name) || path == NULL)
+		return dh_error_set(mem, err, DH_ERR_ARGUMENT,
+				    "cannot lock %s: the hive must be given "
+				    "as a file name (without '/') in its "
+				    "directory, with a path for messages",
+				    path ? path : name ? name : "a hive");
 	l = talloc_zero(mem, struct dh_locked);
 	if (l == NULL)
 		return nomem(mem, err);
 	l->fd = -1;
+	l->dirfd = -1;
 	talloc_set_destructor(l, locked_close);
+	l->name = talloc_strdup(l, name);
 	l->path = talloc_strdup(l, path);
-	if (l->path == NULL)
-		goto nomem;
+	if (l->name == NULL || l->path == NULL) {
+		talloc_free(l);
+		return nomem(mem, err);
+	}
+	l->dirfd = fcntl(dirfd, F_DUPFD_CLOEXEC, 0);
+	if (l->dirfd < 0) {
+		io_error(mem, err, errno, NULL, "cannot use the directory of "
+			 "%s", path);
+		talloc_free(l);
+		return -1;
+	}
+	*out = l;
+	return 0;
+}
+
+int dh_commit_lock(TALLOC_CTX *mem, int dirfd, const char *name,
+		   const char *path, struct dh_locked **out,
+		   struct dh_error **err)
+{
+	struct dh_locked *l = NULL;
+	int cur;
+
+	if (locked_new(mem, dirfd, name, path, &l, err) != 0)
+		return -1;
 	for (;;) {
-		if (lock_open(mem, path, &l->fd, err) != 0)
+		if (lock_open(mem, l, err) != 0)
 			goto fail;
 		if (lock_wait(l->fd) != 0) {
 			io_error(mem, err, errno, NULL, "cannot lock %s", path);
 			goto fail;
 		}
-		cur = lock_still_current(l->fd, path);
+		cur = still_current(l->fd, l->dirfd, l->name);
 		if (cur == 1)
 			break;
 		if (cur < 0) {
 			io_error(mem, err, errno, NULL, "cannot stat %s", path);
 			goto fail;
 		}
-		/* Another run renamed a new hive over path while we waited:
+		/* Another run renamed a new hive over name while we waited:
 		 * a lock on the old inode protects nothing. Start again on
-		 * whatever path names now. */
+		 * whatever name is now. */
 		close(l->fd);
 		l->fd = -1;
 	}
 	*out = l;
 	return 0;
-nomem:
-	nomem(mem, err);
 fail:
 	talloc_free(l);
 	return -1;
@@ -236,12 +285,14 @@ struct commit {
 	struct made *made;      /* their copies made so far */
 	size_t n_made;
 	char *prefix;           /* path up to its last '/', or "" */
-	const char *base;       /* the hive's file name */
-	int dirfd;              /* the hive's directory */
-	char *tmppath;          /* the temporary file, once it exists */
+	const char *base;       /* the hive's name in dirfd */
+	int dirfd;              /* the hive's directory (the lock's) */
+	char *tmpname;          /* the temporary file in dirfd, once made */
+	char *tmppath;          /* prefix + tmpname, for messages */
 	int tmpfd;
 	char *bprefix;          /* backup directory, as a path prefix */
 	int bdirfd;             /* backup directory, or -1 with no_backup */
+	bool bdir_made;         /* this call created backup_dir */
 	char *bname;            /* the backup this call made, or NULL */
 	char *bpath;            /* bprefix + bname, for messages */
 	int bfd;                /* a backup copy being written */
@@ -263,8 +314,8 @@ static void note_leftover(struct commit *c, const char *file, int errnum)
  * our own files restores the directory as it was. */
 static void commit_discard(struct commit *c)
 {
-	if (c->tmppath != NULL && unlink(c->tmppath) != 0)
-		note_leftover(c, c->tmppath, errno);
+	if (c->tmpname != NULL && unlinkat(c->dirfd, c->tmpname, 0) != 0)
+		note_leftover(c, c->tmppath ? c->tmppath : c->tmpname, errno);
 	while (c->n_made > 0) {
 		const struct made *m = &c->made[--c->n_made];
 
@@ -273,8 +324,14 @@ static void commit_discard(struct commit *c)
 	}
 	if (c->bname != NULL && unlinkat(c->bdirfd, c->bname, 0) != 0)
 		note_leftover(c, c->bpath, errno);
-	c->tmppath = NULL;
+	/* Only if empty: a directory someone else has put files in since
+	 * is theirs too. */
+	if (c->bdir_made && rmdir(c->req->backup_dir) != 0 &&
+	    errno != ENOTEMPTY && errno != EEXIST)
+		note_leftover(c, c->req->backup_dir, errno);
+	c->tmpname = NULL;
 	c->bname = NULL;
+	c->bdir_made = false;
 }
 
 static void commit_finish(struct commit *c)
@@ -285,8 +342,6 @@ static void commit_finish(struct commit *c)
 		close(c->tmpfd);
 	if (c->bdirfd >= 0)
 		close(c->bdirfd);
-	if (c->dirfd >= 0)
-		close(c->dirfd);
 	talloc_free(c->scratch);
 }
 
@@ -316,6 +371,7 @@ static int check_request(TALLOC_CTX *mem, const struct dh_commit_request *req,
 	size_t i;
 
 	if (req == NULL || req->hive == NULL || req->hive->fd < 0 ||
+	    req->hive->dirfd < 0 || !name_ok(req->hive->name) ||
 	    req->hive->path == NULL || req->write == NULL ||
 	    req->verify == NULL)
 		return dh_error_set(mem, err, DH_ERR_ARGUMENT,
@@ -331,54 +387,78 @@ static int check_request(TALLOC_CTX *mem, const struct dh_commit_request *req,
 	return 0;
 }
 
-/* Split path into prefix (through the last '/') and base name. */
-static int split_path(struct commit *c)
+/* path up to and including its last '/', or "" (on mem). */
+static char *path_prefix(TALLOC_CTX *mem, const char *path)
 {
-	const char *slash = strrchr(c->orig.path, '/');
+	const char *slash = strrchr(path, '/');
 
-	c->base = slash ? slash + 1 : c->orig.path;
-	c->prefix = talloc_strndup(c->scratch, c->orig.path,
-				   c->base - c->orig.path);
-	if (c->prefix == NULL)
-		return nomem(c->mem, c->err);
-	if (*c->base == '\0')
-		return dh_error_set(c->mem, c->err, DH_ERR_ARGUMENT,
-				    "%s names a directory, not a hive file",
-				    c->orig.path);
+	return talloc_strndup(mem, path, slash ? slash + 1 - path : 0);
+}
+
+/* The backup directory as a path prefix for messages: dir with a '/'
+ * appended, or with dir NULL or "", the hive's (on mem). */
+static char *backup_prefix(TALLOC_CTX *mem, const struct dh_locked *hive,
+			   const char *dir)
+{
+	size_t len;
+
+	if (dir == NULL || *dir == '\0')
+		return path_prefix(mem, hive->path);
+	len = strlen(dir);
+	return talloc_asprintf(mem, "%s%s", dir,
+			       dir[len - 1] == '/' ? "" : "/");
+}
+
+/* A descriptor of our own of the backup directory: dir, opened by path
+ * (the user named it), or with dir NULL or "", the hive's directory. */
+static int backup_dir_open(TALLOC_CTX *mem, const struct dh_locked *hive,
+			   const char *dir, const char *outcome, int *fdp,
+			   struct dh_error **err)
+{
+	if (dir == NULL || *dir == '\0') {
+		*fdp = fcntl(hive->dirfd, F_DUPFD_CLOEXEC, 0);
+		if (*fdp < 0)
+			return io_error(mem, err, errno, outcome,
+					"cannot use the directory of %s",
+					hive->path);
+		return 0;
+	}
+	*fdp = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (*fdp < 0)
+		return io_error(mem, err, errno, outcome,
+				"cannot open backup directory %s", dir);
 	return 0;
 }
 
-/* Open a directory; path "" is the current directory. */
-static int open_dir(struct commit *c, const char *path, const char *what,
-		    int *fdp)
+/* backup_dir_create: make the directory, private. Only the last
+ * component: a mistyped parent should fail, not grow a tree. One that
+ * exists is used as it is (backup_dir_open() refuses a non-directory). */
+static int make_backup_dir(struct commit *c, const char *dir)
 {
-	const char *dir = *path ? path : ".";
-
-	*fdp = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (*fdp < 0)
-		return io_error(c->mem, c->err, errno, UNCHANGED,
-				"cannot open %s %s", what, dir);
-	return 0;
+	if (mkdir(dir, 0700) == 0) {
+		c->bdir_made = true;
+		return 0;
+	}
+	if (errno == EEXIST)
+		return 0;
+	return io_error(c->mem, c->err, errno, UNCHANGED,
+			"cannot create backup directory %s", dir);
 }
 
 static int open_backup_dir(struct commit *c)
 {
 	const char *dir = c->req->backup_dir;
-	size_t len;
 
 	if (c->req->no_backup)
 		return 0;
-	if (dir == NULL || *dir == '\0') {
-		c->bprefix = c->prefix;
-		return open_dir(c, c->prefix, "the hive's directory",
-				&c->bdirfd);
-	}
-	len = strlen(dir);
-	c->bprefix = talloc_asprintf(c->scratch, "%s%s", dir,
-				     dir[len - 1] == '/' ? "" : "/");
+	c->bprefix = backup_prefix(c->scratch, c->req->hive, dir);
 	if (c->bprefix == NULL)
 		return nomem(c->mem, c->err);
-	return open_dir(c, dir, "backup directory", &c->bdirfd);
+	if (dir != NULL && *dir != '\0' && c->req->backup_dir_create &&
+	    make_backup_dir(c, dir) != 0)
+		return -1;
+	return backup_dir_open(c->mem, c->req->hive, dir, UNCHANGED,
+			       &c->bdirfd, c->err);
 }
 
 /* A companion must be a regular file open for reading: found out here,
@@ -435,9 +515,10 @@ static int commit_init(struct commit *c)
 	if (fstat(c->orig.fd, &c->orig.st) != 0)
 		return io_error(c->mem, c->err, errno, UNCHANGED,
 				"cannot stat %s", c->orig.path);
-	if (split_path(c) != 0 || open_companions(c) != 0)
-		return -1;
-	if (open_dir(c, c->prefix, "the hive's directory", &c->dirfd) != 0)
+	c->prefix = path_prefix(c->scratch, c->orig.path);
+	if (c->prefix == NULL)
+		return nomem(c->mem, c->err);
+	if (open_companions(c) != 0)
 		return -1;
 	return open_backup_dir(c);
 }
@@ -445,25 +526,63 @@ static int commit_init(struct commit *c)
 /* ------------------------------------------------------------------ */
 /* Temporary file, write, verify                                      */
 
+/* Six characters of [A-Za-z0-9] for a temporary file's name. O_EXCL
+ * keeps any name safe; randomness only makes a clash (or someone
+ * planting the name beforehand) unlikely. Without getentropy() (a kernel
+ * older than 3.17), the clock, pid and attempt number must do. */
+static void random_suffix(char out[7], unsigned attempt)
+{
+	static const char set[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+				  "abcdefghijklmnopqrstuvwxyz0123456789";
+	unsigned char r[6];
+	struct timespec ts;
+	unsigned long x;
+	int i;
+
+	if (getentropy(r, sizeof r) != 0) {
+		clock_gettime(CLOCK_REALTIME, &ts);
+		x = (unsigned long)ts.tv_nsec ^ (unsigned long)ts.tv_sec ^
+		    (unsigned long)getpid() << 20 ^ attempt * 2654435761UL;
+		for (i = 0; i < 6; i++)
+			r[i] = (unsigned char)(x >> (5 * i));
+	}
+	for (i = 0; i < 6; i++)
+		out[i] = set[r[i] % (sizeof set - 1)];
+	out[6] = '\0';
+}
+
+/* Create ".NAME.deskheap-tmp-XXXXXX" in the hive's directory, through
+ * dirfd. O_EXCL | O_NOFOLLOW: never a file or link someone put there;
+ * mode 0600: nobody else can read the hive's contents through it before
+ * it gets the original's metadata. */
 static int make_temp(struct commit *c)
 {
-	char *tmpl;
+	char rnd[7];
+	unsigned i;
+	int e = EEXIST;
 
-	tmpl = talloc_asprintf(c->scratch, "%s.%s.deskheap-tmp-XXXXXX",
-			       c->prefix, c->base);
-	if (tmpl == NULL)
-		return nomem(c->mem, c->err);
-	/* mkostemp creates the file O_EXCL with mode 0600: nobody else can
-	 * read the hive's contents through it before it gets the original's
-	 * metadata. */
-	c->tmpfd = mkostemp(tmpl, O_CLOEXEC);
-	if (c->tmpfd < 0)
-		return io_error(c->mem, c->err, errno, UNCHANGED,
-				"cannot create a temporary file in %s",
-				*c->prefix ? c->prefix : "the current "
-				"directory");
-	c->tmppath = tmpl;
-	return 0;
+	for (i = 0; i < TEMP_TRIES && e == EEXIST; i++) {
+		random_suffix(rnd, i);
+		talloc_free(c->tmpname);
+		c->tmpname = talloc_asprintf(c->scratch,
+					     ".%s.deskheap-tmp-%s", c->base,
+					     rnd);
+		if (c->tmpname == NULL)
+			return nomem(c->mem, c->err);
+		c->tmpfd = openat(c->dirfd, c->tmpname,
+				  O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW |
+				  O_CLOEXEC, 0600);
+		e = c->tmpfd < 0 ? errno : 0;
+	}
+	if (e != 0) {
+		TALLOC_FREE(c->tmpname);
+		return io_error(c->mem, c->err, e, UNCHANGED,
+				"cannot create a temporary file beside %s",
+				c->orig.path);
+	}
+	c->tmppath = talloc_asprintf(c->scratch, "%s%s", c->prefix,
+				     c->tmpname);
+	return c->tmppath ? 0 : nomem(c->mem, c->err);
 }
 
 /* A failed callback keeps its own code and message, moved onto the
@@ -819,7 +938,7 @@ static int link_original(struct commit *c, const char *name)
 		return errno;
 	/* No /proc (a bare rescue shell): link by name; link_check() then
 	 * makes sure it is the locked inode. */
-	if (linkat(AT_FDCWD, c->orig.path, c->bdirfd, name, 0) == 0)
+	if (linkat(c->dirfd, c->base, c->bdirfd, name, 0) == 0)
 		return 0;
 	return errno;
 }
@@ -1062,6 +1181,26 @@ static int sync_dir(int fd)
 	return -1;
 }
 
+/* A backup directory this call made is an entry in its parent, which
+ * must reach the disk too. ".." of the descriptor is where that entry is,
+ * whatever the path names by now. */
+static int sync_made_dir(struct commit *c)
+{
+	int fd, ret;
+
+	if (!c->bdir_made)
+		return 0;
+	fd = openat(c->bdirfd, "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	ret = fd < 0 ? -1 : sync_dir(fd);
+	if (ret != 0)
+		io_error(c->mem, c->err, errno, UNCHANGED,
+			 "cannot write the directory holding %s to disk",
+			 c->req->backup_dir);
+	if (fd >= 0)
+		close(fd);
+	return ret;
+}
+
 /* ------------------------------------------------------------------ */
 /* The commit                                                         */
 
@@ -1083,28 +1222,28 @@ static int commit_prepare(struct commit *c)
 		return io_error(c->mem, c->err, errno, UNCHANGED,
 				"cannot write the directory of backup %s to "
 				"disk", c->bpath);
-	return 0;
+	return sync_made_dir(c);
 }
 
 /* Step 6. The lock only binds programs that take it, so check once more
- * that path is the file we locked, read and backed up. */
+ * that the name is the file we locked, read and backed up. */
 static int commit_rename(struct commit *c)
 {
-	struct stat now;
+	int cur = still_current(c->orig.fd, c->dirfd, c->base);
 
-	if (lstat(c->orig.path, &now) != 0)
+	if (cur < 0)
 		return io_error(c->mem, c->err, errno, UNCHANGED,
 				"cannot stat %s", c->orig.path);
-	if (!same_file(&now, &c->orig.st))
+	if (cur == 0)
 		return dh_error_set(c->mem, c->err, DH_ERR_IO,
 				    "%s was replaced by another program while "
 				    "locked: run again; %s", c->orig.path,
 				    UNCHANGED);
-	if (rename(c->tmppath, c->orig.path) != 0)
+	if (renameat(c->dirfd, c->tmpname, c->dirfd, c->base) != 0)
 		return io_error(c->mem, c->err, errno, UNCHANGED,
 				"cannot rename %s to %s", c->tmppath,
 				c->orig.path);
-	c->tmppath = NULL; /* it is the hive now */
+	c->tmpname = NULL; /* it is the hive now */
 	return 0;
 }
 
@@ -1126,7 +1265,7 @@ int dh_commit_replace(TALLOC_CTX *mem, const struct dh_commit_request *req,
 {
 	struct commit c = {
 		.mem = mem, .err = err, .req = req,
-		.dirfd = -1, .tmpfd = -1, .bdirfd = -1, .bfd = -1,
+		.tmpfd = -1, .bdirfd = -1, .bfd = -1,
 	};
 	int ret;
 
@@ -1136,18 +1275,231 @@ int dh_commit_replace(TALLOC_CTX *mem, const struct dh_commit_request *req,
 		return -1;
 	c.orig.fd = req->hive->fd;
 	c.orig.path = req->hive->path;
+	c.dirfd = req->hive->dirfd;
+	c.base = req->hive->name;
 	c.scratch = talloc_new(mem);
 	if (c.scratch == NULL)
 		return nomem(mem, err);
 	ret = commit_init(&c);
-	if (ret == 0 && (commit_prepare(&c) != 0 || commit_rename(&c) != 0)) {
-		commit_discard(&c);
+	if (ret == 0 && (commit_prepare(&c) != 0 || commit_rename(&c) != 0))
 		ret = -1;
-	}
+	if (ret != 0)
+		commit_discard(&c);
 	if (ret == 0 && backup_path != NULL && c.bpath != NULL)
 		*backup_path = talloc_steal(mem, c.bpath);
 	if (ret == 0)
 		ret = commit_sync(&c);
 	commit_finish(&c);
 	return ret;
+}
+
+/* ------------------------------------------------------------------ */
+/* Finding the newest backup set                                      */
+
+/* A backup's place in the order: its stamp, then its n. */
+struct backup_key {
+	char stamp[17];         /* YYYYmmddTHHMMSSZ: sorts as time does */
+	unsigned long n;        /* 1 without "-n" */
+};
+
+struct find {
+	TALLOC_CTX *mem;        /* the caller's: errors */
+	struct dh_error **err;
+	const struct dh_locked *hive;
+	struct dh_backup_set *set;  /* the result, on mem */
+	DIR *d;
+	struct backup_key best; /* valid once set->hive is */
+};
+
+/* "-n" with n >= 2, decimal, no leading zero: the end of it, or NULL. */
+static const char *parse_n(const char *p, unsigned long *n)
+{
+	unsigned long v = 0;
+	int i;
+
+	if (*p < '1' || *p > '9')
+		return NULL;
+	for (i = 0; i < 9 && *p >= '0' && *p <= '9'; i++, p++)
+		v = v * 10 + (unsigned long)(*p - '0');
+	*n = v;
+	return v >= 2 ? p : NULL;
+}
+
+/* Whether name is exactly "<base>.deskheap-YYYYmmddTHHMMSSZ[-n].bak";
+ * if so, its key. */
+static bool parse_backup_name(const char *base, const char *name,
+			      struct backup_key *k)
+{
+	static const char shape[] = "########T######Z";
+	size_t len = strlen(base), i;
+	const char *p;
+
+	if (strncmp(name, base, len) != 0 ||
+	    strncmp(name + len, ".deskheap-", 10) != 0)
+		return false;
+	p = name + len + 10;
+	for (i = 0; i < sizeof shape - 1; i++)
+		if (shape[i] == '#' ? p[i] < '0' || p[i] > '9' :
+				      p[i] != shape[i])
+			return false;
+	memcpy(k->stamp, p, sizeof shape - 1);
+	k->stamp[sizeof shape - 1] = '\0';
+	p += sizeof shape - 1;
+	k->n = 1;
+	if (*p == '-' && (p = parse_n(p + 1, &k->n)) == NULL)
+		return false;
+	return strcmp(p, ".bak") == 0;
+}
+
+static bool key_greater(const struct backup_key *a,
+			const struct backup_key *b)
+{
+	int c = strcmp(a->stamp, b->stamp);
+
+	return c > 0 || (c == 0 && a->n > b->n);
+}
+
+/* Not a link, a directory or a device that merely has the name. */
+static bool is_regular(DIR *d, const char *name)
+{
+	struct stat st;
+
+	return fstatat(dirfd(d), name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	       S_ISREG(st.st_mode);
+}
+
+static int consider_backup(struct find *f, const char *name)
+{
+	struct backup_key k;
+	char *copy;
+
+	if (!parse_backup_name(f->hive->name, name, &k) ||
+	    (f->set->hive != NULL && !key_greater(&k, &f->best)) ||
+	    !is_regular(f->d, name))
+		return 0;
+	copy = talloc_strdup(f->set, name);
+	if (copy == NULL)
+		return nomem(f->mem, f->err);
+	talloc_free(f->set->hive);
+	f->set->hive = copy;
+	f->best = k;
+	return 0;
+}
+
+/* ".LOG", ".LOG1" or ".LOG2", in any case, as Windows names logs. */
+static bool log_suffix(const char *s)
+{
+	return strcasecmp(s, ".LOG") == 0 || strcasecmp(s, ".LOG1") == 0 ||
+	       strcasecmp(s, ".LOG2") == 0;
+}
+
+static int consider_log(struct find *f, const char *name)
+{
+	struct dh_backup_set *set = f->set;
+	size_t len = strlen(set->hive);
+	char **logs;
+
+	if (strncmp(name, set->hive, len) != 0 || !log_suffix(name + len) ||
+	    !is_regular(f->d, name))
+		return 0;
+	logs = talloc_realloc(set, set->logs, char *, set->n_logs + 1);
+	if (logs == NULL)
+		return nomem(f->mem, f->err);
+	set->logs = logs;
+	logs[set->n_logs] = talloc_strdup(logs, name);
+	if (logs[set->n_logs] == NULL)
+		return nomem(f->mem, f->err);
+	set->n_logs++;
+	return 0;
+}
+
+/* Call fn on every entry of the directory, from its start. */
+static int each_entry(struct find *f,
+		      int (*fn)(struct find *, const char *))
+{
+	struct dirent *e;
+
+	rewinddir(f->d);
+	for (;;) {
+		errno = 0;
+		e = readdir(f->d);
+		if (e == NULL)
+			break;
+		if (fn(f, e->d_name) != 0)
+			return -1;
+	}
+	if (errno != 0)
+		return io_error(f->mem, f->err, errno, NULL,
+				"cannot list backup directory %s",
+				f->set->dir);
+	return 0;
+}
+
+static int open_listing(struct find *f, const char *backup_dir)
+{
+	int fd;
+
+	f->set->dir = backup_prefix(f->set, f->hive, backup_dir);
+	if (f->set->dir == NULL)
+		return nomem(f->mem, f->err);
+	if (backup_dir_open(f->mem, f->hive, backup_dir, NULL, &fd,
+			    f->err) != 0)
+		return -1;
+	f->d = fdopendir(fd); /* owns fd from here on, when it succeeds */
+	if (f->d != NULL)
+		return 0;
+	close(fd);
+	return io_error(f->mem, f->err, errno, NULL,
+			"cannot list backup directory %s", f->set->dir);
+}
+
+static int no_backup_found(struct find *f)
+{
+	const char *dir = *f->set->dir ? f->set->dir : "the current directory";
+
+	return dh_error_set(f->mem, f->err, DH_ERR_ARGUMENT,
+			    "no deskheap backup of %s in %s: no regular file "
+			    "there is named %s.deskheap-<UTC time>.bak; if "
+			    "the backups were made in another directory, "
+			    "name it with --backup-dir",
+			    f->hive->path, dir, f->hive->name);
+}
+
+static int cmp_names(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int dh_commit_find_backup(TALLOC_CTX *mem, const struct dh_locked *hive,
+			  const char *backup_dir, struct dh_backup_set **out,
+			  struct dh_error **err)
+{
+	struct find f = { .mem = mem, .err = err, .hive = hive };
+	int ret;
+
+	if (hive == NULL || hive->dirfd < 0 || !name_ok(hive->name) ||
+	    hive->path == NULL)
+		return dh_error_set(mem, err, DH_ERR_ARGUMENT,
+				    "finding a backup needs a locked hive");
+	f.set = talloc_zero(mem, struct dh_backup_set);
+	if (f.set == NULL)
+		return nomem(mem, err);
+	ret = open_listing(&f, backup_dir);
+	if (ret == 0)
+		ret = each_entry(&f, consider_backup);
+	if (ret == 0 && f.set->hive == NULL)
+		ret = no_backup_found(&f);
+	if (ret == 0)
+		ret = each_entry(&f, consider_log);
+	if (f.d != NULL)
+		closedir(f.d);
+	if (ret != 0) {
+		talloc_free(f.set);
+		return -1;
+	}
+	if (f.set->n_logs > 1)
+		qsort(f.set->logs, f.set->n_logs, sizeof *f.set->logs,
+		      cmp_names);
+	*out = f.set;
+	return 0;
 }

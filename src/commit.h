@@ -2,13 +2,13 @@
  * Atomic replacement of a hive file, with a backup (design invariants 1-3, 8).
  *
  * dh_commit_lock() opens the hive and takes an exclusive flock on it, then
- * checks that the path still names the locked inode: another run may have
- * renamed a new file over it while this one waited, and a lock on a replaced
- * inode protects nothing. It retries until the two agree.
+ * checks that its name in the directory still is the locked inode: another
+ * run may have renamed a new file over it while this one waited, and a lock
+ * on a replaced inode protects nothing. It retries until the two agree.
  *
  * dh_commit_replace() then:
- *   1. creates a temporary file ".NAME.deskheap-tmp-XXXXXX" in the hive's
- *      directory, mode 0600;
+ *   1. creates a temporary file ".NAME.deskheap-tmp-XXXXXX" (a random
+ *      suffix) in the hive's directory, exclusively, mode 0600;
  *   2. calls req->write to fill it, then fsyncs it;
  *   3. calls req->verify on it (re-open and read back what was patched);
  *   4. gives it the original's owner, mode and extended attributes: every
@@ -18,7 +18,8 @@
  *      from a default ACL) are removed; the resulting mode and owner are
  *      checked; then fsyncs it again;
  *   5. makes the backup (unless no_backup): "NAME.deskheap-<UTC>.bak" beside
- *      the hive or in backup_dir ("NAME.deskheap-<UTC>-2.bak", -3... when
+ *      the hive or in backup_dir (made, 0700, when missing and
+ *      backup_dir_create is set; "NAME.deskheap-<UTC>-2.bak", -3... when
  *      the name exists; never overwrites), a hard link to the original inode
  *      where the filesystem allows it, else a copy that is fsynced, compared
  *      byte for byte with the original, and given the original's mode, owner
@@ -36,14 +37,17 @@
  *      made. The backup directory is fsynced (after the companions) before
  *      step 6, so the whole set is on disk before it becomes the only copy
  *      of the old hive;
- *   6. checks once more that the path names the locked inode (the lock binds
+ *   6. checks once more that the name is the locked inode (the lock binds
  *      only programs that take it), renames the temporary file over the hive
  *      and fsyncs the hive's directory.
- * On any failure before the rename the temporary file and every backup
- * file this call made (the hive's and the companion copies) are removed
- * and the hive is untouched. Errors are DH_ERR_IO with the file,
- * the cause and a remedy, except those of the callbacks, which keep their
- * own code and message (with "; the hive was not changed" appended).
+ * Steps 1, 5 (beside the hive) and 6 go through the lock's directory
+ * descriptor; only backup_dir is opened by path. On any failure before the
+ * rename the temporary file and every backup file this call made (the
+ * hive's and the companion copies, and backup_dir if this call created it
+ * and it is empty) are removed and the hive is untouched. Errors are
+ * DH_ERR_IO with the file, the cause and a remedy, except those of the
+ * callbacks, which keep their own code and message (with "; the hive was
+ * not changed" appended).
  */
 #ifndef DH_COMMIT_H
 #define DH_COMMIT_H
@@ -58,14 +62,25 @@
  * refers to the old inode (the backup, when linked); free the lock then, and
  * a run waiting for it sees the new hive. */
 struct dh_locked {
-	int fd;
-	char *path;
+	int fd;          /* the hive, read-only, flocked */
+	int dirfd;       /* its directory (a descriptor of the lock's own) */
+	char *name;      /* its name in dirfd */
+	char *path;      /* for messages: the directory's path + name */
 };
 
-/* Blocks while another run holds the lock. Refuses (DH_ERR_IO) a symbolic
- * link (O_NOFOLLOW) and anything but a regular file. The result and its
- * copy of path are on mem. */
-int dh_commit_lock(TALLOC_CTX *mem, const char *path, struct dh_locked **out,
+/*
+ * Lock the hive `name` in the directory open at dirfd (the descriptor is
+ * duplicated; the caller keeps its own). path names it in messages. Every
+ * file this module makes beside the hive (temporary file, backup, rename)
+ * is made through that directory descriptor, never by path: the directory
+ * was resolved without following symbolic links, and a path could lead
+ * elsewhere by now. Blocks while another run holds the lock. Refuses
+ * (DH_ERR_IO) a symbolic link (O_NOFOLLOW) and anything but a regular
+ * file; (DH_ERR_ARGUMENT) a name that is empty or holds a '/', or no path.
+ * The result and its strings are on mem.
+ */
+int dh_commit_lock(TALLOC_CTX *mem, int dirfd, const char *name,
+		   const char *path, struct dh_locked **out,
 		   struct dh_error **err);
 
 /* Fill the temporary file open at fd (empty, read-write, at offset 0).
@@ -91,7 +106,9 @@ struct dh_commit_companion {
 
 struct dh_commit_request {
 	const struct dh_locked *hive;  /* the original, locked */
-	const char *backup_dir;        /* NULL: beside the hive */
+	const char *backup_dir;        /* NULL: beside the hive (dirfd) */
+	bool backup_dir_create;        /* make backup_dir (0700) if missing;
+					* its parent must exist */
 	bool no_backup;
 	dh_commit_write_fn write;      /* required */
 	dh_commit_verify_fn verify;    /* required (DH_ERR_ARGUMENT if not) */
@@ -100,11 +117,37 @@ struct dh_commit_request {
 	size_t n_companions;
 };
 
-/* Replace req->hive->path as above. *backup_path (may be NULL) receives the
+/* Replace the locked hive as above. *backup_path (may be NULL) receives the
  * backup's path on mem, or NULL when none was made. The one failure after
  * the rename is the final directory fsync: then the hive IS replaced, -1 is
  * returned (DH_ERR_IO, saying so) and *backup_path is set all the same. */
 int dh_commit_replace(TALLOC_CTX *mem, const struct dh_commit_request *req,
 		      char **backup_path, struct dh_error **err);
+
+/* The newest backup set deskheap made of a hive: the backup and the log
+ * copies that go with it. */
+struct dh_backup_set {
+	char *dir;           /* the directory holding it, as a path prefix
+			      * for messages: "" or ending in '/' */
+	char *hive;          /* "NAME.deskheap-<UTC>[-n].bak" */
+	char **logs;         /* n_logs names "<hive>.LOG1"... in that directory,
+			      * sorted (strcmp) */
+	size_t n_logs;
+};
+
+/*
+ * Find the newest backup set of the locked hive in backup_dir (NULL: beside
+ * the hive): the greatest <UTC>, then the greatest -n. Names must match
+ * exactly "NAME.deskheap-YYYYmmddTHHMMSSZ[-n].bak" (n >= 2, no leading
+ * zero); a link or non-regular file is skipped. Its logs are the regular
+ * files named exactly the backup's name + ".LOG", ".LOG1" or ".LOG2" in
+ * any letter case. backup_dir is opened by path; the hive's directory
+ * through the lock's descriptor. DH_ERR_ARGUMENT, naming where it looked,
+ * when there is none; DH_ERR_IO when the directory cannot be listed. The
+ * result is on mem.
+ */
+int dh_commit_find_backup(TALLOC_CTX *mem, const struct dh_locked *hive,
+			  const char *backup_dir, struct dh_backup_set **out,
+			  struct dh_error **err);
 
 #endif

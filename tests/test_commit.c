@@ -48,6 +48,7 @@ struct fixture {
 	char *shm;      /* a second directory on /dev/shm, when made */
 	const struct dh_commit_companion *comp; /* for commit(); none unset */
 	size_t n_comp;
+	bool create_dir;        /* commit(): backup_dir_create */
 };
 
 /* ------------------------------------------------------------------ */
@@ -145,6 +146,32 @@ static int count_names(const char *dir, const char *needle)
 	return n;
 }
 
+static const char *base_of(const char *path)
+{
+	const char *s = strrchr(path, '/');
+
+	return s ? s + 1 : path;
+}
+
+/* Lock path the way a caller does: its directory opened, the hive named
+ * in it. The descriptor is closed at once: the lock keeps its own. */
+static int lock_path(TALLOC_CTX *mem, const char *path, struct dh_locked **l,
+		     struct dh_error **err)
+{
+	const char *name = base_of(path);
+	char *dir = name == path ? talloc_strdup(mem, ".") :
+		    talloc_strndup(mem, path, name - path);
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), ret;
+
+	if (dfd < 0)
+		return dh_error_set(mem, err, DH_ERR_IO, "test: cannot open %s",
+				    dir);
+	ret = dh_commit_lock(mem, dfd, name, path, l, err);
+	close(dfd);
+	talloc_free(dir);
+	return ret;
+}
+
 static ino_t ino_of(const char *path)
 {
 	struct stat st;
@@ -183,6 +210,9 @@ struct cb {
 	bool fail_write;
 	bool fail_verify;
 	int verified;
+	bool path_elsewhere;    /* the path names no file: not checked */
+	const char *tmp_dir;    /* where to count temporary files, or NULL */
+	int tmp_seen;           /* how many there were, while verifying */
 };
 
 static int cb_write(void *arg, int fd, TALLOC_CTX *mem, struct dh_error **err)
@@ -210,7 +240,10 @@ static int cb_verify(void *arg, int fd, const char *path, TALLOC_CTX *mem,
 	ssize_t n = pread(fd, buf, sizeof buf - 1, 0);
 
 	cb->verified++;
-	if (strstr(path, ".deskheap-tmp-") == NULL || access(path, F_OK) != 0)
+	if (cb->tmp_dir != NULL)
+		cb->tmp_seen = count_names(cb->tmp_dir, ".deskheap-tmp-");
+	if (strstr(path, ".deskheap-tmp-") == NULL ||
+	    (!cb->path_elsewhere && access(path, F_OK) != 0))
 		return dh_error_set(mem, err, DH_ERR_VERIFY, "bad path");
 	if (n < 0 || (size_t)n != strlen(cb->data) ||
 	    memcmp(buf, cb->data, n) != 0)
@@ -231,12 +264,13 @@ static int commit(struct fixture *f, const char *data, const char *backup_dir,
 	struct dh_locked *l = NULL;
 	struct dh_commit_request req = {
 		.backup_dir = backup_dir, .no_backup = no_backup,
+		.backup_dir_create = f->create_dir,
 		.write = cb_write, .verify = cb_verify, .arg = cb,
 		.companions = f->comp, .n_companions = f->n_comp,
 	};
 	int ret;
 
-	if (dh_commit_lock(f->mem, f->hive, &l, err) != 0)
+	if (lock_path(f->mem, f->hive, &l, err) != 0)
 		return -1;
 	req.hive = l;
 	ret = dh_commit_replace(f->mem, &req, backup, err);
@@ -252,12 +286,18 @@ static void test_lock_excludes(void **state)
 	struct fixture *f = *state;
 	struct dh_locked *l = NULL;
 	struct dh_error *err = NULL;
+	struct stat st;
 	int other;
 
 	write_file(f->hive, OLD, 0644);
-	assert_int_equal(dh_commit_lock(f->mem, f->hive, &l, &err), 0);
+	assert_int_equal(lock_path(f->mem, f->hive, &l, &err), 0);
 	assert_string_equal(l->path, f->hive);
 	assert_true(l->path != f->hive); /* a copy */
+	assert_string_equal(l->name, "SYSTEM");
+	assert_true(l->name != base_of(f->hive));
+	assert_int_equal(fstat(l->dirfd, &st), 0); /* its own, still open */
+	assert_true(S_ISDIR(st.st_mode));
+	assert_true(st.st_ino == ino_of(f->dir));
 	other = open(f->hive, O_RDONLY | O_CLOEXEC);
 	assert_true(other >= 0);
 	assert_int_equal(flock(other, LOCK_EX | LOCK_NB), -1);
@@ -273,7 +313,7 @@ static void test_lock_refuses_directory(void **state)
 	struct dh_locked *l = NULL;
 	struct dh_error *err = NULL;
 
-	assert_int_equal(dh_commit_lock(f->mem, f->dir, &l, &err), -1);
+	assert_int_equal(lock_path(f->mem, f->dir, &l, &err), -1);
 	assert_null(l);
 	assert_int_equal(err->code, DH_ERR_IO);
 	assert_non_null(strstr(err->message, f->dir));
@@ -289,7 +329,7 @@ static void test_lock_refuses_symlink(void **state)
 
 	write_file(f->hive, OLD, 0644);
 	assert_int_equal(symlink(f->hive, link), 0);
-	assert_int_equal(dh_commit_lock(f->mem, link, &l, &err), -1);
+	assert_int_equal(lock_path(f->mem, link, &l, &err), -1);
 	assert_null(l);
 	assert_int_equal(err->code, DH_ERR_IO);
 	assert_non_null(strstr(err->message, link));
@@ -302,10 +342,41 @@ static void test_lock_missing(void **state)
 	struct dh_locked *l = NULL;
 	struct dh_error *err = NULL;
 
-	assert_int_equal(dh_commit_lock(f->mem, f->hive, &l, &err), -1);
+	assert_int_equal(lock_path(f->mem, f->hive, &l, &err), -1);
 	assert_int_equal(err->code, DH_ERR_IO);
 	assert_non_null(strstr(err->message, f->hive));
 	assert_non_null(strstr(err->message, strerror(ENOENT)));
+}
+
+/* A symbolic link named like the hive, leading out of its directory (an
+ * untrusted image can hold one): refused, nothing made, the file it
+ * points to neither locked nor changed. */
+static void test_lock_refuses_hive_symlink(void **state)
+{
+	struct fixture *f = *state;
+	char *out = talloc_asprintf(f->mem, "%s/outside", f->dir);
+	char *target = talloc_asprintf(f->mem, "%s/SYSTEM", out);
+	struct dh_locked *l = NULL;
+	struct dh_error *err = NULL;
+	int fd;
+
+	assert_int_equal(mkdir(out, 0700), 0);
+	write_file(target, OLD, 0600);
+	assert_int_equal(symlink(target, f->hive), 0);
+	assert_int_equal(lock_path(f->mem, f->hive, &l, &err), -1);
+	assert_null(l);
+	assert_int_equal(err->code, DH_ERR_IO);
+	assert_non_null(strstr(err->message, f->hive));
+	assert_non_null(strstr(err->message, "symbolic link"));
+	err = NULL;
+	assert_int_equal(commit(f, NEW, NULL, false, NULL, NULL, &err), -1);
+	assert_non_null(strstr(err->message, "symbolic link"));
+	fd = open(target, O_RDONLY | O_CLOEXEC);
+	assert_int_equal(flock(fd, LOCK_EX | LOCK_NB), 0);
+	close(fd);
+	assert_string_equal(read_file(f->mem, target), OLD);
+	assert_int_equal(count_names(f->dir, ".deskheap-"), 0);
+	assert_int_equal(count_names(out, ".deskheap-"), 0);
 }
 
 /* Whether /proc/locks shows a process blocked on a lock of inode ino. */
@@ -384,7 +455,7 @@ static void test_lock_follows_rename(void **state)
 	assert_int_equal(read(p[0], &c, 1), 1);
 	close(p[0]);
 	/* Blocks on the old inode until the child has renamed and exited. */
-	assert_int_equal(dh_commit_lock(f->mem, f->hive, &l, &err), 0);
+	assert_int_equal(lock_path(f->mem, f->hive, &l, &err), 0);
 	assert_int_equal(fstat(l->fd, &st), 0);
 	assert_true(st.st_ino == ino_of(f->hive));
 	assert_string_equal(read_fd(f->mem, l->fd), NEW);
@@ -470,6 +541,55 @@ static void test_replace_relative_path(void **state)
 	assert_int_equal(count_names(f->dir, ".deskheap-tmp-"), 0);
 }
 
+/* The path is for messages only. With one that names another directory,
+ * holding a file of the hive's name, the temporary file, the backup and
+ * the rename all happen in the directory of the descriptor, and the
+ * other directory is left alone. */
+static void test_replace_through_dirfd(void **state)
+{
+	struct fixture *f = *state;
+	char *other = talloc_asprintf(f->mem, "%s/other", f->dir);
+	char *decoy = talloc_asprintf(f->mem, "%s/SYSTEM", other);
+	struct cb cb = { .data = NEW, .path_elsewhere = true,
+			 .tmp_dir = f->dir };
+	struct dh_commit_request req = {
+		.write = cb_write, .verify = cb_verify, .arg = &cb,
+	};
+	struct dh_locked *l = NULL;
+	struct dh_error *err = NULL;
+	char *backup = NULL, *real;
+	struct stat st;
+	ino_t old_ino;
+	int dfd;
+
+	write_file(f->hive, OLD, 0600);
+	old_ino = ino_of(f->hive);
+	assert_int_equal(mkdir(other, 0700), 0);
+	write_file(decoy, "decoy\n", 0600);
+	dfd = open(f->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	assert_true(dfd >= 0);
+	assert_int_equal(dh_commit_lock(f->mem, dfd, "SYSTEM", decoy, &l,
+					&err), 0);
+	close(dfd);
+	assert_int_equal(fstat(l->fd, &st), 0);
+	assert_true(st.st_ino == old_ino);
+	req.hive = l;
+	assert_int_equal(dh_commit_replace(f->mem, &req, &backup, &err), 0);
+	talloc_free(l);
+	assert_int_equal(cb.verified, 1);
+	assert_int_equal(cb.tmp_seen, 1);
+	assert_string_equal(read_file(f->mem, f->hive), NEW);
+	assert_int_equal(count_names(f->dir, ".deskheap-tmp-"), 0);
+	assert_int_equal(count_names(f->dir, ".bak"), 1);
+	/* Reported under the messages' path, made beside the real hive. */
+	assert_int_equal(strncmp(backup, other, strlen(other)), 0);
+	real = talloc_asprintf(f->mem, "%s/%s", f->dir, base_of(backup));
+	assert_true(ino_of(real) == old_ino);
+	assert_string_equal(read_file(f->mem, real), OLD);
+	assert_string_equal(read_file(f->mem, decoy), "decoy\n");
+	assert_int_equal(count_names(other, ".deskheap-"), 0);
+}
+
 static void test_replace_no_backup(void **state)
 {
 	struct fixture *f = *state;
@@ -532,13 +652,6 @@ static void stamp_at(time_t t, char *buf, size_t size)
 
 	assert_non_null(gmtime_r(&t, &tm));
 	assert_true(strftime(buf, size, "%Y%m%dT%H%M%SZ", &tm) > 0);
-}
-
-static const char *base_of(const char *path)
-{
-	const char *s = strrchr(path, '/');
-
-	return s ? s + 1 : path;
 }
 
 static void test_backup_name_same_second(void **state)
@@ -705,6 +818,78 @@ static void test_backup_dir_missing(void **state)
 	assert_untouched(f, ino, NULL);
 }
 
+/* backup_dir_create: a missing directory is made, private; one that
+ * exists is used as it is. */
+static void test_backup_dir_create(void **state)
+{
+	struct fixture *f = *state;
+	struct dh_error *err = NULL;
+	char *bdir = talloc_asprintf(f->mem, "%s/backups", f->dir);
+	char *backup = NULL;
+	mode_t mask = umask(022);
+	struct stat st;
+	ino_t old_ino;
+
+	write_file(f->hive, OLD, 0600);
+	old_ino = ino_of(f->hive);
+	f->create_dir = true;
+	assert_int_equal(commit(f, NEW, bdir, false, NULL, &backup, &err), 0);
+	umask(mask);
+	assert_int_equal(lstat(bdir, &st), 0);
+	assert_true(S_ISDIR(st.st_mode));
+	assert_int_equal(st.st_mode & 07777, 0700);
+	assert_int_equal(strncmp(backup, bdir, strlen(bdir)), 0);
+	assert_true(ino_of(backup) == old_ino);
+	assert_int_equal(commit(f, "third\n", bdir, false, NULL, NULL, &err),
+			 0);
+	assert_int_equal(count_names(bdir, ".bak"), 2);
+	assert_int_equal(count_names(f->dir, ".bak"), 0);
+}
+
+/* A commit with backup_dir_create and backup directory bdir fails with
+ * DH_ERR_IO naming bdir and why, and leaves the hive as it was. */
+static void assert_create_refused(struct fixture *f, const char *bdir,
+				  struct cb *cb, const char *why)
+{
+	struct dh_error *err = NULL;
+	char *backup = NULL;
+	ino_t ino = ino_of(f->hive);
+
+	f->create_dir = true;
+	assert_int_equal(commit(f, NEW, bdir, false, cb, &backup, &err), -1);
+	assert_null(backup);
+	assert_non_null(strstr(err->message, why));
+	assert_non_null(strstr(err->message, "not changed"));
+	if (cb == NULL) {
+		assert_int_equal(err->code, DH_ERR_IO);
+		assert_non_null(strstr(err->message, bdir));
+	}
+	assert_untouched(f, ino, NULL);
+}
+
+/* A file where the directory should be; a missing parent (no tree is
+ * grown); and a directory made by a commit that then failed: removed. */
+static void test_backup_dir_create_refused(void **state)
+{
+	struct fixture *f = *state;
+	char *file = talloc_asprintf(f->mem, "%s/backups", f->dir);
+	char *deep = talloc_asprintf(f->mem, "%s/no/backups", f->dir);
+	char *made = talloc_asprintf(f->mem, "%s/made", f->dir);
+	struct cb cb = { .data = NEW, .fail_verify = true };
+	struct stat st;
+
+	write_file(f->hive, OLD, 0600);
+	write_file(file, "not a directory\n", 0600);
+	assert_create_refused(f, file, NULL, strerror(ENOTDIR));
+	assert_string_equal(read_file(f->mem, file), "not a directory\n");
+	assert_create_refused(f, deep, NULL, strerror(ENOENT));
+	assert_int_equal(lstat(deep, &st), -1);
+	assert_int_equal(lstat(made, &st), -1);
+	assert_create_refused(f, made, &cb, "test verify failure");
+	assert_int_equal(lstat(made, &st), -1);
+	assert_int_equal(errno, ENOENT);
+}
+
 /* ------------------------------------------------------------------ */
 /* Permission failures, as an unprivileged user                       */
 
@@ -727,7 +912,7 @@ static int as_user_child(const struct as_user *u)
 	struct dh_error *err = NULL;
 	int ret = 0, i;
 
-	if (dh_commit_lock(mem, u->hive, &l, &err) != 0) {
+	if (lock_path(mem, u->hive, &l, &err) != 0) {
 		ret = 10;
 		goto out;
 	}
@@ -880,7 +1065,7 @@ static void test_replaced_after_lock(void **state)
 	char *backup = NULL;
 
 	write_file(f->hive, OLD, 0600);
-	assert_int_equal(dh_commit_lock(f->mem, f->hive, &l, &err), 0);
+	assert_int_equal(lock_path(f->mem, f->hive, &l, &err), 0);
 	write_file(other, "intruder\n", 0600);
 	assert_int_equal(rename(other, f->hive), 0);
 	req.hive = l;
@@ -905,7 +1090,7 @@ static void test_incomplete_request(void **state)
 
 	write_file(f->hive, OLD, 0600);
 	ino = ino_of(f->hive);
-	assert_int_equal(dh_commit_lock(f->mem, f->hive, &l, &err), 0);
+	assert_int_equal(lock_path(f->mem, f->hive, &l, &err), 0);
 	req.hive = l; /* no verify step: refused */
 	assert_int_equal(dh_commit_replace(f->mem, &req, NULL, &err), -1);
 	assert_int_equal(err->code, DH_ERR_ARGUMENT);
@@ -1189,6 +1374,152 @@ static void test_companion_bad_request(void **state)
 	assert_refused(f, lg, DH_ERR_ARGUMENT, "companion 2");
 }
 
+/* ------------------------------------------------------------------ */
+/* dh_commit_find_backup                                              */
+
+#define NEWEST "SYSTEM.deskheap-20240301T120000Z-10.bak"
+
+/* Backups of several stamps and numbers, in no order, with logs and
+ * names that only look like logs. */
+static const char *const BACKUPS[] = {
+	"SYSTEM.deskheap-20240301T120000Z-9.bak",
+	"SYSTEM.deskheap-20240101T000000Z.bak",
+	NEWEST,
+	"SYSTEM.deskheap-20231231T235959Z-12.bak",
+	"SYSTEM.deskheap-20240301T120000Z.bak",
+	"SYSTEM.deskheap-20240301T120000Z-2.bak",
+	NEWEST ".LOG1",
+	NEWEST ".log2",
+	NEWEST ".LOG3",
+	NEWEST ".LOG1.old",
+	NEWEST "X.LOG1",
+	"SYSTEM.deskheap-20240301T120000Z-9.bak.LOG2",
+};
+
+/* Names that only look like backups, all newer than those. */
+static const char *const LOOKALIKES[] = {
+	"SYSTEM.deskheap-20990101T000000Z-1.bak",
+	"SYSTEM.deskheap-20990101T000000Z-02.bak",
+	"SYSTEM.deskheap-20990101T000000Z-10000000000.bak",
+	"SYSTEM.deskheap-20990101T000000Z.bak.tmp",
+	"SYSTEM.deskheap-2099010T1000000Z.bak",
+	"SYSTEM.deskheap-20990101T000000.bak",
+	"SYSTEM.deskheap-20990101T000000Z.BAK",
+	"system.deskheap-20990101T000000Z.bak",
+	"SYSTEM2.deskheap-20990101T000000Z.bak",
+	"XSYSTEM.deskheap-20990101T000000Z.bak",
+	".SYSTEM.deskheap-tmp-abcdef",
+};
+
+#define MAKE_FILES(f, names) make_files(f, names, sizeof names / sizeof *names)
+
+static void make_files(struct fixture *f, const char *const *names, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		write_file(talloc_asprintf(f->mem, "%s/%s", f->dir, names[i]),
+			   "x\n", 0600);
+}
+
+/* Lock f->hive and find its newest backup in backup_dir. */
+static int find(struct fixture *f, const char *backup_dir,
+		struct dh_backup_set **set, struct dh_error **err)
+{
+	struct dh_locked *l = NULL;
+	int ret;
+
+	assert_int_equal(lock_path(f->mem, f->hive, &l, err), 0);
+	ret = dh_commit_find_backup(f->mem, l, backup_dir, set, err);
+	talloc_free(l);
+	return ret;
+}
+
+static void test_find_backup_newest(void **state)
+{
+	struct fixture *f = *state;
+	char *at = talloc_asprintf(f->mem, "%s/", f->dir);
+	struct dh_backup_set *set = NULL;
+	struct dh_error *err = NULL;
+	int dfd = open(f->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	write_file(f->hive, OLD, 0600);
+	MAKE_FILES(f, BACKUPS);
+	MAKE_FILES(f, LOOKALIKES);
+	/* Named like newer backups or a log, but a link or a directory. */
+	assert_int_equal(symlinkat(NEWEST, dfd, "SYSTEM.deskheap-"
+				   "20990101T000000Z.bak"), 0);
+	assert_int_equal(symlinkat(NEWEST ".LOG1", dfd, NEWEST ".LOG"), 0);
+	assert_int_equal(mkdirat(dfd, "SYSTEM.deskheap-20980101T000000Z.bak",
+				 0700), 0);
+	close(dfd);
+
+	assert_int_equal(find(f, NULL, &set, &err), 0);
+	assert_string_equal(set->dir, at);
+	assert_string_equal(set->hive, NEWEST);
+	assert_int_equal(set->n_logs, 2);
+	assert_string_equal(set->logs[0], NEWEST ".LOG1");
+	assert_string_equal(set->logs[1], NEWEST ".log2");
+	assert_ptr_equal(talloc_parent(set), f->mem);
+}
+
+/* What two commits made in a backup directory: the second set. */
+static void test_find_backup_after_commits(void **state)
+{
+	struct fixture *f = *state;
+	char *bdir = talloc_asprintf(f->mem, "%s/backups", f->dir);
+	struct dh_backup_set *set = NULL;
+	struct dh_error *err = NULL;
+	char *b1 = NULL, *b2 = NULL;
+
+	write_file(f->hive, OLD, 0600);
+	assert_int_equal(mkdir(bdir, 0700), 0);
+	make_logs(f);
+	assert_int_equal(commit(f, NEW, bdir, false, NULL, &b1, &err), 0);
+	assert_int_equal(commit(f, "third\n", bdir, false, NULL, &b2, &err),
+			 0);
+	assert_int_equal(count_names(bdir, ".bak.LOG"), 4);
+	assert_int_equal(find(f, bdir, &set, &err), 0);
+	assert_string_equal(talloc_asprintf(f->mem, "%s%s", set->dir,
+					    set->hive), b2);
+	assert_int_equal(set->n_logs, 2);
+	assert_string_equal(set->logs[0],
+			    talloc_asprintf(f->mem, "%s.LOG1", set->hive));
+	assert_string_equal(set->logs[1],
+			    talloc_asprintf(f->mem, "%s.LOG2", set->hive));
+	assert_string_equal(read_file(f->mem, b2), NEW);
+}
+
+static void test_find_backup_none(void **state)
+{
+	struct fixture *f = *state;
+	char *bdir = talloc_asprintf(f->mem, "%s/backups", f->dir);
+	struct dh_backup_set *set = NULL;
+	struct dh_error *err = NULL;
+
+	write_file(f->hive, OLD, 0600);
+	MAKE_FILES(f, LOOKALIKES);
+	assert_int_equal(symlink(f->hive, talloc_asprintf(f->mem,
+		"%s/SYSTEM.deskheap-20240101T000000Z.bak", f->dir)), 0);
+	assert_int_equal(find(f, NULL, &set, &err), -1);
+	assert_null(set);
+	assert_int_equal(err->code, DH_ERR_ARGUMENT);
+	assert_non_null(strstr(err->message, "no deskheap backup of"));
+	assert_non_null(strstr(err->message, f->hive));
+	assert_non_null(strstr(err->message, "--backup-dir"));
+
+	assert_int_equal(find(f, bdir, &set, &err), -1);
+	assert_int_equal(err->code, DH_ERR_IO);
+	assert_non_null(strstr(err->message, bdir));
+	assert_non_null(strstr(err->message, strerror(ENOENT)));
+
+	assert_int_equal(mkdir(bdir, 0700), 0);
+	assert_int_equal(find(f, bdir, &set, &err), -1);
+	assert_int_equal(err->code, DH_ERR_ARGUMENT);
+	assert_non_null(strstr(err->message, bdir));
+	assert_null(set);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1197,9 +1528,11 @@ int main(void)
 		T(test_lock_refuses_directory),
 		T(test_lock_refuses_symlink),
 		T(test_lock_missing),
+		T(test_lock_refuses_hive_symlink),
 		T(test_lock_follows_rename),
 		T(test_replace_success),
 		T(test_replace_relative_path),
+		T(test_replace_through_dirfd),
 		T(test_replace_no_backup),
 		T(test_replace_drops_inherited_acl),
 		T(test_backup_name_same_second),
@@ -1207,6 +1540,8 @@ int main(void)
 		T(test_backup_dir_same_fs),
 		T(test_backup_copy_fallback),
 		T(test_backup_dir_missing),
+		T(test_backup_dir_create),
+		T(test_backup_dir_create_refused),
 		T(test_backup_dir_unwritable),
 		T(test_hive_dir_unwritable),
 		T(test_write_fails),
@@ -1220,6 +1555,9 @@ int main(void)
 		T(test_companion_unreadable),
 		T(test_companion_read_fails),
 		T(test_companion_bad_request),
+		T(test_find_backup_newest),
+		T(test_find_backup_after_commits),
+		T(test_find_backup_none),
 #undef T
 	};
 
