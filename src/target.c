@@ -1,6 +1,9 @@
 #include "config.h"
 
 #include <dirent.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
@@ -10,6 +13,14 @@
 
 #include "error.h"
 #include "target.h"
+
+/* The layouts of a Windows volume, below its root. */
+static const char *const LAYOUTS[][3] = {
+	{ "Windows", "System32", "config" },
+	{ "WINNT", "system32", "config" },
+};
+#define N_LAYOUTS (sizeof(LAYOUTS) / sizeof(LAYOUTS[0]))
+static const char HIVE_NAME[] = "SYSTEM";
 
 static const char *const LOG_SUFFIXES[] = { ".LOG", ".LOG1", ".LOG2" };
 #define N_SUFFIXES (sizeof(LOG_SUFFIXES) / sizeof(LOG_SUFFIXES[0]))
@@ -52,6 +63,342 @@ int dh_target_read_fd(TALLOC_CTX *mem, int fd, const char *name,
 	return 0;
 }
 
+static int target_destructor(struct dh_target *t)
+{
+	if (t->dirfd >= 0)
+		close(t->dirfd);
+	if (t->rootfd >= 0)
+		close(t->rootfd);
+	return 0;
+}
+
+static int nomem(TALLOC_CTX *mem, struct dh_error **err)
+{
+	return dh_error_set(mem, err, DH_ERR_NOMEM, "out of memory");
+}
+
+/*
+ * The entry of the directory open at dirfd (shown as dir) named `wanted` in
+ * any letter case, that is a directory (want_dir) or a regular file. *found
+ * is NULL when there is none. A symbolic link of that name is refused, and
+ * so are two matches: either could be the one Windows uses.
+ */
+static int find_entry(TALLOC_CTX *mem, int dirfd, const char *dir,
+		      const char *wanted, bool want_dir, char **found,
+		      struct dh_error **err)
+{
+	int fd = dup(dirfd);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	struct dirent *e;
+	int rc = 0;
+
+	*found = NULL;
+	if (d == NULL) {
+		if (fd >= 0)
+			close(fd);
+		return dh_error_errno(mem, err, DH_ERR_IO, errno, "cannot list %s", dir);
+	}
+	/* A dup shares its offset with dirfd: an earlier listing left it at
+	 * the end. */
+	rewinddir(d);
+	while (rc == 0 && (e = readdir(d)) != NULL) {
+		struct stat st;
+
+		if (strcasecmp(e->d_name, wanted) != 0)
+			continue;
+		if (fstatat(dirfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0)
+			rc = dh_error_errno(mem, err, DH_ERR_IO, errno, "cannot stat %s%s", dir, e->d_name);
+		else if (S_ISLNK(st.st_mode))
+			rc = dh_error_set(mem, err, DH_ERR_ARGUMENT,
+					  "%s%s is a symbolic link: deskheap does not follow links inside a target (a mounted image could point it anywhere)",
+					  dir, e->d_name);
+		else if (want_dir ? !S_ISDIR(st.st_mode) : !S_ISREG(st.st_mode))
+			continue;
+		else if (*found != NULL)
+			rc = dh_error_set(mem, err, DH_ERR_ARGUMENT,
+					  "both %s%s and %s%s exist: deskheap cannot tell which one Windows uses; move the stale one away",
+					  dir, *found, dir, e->d_name);
+		else if ((*found = talloc_strdup(mem, e->d_name)) == NULL)
+			rc = nomem(mem, err);
+	}
+	closedir(d);
+	return rc;
+}
+
+/* Open subdirectory `name` of dirfd without following a link. */
+static int open_subdir(TALLOC_CTX *mem, int dirfd, const char *path,
+		       const char *name, int *out, struct dh_error **err)
+{
+	*out = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (*out < 0)
+		return dh_error_errno(mem, err, DH_ERR_IO, errno, "cannot open %s%s", path, name);
+	return 0;
+}
+
+/* Walk one layout from the volume root; *dirfd is -1 when it is not there. */
+static int walk_layout(TALLOC_CTX *mem, struct dh_target *t, size_t layout,
+		       int *dirfd, char **dir, char **name, struct dh_error **err)
+{
+	char *path = talloc_strdup(mem, t->root);
+	int cur = dup(t->rootfd), next, rc = -1;
+
+	*dirfd = -1;
+	*name = NULL;
+	if (cur < 0)
+		return dh_error_errno(mem, err, DH_ERR_IO, errno, "cannot open %s", t->root);
+	for (size_t i = 0; i < 3; i++) {
+		char *entry;
+
+		if (path == NULL) {
+			nomem(mem, err);
+			goto out;
+		}
+		if (find_entry(mem, cur, path, LAYOUTS[layout][i], true, &entry, err) != 0)
+			goto out;
+		if (entry == NULL) {
+			rc = 0;
+			goto out;
+		}
+		if (open_subdir(mem, cur, path, entry, &next, err) != 0)
+			goto out;
+		close(cur);
+		cur = next;
+		path = talloc_asprintf_append(path, "%s/", entry);
+	}
+	if (path == NULL) {
+		nomem(mem, err);
+		goto out;
+	}
+	if (find_entry(mem, cur, path, HIVE_NAME, false, name, err) != 0)
+		goto out;
+	rc = 0;
+	if (*name != NULL) {
+		*dirfd = cur;
+		*dir = path;
+		return 0;
+	}
+out:
+	close(cur);
+	return rc;
+}
+
+/* A volume root: exactly one layout must hold a SYSTEM hive. */
+static int resolve_root(TALLOC_CTX *mem, struct dh_target *t, bool *found,
+			struct dh_error **err)
+{
+	for (size_t i = 0; i < N_LAYOUTS; i++) {
+		int fd;
+		char *dir = NULL, *name = NULL;
+
+		if (walk_layout(mem, t, i, &fd, &dir, &name, err) != 0)
+			return -1;
+		if (fd < 0)
+			continue;
+		if (*found) {
+			close(fd);
+			return dh_error_set(mem, err, DH_ERR_ARGUMENT,
+					    "%s holds both %s%s and %s%s: give the one to change",
+					    t->given, t->dir, t->name, dir, name);
+		}
+		*found = true;
+		t->dirfd = fd;
+		t->dir = talloc_steal(t, dir);
+		t->name = talloc_steal(t, name);
+	}
+	return 0;
+}
+
+/* "a/b" -> "a/b/"; "" stays "" (the current directory). */
+static char *dir_prefix(TALLOC_CTX *mem, const char *dir)
+{
+	size_t len = strlen(dir);
+
+	if (len == 0 || dir[len - 1] == '/')
+		return talloc_strdup(mem, dir);
+	return talloc_asprintf(mem, "%s/", dir);
+}
+
+/* Whether the directory path ends in a Windows layout (config directory),
+ * so that its volume root lies three levels up. */
+static bool ends_in_layout(const char *dir)
+{
+	char *copy = strdup(dir), *parts[3] = { NULL }, *tok, *save = NULL;
+	size_t n = 0;
+	bool match = false;
+
+	if (copy == NULL)
+		return false;
+	for (tok = strtok_r(copy, "/", &save); tok; tok = strtok_r(NULL, "/", &save)) {
+		parts[0] = parts[1];
+		parts[1] = parts[2];
+		parts[2] = tok;
+		n++;
+	}
+	for (size_t l = 0; n >= 3 && l < N_LAYOUTS && !match; l++)
+		match = strcasecmp(parts[0], LAYOUTS[l][0]) == 0 &&
+			strcasecmp(parts[1], LAYOUTS[l][1]) == 0 &&
+			strcasecmp(parts[2], LAYOUTS[l][2]) == 0;
+	free(copy);
+	return match;
+}
+
+/* A config directory or a hive file: its volume root, when its path shows
+ * one, for the hibernation check. */
+static int find_root(TALLOC_CTX *mem, struct dh_target *t, struct dh_error **err)
+{
+	if (!ends_in_layout(t->dir))
+		return 0;
+	t->rootfd = openat(t->dirfd, "../../..", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (t->rootfd < 0)
+		return dh_error_errno(mem, err, DH_ERR_IO, errno,
+				      "cannot open the volume root above %s", t->dir);
+	t->root = talloc_asprintf(t, "%s../../../", t->dir);
+	return t->root ? 0 : nomem(mem, err);
+}
+
+static int resolve_dir(TALLOC_CTX *mem, struct dh_target *t, struct dh_error **err)
+{
+	bool found = false;
+	char *name;
+
+	t->root = dir_prefix(t, t->given);
+	if (t->root == NULL)
+		return nomem(mem, err);
+	t->rootfd = open(t->given, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (t->rootfd < 0)
+		return dh_error_errno(mem, err, DH_ERR_IO, errno, "cannot open %s", t->given);
+	if (resolve_root(mem, t, &found, err) != 0)
+		return -1;
+	if (found)
+		return 0;
+	/* Not a volume root: a config directory? */
+	if (find_entry(mem, t->rootfd, t->root, HIVE_NAME, false, &name, err) != 0)
+		return -1;
+	if (name == NULL)
+		return dh_error_set(mem, err, DH_ERR_ARGUMENT,
+				    "no SYSTEM hive in %s: looked for Windows/System32/config/SYSTEM, WINNT/system32/config/SYSTEM and SYSTEM itself (names in any letter case); give the root of the mounted Windows volume, its config directory, or the hive file",
+				    t->given);
+	t->dirfd = t->rootfd;
+	t->dir = t->root;
+	t->name = talloc_steal(t, name);
+	t->rootfd = -1;
+	t->root = NULL;
+	return find_root(mem, t, err);
+}
+
+/* A file named by the user: its own path leads to it (the user chose it),
+ * only the hive's name itself is opened without following a link. */
+static int resolve_file(TALLOC_CTX *mem, struct dh_target *t, struct dh_error **err)
+{
+	const char *slash = strrchr(t->given, '/');
+	char *dir;
+
+	t->name = talloc_strdup(t, slash ? slash + 1 : t->given);
+	dir = talloc_strndup(t, t->given, slash ? (size_t)(slash - t->given + 1) : 0);
+	if (t->name == NULL || dir == NULL)
+		return nomem(mem, err);
+	t->dir = dir;
+	t->dirfd = open(*dir ? dir : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (t->dirfd < 0)
+		return dh_error_errno(mem, err, DH_ERR_IO, errno, "cannot open the directory of %s", t->given);
+	return find_root(mem, t, err);
+}
+
+int dh_target_resolve(TALLOC_CTX *mem, const char *given,
+		      struct dh_target **out, struct dh_error **err)
+{
+	struct dh_target *t = talloc_zero(mem, struct dh_target);
+	struct stat st;
+	int rc;
+
+	if (t == NULL)
+		return nomem(mem, err);
+	t->dirfd = t->rootfd = -1;
+	talloc_set_destructor(t, target_destructor);
+	t->given = talloc_strdup(t, given);
+	if (t->given == NULL) {
+		talloc_free(t);
+		return nomem(mem, err);
+	}
+	if (stat(given, &st) != 0)
+		rc = dh_error_errno(mem, err, DH_ERR_IO, errno,
+				    "cannot find %s (check the path, and that the volume is mounted)",
+				    given);
+	else if (S_ISDIR(st.st_mode))
+		rc = resolve_dir(mem, t, err);
+	else
+		rc = resolve_file(mem, t, err);
+	if (rc == 0)
+		t->path = talloc_asprintf(t, "%s%s", t->dir, t->name);
+	if (rc == 0 && t->path == NULL)
+		rc = nomem(mem, err);
+	if (rc != 0) {
+		talloc_free(t);
+		return -1;
+	}
+	*out = t;
+	return 0;
+}
+
+static int close_fdp(int *fdp)
+{
+	if (*fdp >= 0)
+		close(*fdp);
+	return 0;
+}
+
+int dh_target_open_hive(TALLOC_CTX *mem, const struct dh_target *t, int *fd,
+			struct dh_error **err)
+{
+	int *fdp = talloc(mem, int);
+
+	if (fdp == NULL)
+		return nomem(mem, err);
+	*fdp = openat(t->dirfd, t->name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (*fdp < 0) {
+		int e = errno;
+
+		talloc_free(fdp);
+		if (e == ELOOP)
+			return dh_error_set(mem, err, DH_ERR_ARGUMENT,
+					    "%s is a symbolic link: give the hive file itself",
+					    t->path);
+		return dh_error_errno(mem, err, DH_ERR_IO, e,
+				      "cannot open %s (check the path, and that the volume is mounted and readable)",
+				      t->path);
+	}
+	talloc_set_destructor(fdp, close_fdp);
+	*fd = *fdp;
+	return 0;
+}
+
+int dh_target_hibernated(TALLOC_CTX *mem, const struct dh_target *t,
+			 char **hibernated, struct dh_error **err)
+{
+	char *name, sig[4];
+	int fd;
+	ssize_t got;
+
+	*hibernated = NULL;
+	if (t->rootfd < 0)
+		return 0;
+	if (find_entry(mem, t->rootfd, t->root, "hiberfil.sys", false, &name, err) != 0)
+		return -1;
+	if (name == NULL)
+		return 0;
+	fd = openat(t->rootfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return dh_error_errno(mem, err, DH_ERR_IO, errno, "cannot read %s%s", t->root, name);
+	got = pread(fd, sig, sizeof(sig), 0);
+	close(fd);
+	if (got == (ssize_t)sizeof(sig) &&
+	    (memcmp(sig, "hibr", 4) == 0 || memcmp(sig, "HIBR", 4) == 0))
+		*hibernated = talloc_asprintf(mem,
+			"Windows on %s is hibernated or was shut down with Fast Startup (%s%s begins with \"%.4s\"): it keeps the registry in memory and will write it back over any change when it resumes. Boot Windows and shut it down fully (shutdown /s /t 0, or turn off Fast Startup), or pass --allow-hibernated if Windows will never resume from it",
+			t->root, t->root, name, sig);
+	return 0;
+}
+
 /* The array's destructor: each log's descriptor closes with it. */
 static int close_logs(struct dh_log_file *list)
 {
@@ -74,30 +421,17 @@ static struct dh_log_file *new_log_array(TALLOC_CTX *mem)
 	return list;
 }
 
-/* Which log suffix (index) entry names for hive file `base`, or -1. */
-static int log_kind(const char *entry, const char *base)
-{
-	size_t blen = strlen(base);
-
-	if (strncasecmp(entry, base, blen) != 0)
-		return -1;
-	for (size_t i = 0; i < N_SUFFIXES; i++)
-		if (strcasecmp(entry + blen, LOG_SUFFIXES[i]) == 0)
-			return (int)i;
-	return -1;
-}
-
-static int open_log(struct dh_log_file *list, const char *dir,
-		    const char *entry, size_t base_len, struct dh_log_file *log,
+static int open_log(struct dh_log_file *list, const struct dh_target *t,
+		    const char *entry, struct dh_log_file *log,
 		    struct dh_error **err)
 {
 	struct stat st;
 
-	log->path = talloc_asprintf(list, "%s%s", dir, entry);
+	log->path = talloc_asprintf(list, "%s%s", t->dir, entry);
 	if (log->path == NULL)
-		return dh_error_set(list, err, DH_ERR_NOMEM, "out of memory");
-	log->suffix = log->path + strlen(dir) + base_len;
-	log->fd = open(log->path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		return nomem(list, err);
+	log->suffix = log->path + strlen(t->dir) + strlen(t->name);
+	log->fd = openat(t->dirfd, entry, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (log->fd < 0)
 		return dh_error_errno(list, err, DH_ERR_IO, errno,
 				      "cannot open transaction log %s (a symbolic link is refused)",
@@ -110,77 +444,34 @@ static int open_log(struct dh_log_file *list, const char *dir,
 				 &log->len, err);
 }
 
-/* The directory part of path (through its last '/'), and its base name. */
-static char *split(TALLOC_CTX *mem, const char *path, const char **base)
-{
-	const char *slash = strrchr(path, '/');
-
-	*base = slash ? slash + 1 : path;
-	return talloc_strndup(mem, path, (size_t)(*base - path));
-}
-
-/* Scan dir for the logs of base: names[k] is the entry for suffix k. */
-static int find_names(TALLOC_CTX *mem, const char *dir, const char *base,
-		      char *names[N_SUFFIXES], struct dh_error **err)
-{
-	DIR *d = opendir(*dir ? dir : ".");
-	struct dirent *e;
-	int rc = 0;
-
-	if (d == NULL)
-		return dh_error_errno(mem, err, DH_ERR_IO, errno,
-				      "cannot list %s for transaction logs",
-				      *dir ? dir : ".");
-	while (rc == 0 && (e = readdir(d)) != NULL) {
-		int k = log_kind(e->d_name, base);
-
-		if (k < 0)
-			continue;
-		if (names[k] != NULL)
-			rc = dh_error_set(mem, err, DH_ERR_IO,
-					  "both %s%s and %s%s are there: deskheap cannot tell which log Windows would use; move the stale one away",
-					  dir, names[k], dir, e->d_name);
-		else if ((names[k] = talloc_strdup(mem, e->d_name)) == NULL)
-			rc = dh_error_set(mem, err, DH_ERR_NOMEM, "out of memory");
-	}
-	closedir(d);
-	return rc;
-}
-
-int dh_target_logs(TALLOC_CTX *mem, const char *hive_path,
+int dh_target_logs(TALLOC_CTX *mem, const struct dh_target *t,
 		   struct dh_log_file **logs, size_t *n, struct dh_error **err)
 {
-	TALLOC_CTX *tmp = talloc_new(mem);
-	char *names[N_SUFFIXES] = { NULL };
-	const char *base;
-	char *dir = split(tmp, hive_path, &base);
 	struct dh_log_file *list = new_log_array(mem);
 	size_t count = 0;
-	int rc = -1;
 
-	if (dir == NULL || list == NULL) {
-		dh_error_set(mem, err, DH_ERR_NOMEM, "out of memory");
-		goto out;
-	}
-	if (find_names(tmp, dir, base, names, err) != 0)
-		goto out;
+	if (list == NULL)
+		return nomem(mem, err);
 	for (size_t k = 0; k < N_SUFFIXES; k++) {
-		if (names[k] == NULL)
-			continue;
-		if (open_log(list, dir, names[k], strlen(base), &list[count], err) != 0)
-			goto out;
-		count++;
+		char *want = talloc_asprintf(list, "%s%s", t->name, LOG_SUFFIXES[k]);
+		char *found = NULL;
+
+		if (want == NULL || find_entry(list, t->dirfd, t->dir, want, false,
+					       &found, err) != 0) {
+			if (want == NULL)
+				nomem(list, err);
+			goto fail;
+		}
+		if (found != NULL &&
+		    open_log(list, t, found, &list[count++], err) != 0)
+			goto fail;
 	}
-	rc = 0;
-out:
-	if (rc != 0 && err != NULL && *err != NULL)
+	*logs = list;
+	*n = count;
+	return 0;
+fail:
+	if (err != NULL && *err != NULL)
 		talloc_steal(mem, *err);
-	if (rc != 0) {
-		talloc_free(list);
-	} else {
-		*logs = list;
-		*n = count;
-	}
-	talloc_free(tmp);
-	return rc;
+	talloc_free(list);
+	return -1;
 }

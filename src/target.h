@@ -1,6 +1,15 @@
 /*
- * From a target to the files deskheap reads: the hive's transaction logs
- * beside it, and whole-file reads. Symbolic links are never followed.
+ * From a TARGET on the command line to the files deskheap reads and writes.
+ *
+ * A target is a hive file, a config directory (holding SYSTEM), or the root
+ * of a mounted Windows volume (Windows/System32/config/SYSTEM, or
+ * WINNT/system32/config/SYSTEM on NT 4.0 and 2000). Names below the target
+ * are matched case-insensitively, as Windows does, since a mount may be
+ * case-sensitive. A mounted image is untrusted and the tool often runs as
+ * root: every component below what the user named is opened with
+ * O_NOFOLLOW, one at a time, and a symbolic link anywhere on the way is
+ * refused, not followed. The result is a directory descriptor and a name;
+ * every later file operation goes through that descriptor.
  */
 #ifndef DH_TARGET_H
 #define DH_TARGET_H
@@ -9,6 +18,41 @@
 #include <stdint.h>
 
 #include "deskheap.h"
+
+struct dh_target {
+	char *given;         /* as on the command line */
+	char *dir;           /* the hive's directory, for messages: "" or
+			      * a path ending in '/' */
+	char *path;          /* dir + name, for messages */
+	char *name;          /* the hive's name in its directory */
+	int dirfd;           /* the hive's directory; closed when freed */
+	int rootfd;          /* the Windows volume root when known, else -1 */
+	char *root;          /* its path for messages, or NULL */
+};
+
+/*
+ * Resolve `given`. DH_ERR_ARGUMENT with a message saying what was looked
+ * for when a directory holds no hive or several (e.g. Windows and WINDOWS
+ * on a case-sensitive mount), or a link stands on the way. The hive's own
+ * name is not opened here. The result is on mem.
+ */
+int dh_target_resolve(TALLOC_CTX *mem, const char *given,
+		      struct dh_target **out, struct dh_error **err);
+
+/* Open the hive read-only (O_NOFOLLOW); a talloc'd descriptor on mem closes
+ * it when freed. */
+int dh_target_open_hive(TALLOC_CTX *mem, const struct dh_target *t, int *fd,
+			struct dh_error **err);
+
+/*
+ * Hibernation and Fast Startup: when the volume root is known and holds a
+ * hiberfil.sys (any case) that starts with "hibr" or "HIBR", Windows will
+ * write its in-memory registry back over any change when it resumes.
+ * Returns 0 and sets *hibernated to a message (on mem) naming the file and
+ * the remedy in that case, else to NULL.
+ */
+int dh_target_hibernated(TALLOC_CTX *mem, const struct dh_target *t,
+			 char **hibernated, struct dh_error **err);
 
 /* A transaction log found beside a hive. */
 struct dh_log_file {
@@ -20,15 +64,14 @@ struct dh_log_file {
 };
 
 /*
- * Find and read NAME.LOG, NAME.LOG1 and NAME.LOG2 beside the hive at
- * hive_path (letter case of the suffix and name ignored, as on Windows),
- * in that order; missing ones are left out. Two files that differ only by
- * case (possible on a case-sensitive mount) are refused: which one Windows
- * would use cannot be told. A link or a non-regular file is refused. The
- * array is on mem and owns every path, buffer and descriptor in it; freeing
- * it closes the logs.
+ * Find and read NAME.LOG, NAME.LOG1 and NAME.LOG2 beside the hive (letter
+ * case of the suffix and name ignored, as on Windows), in that order;
+ * missing ones are left out. Two files that differ only by case are
+ * refused: which one Windows would use cannot be told. A link or a
+ * non-regular file is refused. The array is on mem and owns every path,
+ * buffer and descriptor in it; freeing it closes the logs.
  */
-int dh_target_logs(TALLOC_CTX *mem, const char *hive_path,
+int dh_target_logs(TALLOC_CTX *mem, const struct dh_target *t,
 		   struct dh_log_file **logs, size_t *n, struct dh_error **err);
 
 /* Read the whole file open at fd into a talloc array on mem. */

@@ -45,10 +45,12 @@ static struct loaded *load(TALLOC_CTX *mem, const char *dir)
 {
 	struct loaded *l = talloc_zero(mem, struct loaded);
 	struct dh_log_file *logs;
+	struct dh_target *t;
 
 	l->path = talloc_asprintf(l, "%s/%s/SYSTEM", fixtures_dir(), dir);
 	l->hive = read_file(l, l->path, &l->len);
-	assert_int_equal(dh_target_logs(l, l->path, &logs, &l->n, NULL), 0);
+	assert_int_equal(dh_target_resolve(l, l->path, &t, NULL), 0);
+	assert_int_equal(dh_target_logs(l, t, &logs, &l->n, NULL), 0);
 	l->in = talloc_array(l, struct dh_log_input, l->n + 1);
 	for (size_t i = 0; i < l->n; i++)
 		l->in[i] = (struct dh_log_input){ logs[i].path, logs[i].data,
