@@ -30,6 +30,8 @@ enum dh_errcode {
 	DH_ERR_DIRTY,       /* the hive holds changes only its logs have */
 	DH_ERR_VERIFY,      /* the written file did not read back as intended */
 	DH_ERR_ARGUMENT,    /* a request the library refuses (bad size, no set) */
+	DH_ERR_HIBERNATED,  /* Windows is hibernated: it would undo the change */
+	DH_ERR_INTERNAL,    /* deskheap itself failed (a worker died) */
 	DH_ERR_NOMEM,
 };
 
@@ -63,6 +65,7 @@ enum dh_command {
 	DH_CMD_SET,
 	DH_CMD_CHECK,
 	DH_CMD_RECOVER,   /* replay the logs of a dirty hive, write it clean */
+	DH_CMD_RESTORE,   /* put back the newest backup set deskheap made */
 };
 
 /* Which control sets a command acts on. */
@@ -75,9 +78,12 @@ struct dh_options {
 	int control_set;          /* DH_CONTROL_SET_ALL, _CURRENT, or N */
 	bool dry_run;             /* set: report, write nothing */
 	bool no_backup;           /* set: commit without a backup */
-	const char *backup_dir;   /* set: backups here, not beside the hive */
+	const char *backup_dir;   /* backups here, not beside the hive */
+	bool backup_dir_create;   /* make backup_dir (mode 0700) if missing */
 	bool ignore_logs;         /* a dirty hive: use the hive file as it is,
 				   * losing the changes only its logs hold */
+	bool allow_hibernated;    /* write even when hiberfil.sys says Windows
+				   * is hibernated or fast-started */
 };
 
 enum dh_status {
@@ -108,7 +114,8 @@ uint32_t dh_values_effective_non_interactive(const struct dh_values *v);
 
 struct dh_report {
 	char *target;               /* as given */
-	char *hive;                 /* the hive file acted on */
+	char *hive;                 /* the hive file acted on (the target until
+				     * it is resolved) */
 	enum dh_status status;
 	bool dirty;
 	char *dirty_reason;         /* why it is dirty, or NULL */
@@ -120,6 +127,7 @@ struct dh_report {
 	size_t n_control_sets;
 	char *backup;               /* path of the backup made, or NULL */
 	char **backup_logs;         /* n_backup_logs copies of logs beside it */
+	char *restored_from;        /* restore: the backup put back */
 	size_t n_backup_logs;
 	char **warnings;            /* n_warnings messages that did not stop it */
 	size_t n_warnings;
@@ -127,7 +135,8 @@ struct dh_report {
 };
 
 /*
- * Run one command on one target (a hive file). A dirty hive is first
+ * Run one command on one target: a hive file, its config directory, or the
+ * root of a mounted Windows volume. A dirty hive is first
  * recovered in memory from its transaction logs, as Windows would at boot. Always returns a report
  * allocated on mem (NULL only when memory runs out); a failure is a report
  * with status DH_STATUS_FAILED and error set. On any failure the hive and

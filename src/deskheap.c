@@ -10,8 +10,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "deskheap.h"
+#include "jobs.h"
 #include "report.h"
 
 enum exit_status {
@@ -28,6 +30,7 @@ struct cli {
 	bool values_given;
 	bool write_options_given;     /* --dry-run, --backup-dir, --no-backup */
 	bool control_set_given;
+	unsigned jobs;                /* worker processes, at most */
 };
 
 static const char USAGE[] =
@@ -35,12 +38,18 @@ static const char USAGE[] =
 	"       deskheap set   [OPTIONS] VALUES HIVE...\n"
 	"       deskheap check [OPTIONS] VALUES HIVE...\n"
 	"       deskheap recover [OPTIONS] HIVE...\n"
+	"       deskheap restore [OPTIONS] TARGET...\n"
 	"\n"
 	"Shows or fixes the desktop heap sizes (SharedSection=a,b,c of the csrss\n"
 	"command line) in an offline Windows SYSTEM hive, in every control set.\n"
 	"A dirty hive is first recovered from its transaction logs (HIVE.LOG1,\n"
 	"HIVE.LOG2, HIVE.LOG), as Windows would at boot; recover does only that,\n"
-	"for any hive, and writes it back clean.\n"
+	"for any hive, and writes it back clean. restore puts back the newest\n"
+	"backup set deskheap made (keeping a backup of what it replaces).\n"
+	"\n"
+	"TARGET: a hive file, a config directory, or the root of a mounted Windows\n"
+	"volume (Windows/System32/config/SYSTEM or WINNT/system32/config/SYSTEM,\n"
+	"any letter case). Symbolic links below a target are never followed.\n"
 	"\n"
 	"VALUES (sizes in KB, 1 to 1048576; give at least one):\n"
 	"  --non-interactive KB   third number: each service (non-interactive)\n"
@@ -49,12 +58,17 @@ static const char USAGE[] =
 	"  --shared KB            first number: the system-wide shared heap\n"
 	"\n"
 	"OPTIONS:\n"
-	"  -n, --dry-run          set, recover: show what would change, write nothing\n"
+	"  -n, --dry-run          set, recover, restore: say what would change,\n"
+	"                         write nothing\n"
 	"      --json             one JSON object per target per line\n"
 	"      --control-set S    all (default), current, or a number N\n"
-	"      --backup-dir DIR   set, recover: put the backup in DIR, not beside\n"
-	"                         the hive\n"
-	"      --no-backup        set, recover: make no backup\n"
+	"      --backup-dir DIR   backups go to (restore: come from) a subdirectory\n"
+	"                         of DIR named after the target's path, not\n"
+	"                         beside the hive\n"
+	"      --no-backup        set, recover, restore: make no backup\n"
+	"      --allow-hibernated write even though hiberfil.sys says Windows is\n"
+	"                         hibernated or fast-started\n"
+	"  -j, --jobs N           targets processed in parallel (default: CPUs)\n"
 	"      --ignore-logs      a dirty hive: use the hive file as it is and lose\n"
 	"                         the changes only its transaction logs hold\n"
 	"  -q, --quiet            one line per target\n"
@@ -74,6 +88,7 @@ enum long_only {
 	OPT_INTERACTIVE,
 	OPT_SHARED,
 	OPT_IGNORE_LOGS,
+	OPT_ALLOW_HIBERNATED,
 };
 
 static const struct option LONG_OPTIONS[] = {
@@ -86,6 +101,8 @@ static const struct option LONG_OPTIONS[] = {
 	{ "interactive", required_argument, NULL, OPT_INTERACTIVE },
 	{ "shared", required_argument, NULL, OPT_SHARED },
 	{ "ignore-logs", no_argument, NULL, OPT_IGNORE_LOGS },
+	{ "allow-hibernated", no_argument, NULL, OPT_ALLOW_HIBERNATED },
+	{ "jobs", required_argument, NULL, 'j' },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
@@ -151,6 +168,16 @@ static int parse_control_set(const char *arg, int *out)
 	return EXIT_OK;
 }
 
+static int parse_jobs(const char *arg, unsigned *out)
+{
+	unsigned long n;
+
+	if (!parse_number(arg, 1, 256, &n))
+		return usage_error("--jobs '%s': give a number from 1 to 256", arg);
+	*out = (unsigned)n;
+	return EXIT_OK;
+}
+
 static int parse_option(struct cli *cli, int c, const char *arg)
 {
 	struct dh_values *v = &cli->opts.values;
@@ -162,6 +189,8 @@ static int parse_option(struct cli *cli, int c, const char *arg)
 		cli->control_set_given = true;
 		return parse_control_set(arg, &cli->opts.control_set);
 	case OPT_IGNORE_LOGS: cli->opts.ignore_logs = true; break;
+	case OPT_ALLOW_HIBERNATED: cli->opts.allow_hibernated = true; break;
+	case 'j': return parse_jobs(arg, &cli->jobs);
 	case OPT_BACKUP_DIR:
 		cli->opts.backup_dir = arg;
 		cli->write_options_given = true;
@@ -193,6 +222,7 @@ static int parse_command(const char *word, enum dh_command *out)
 		{ "set", DH_CMD_SET },
 		{ "check", DH_CMD_CHECK },
 		{ "recover", DH_CMD_RECOVER },
+		{ "restore", DH_CMD_RESTORE },
 	};
 
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
@@ -201,7 +231,7 @@ static int parse_command(const char *word, enum dh_command *out)
 			return EXIT_OK;
 		}
 	}
-	return usage_error("unknown command '%s' (show, set, check or recover)", word);
+	return usage_error("unknown command '%s' (show, set, check, recover or restore)", word);
 }
 
 /* Options that make no sense for the command are errors, not ignored. */
@@ -209,17 +239,18 @@ static int check_combination(const struct cli *cli)
 {
 	enum dh_command c = cli->opts.command;
 	bool sizes = c == DH_CMD_SET || c == DH_CMD_CHECK;
-	bool writer = c == DH_CMD_SET || c == DH_CMD_RECOVER;
+	bool writer = c == DH_CMD_SET || c == DH_CMD_RECOVER ||
+		      c == DH_CMD_RESTORE;
+	bool any_hive = c == DH_CMD_RECOVER || c == DH_CMD_RESTORE;
 
 	if (!sizes && cli->values_given)
-		return usage_error("%s takes no sizes; did you mean set or check?",
-				   c == DH_CMD_SHOW ? "show" : "recover");
+		return usage_error("this command takes no sizes; did you mean set or check?");
 	if (sizes && !cli->values_given)
 		return usage_error("give at least one of --non-interactive, --interactive, --shared");
 	if (!writer && cli->write_options_given)
-		return usage_error("--dry-run, --backup-dir and --no-backup apply to set and recover only");
-	if (c == DH_CMD_RECOVER && (cli->opts.ignore_logs || cli->control_set_given))
-		return usage_error("recover takes neither --ignore-logs nor --control-set");
+		return usage_error("--dry-run, --backup-dir and --no-backup apply to set, recover and restore only");
+	if (any_hive && (cli->opts.ignore_logs || cli->control_set_given))
+		return usage_error("recover and restore take neither --ignore-logs nor --control-set");
 	if (cli->opts.no_backup && cli->opts.backup_dir != NULL)
 		return usage_error("--no-backup and --backup-dir contradict each other");
 	return EXIT_OK;
@@ -249,7 +280,7 @@ static int parse_args(struct cli *cli, int argc, char **argv, int *first_target)
 		return rc;
 	opterr = 0;
 	optind = 2;
-	while ((c = getopt_long(argc, argv, "nqvhV", LONG_OPTIONS, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "nqvhVj:", LONG_OPTIONS, NULL)) != -1) {
 		if (c == 'h') {
 			fputs(USAGE, stdout);
 			exit(EXIT_OK);
@@ -265,48 +296,214 @@ static int parse_args(struct cli *cli, int argc, char **argv, int *first_target)
 			return rc;
 	}
 	if (optind >= argc)
-		return usage_error("no target given (a SYSTEM hive file)");
+		return usage_error("no target given (a hive file, a config directory or a Windows volume root)");
 	*first_target = optind;
+	if (cli->jobs == 0) {
+		long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+
+		cli->jobs = cpus > 0 ? (unsigned)cpus : 1;
+	}
 	return check_combination(cli);
 }
 
-static int print_report(const struct cli *cli, const struct dh_report *r)
+/* The batch: per target, its options (its own backup subdirectory) and
+ * what became of it. */
+struct batch {
+	const struct cli *cli;
+	char **targets;
+	size_t n;
+	char **backup_dirs;           /* per target, or NULL */
+	size_t failed;
+	int status;
+	bool progress;                /* a progress line on stderr */
+};
+
+/* A name for a target's backup subdirectory that says which image it came
+ * from: its path with '/' as '_' ("/mnt/vm01" -> "mnt_vm01"). */
+static char *subdir_name(TALLOC_CTX *mem, const char *target)
 {
+	char *s = talloc_strdup(mem, target), *w = s;
+
+	if (s == NULL)
+		return NULL;
+	for (const char *r = target; *r; r++) {
+		char c = *r == '/' ? '_' : *r;
+
+		if (c == '_' && (w == s || w[-1] == '_'))
+			continue;
+		*w++ = c;
+	}
+	while (w > s && w[-1] == '_')
+		w--;
+	*w = '\0';
+	if (*s == '\0' || strcmp(s, ".") == 0 || strcmp(s, "..") == 0)
+		return talloc_strdup(mem, "root");
+	return s;
+}
+
+static bool taken(char *const *dirs, size_t n, const char *d)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(dirs[i], d) == 0)
+			return true;
+	return false;
+}
+
+/* Each target keeps its backups apart: DIR/<subdir>, with "-2", "-3"...
+ * when two targets would share a name. One target too, so that restore
+ * finds with the same command line what set made, batch or not. */
+static int plan_backup_dirs(TALLOC_CTX *mem, struct batch *b)
+{
+	const char *dir = b->cli->opts.backup_dir;
+
+	if (dir == NULL)
+		return 0;
+	b->backup_dirs = talloc_zero_array(mem, char *, b->n);
+	for (size_t i = 0; b->backup_dirs != NULL && i < b->n; i++) {
+		char *base = subdir_name(b->backup_dirs, b->targets[i]), *d;
+
+		if (base == NULL)
+			return -1;
+		d = talloc_asprintf(b->backup_dirs, "%s/%s", dir, base);
+		for (int k = 2; d != NULL && taken(b->backup_dirs, i, d); k++)
+			d = talloc_asprintf(b->backup_dirs, "%s/%s-%d", dir, base, k);
+		if (d == NULL)
+			return -1;
+		b->backup_dirs[i] = d;
+	}
+	return b->backup_dirs == NULL ? -1 : 0;
+}
+
+static int exit_for(const struct cli *cli, const struct dh_report *r)
+{
+	if (r->status == DH_STATUS_FAILED)
+		return EXIT_TARGET_FAILED;
+	if (cli->opts.command == DH_CMD_CHECK && r->status == DH_STATUS_WOULD_CHANGE)
+		return EXIT_DIFFERS;
+	return EXIT_OK;
+}
+
+static char *render(TALLOC_CTX *mem, const struct cli *cli,
+		    const struct dh_report *r)
+{
+	return cli->json ? dh_report_json(mem, r)
+			 : dh_report_text(mem, r, cli->verbosity);
+}
+
+static void write_all(int fd, const char *p, size_t len)
+{
+	while (len > 0) {
+		ssize_t w = write(fd, p, len);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return;
+		p += w;
+		len -= (size_t)w;
+	}
+}
+
+/* In a worker process: one target, its report rendered into the pipe. */
+static int work(void *arg, size_t i, int fd)
+{
+	struct batch *b = arg;
+	struct dh_options opts = b->cli->opts;
+	TALLOC_CTX *ctx = talloc_new(NULL);
+	struct dh_report *r;
+	char *text;
+	int status;
+
+	if (b->backup_dirs != NULL) {
+		opts.backup_dir = b->backup_dirs[i];
+		opts.backup_dir_create = true;
+	}
+	r = dh_run_target(ctx, &opts, b->targets[i]);
+	text = r ? render(ctx, b->cli, r) : NULL;
+	if (text == NULL) {
+		talloc_free(ctx);
+		return EXIT_TARGET_FAILED;
+	}
+	write_all(fd, text, strlen(text));
+	status = exit_for(b->cli, r);
+	talloc_free(ctx);
+	return status;
+}
+
+/* The report of a worker that died without one. */
+static char *died(TALLOC_CTX *mem, const struct batch *b, size_t i, int sig)
+{
+	struct dh_error e = { DH_ERR_INTERNAL, NULL };
+	struct dh_report r = { .target = b->targets[i], .hive = b->targets[i],
+			       .status = DH_STATUS_FAILED, .error = &e };
+
+	e.message = talloc_asprintf(mem,
+		"deskheap stopped on this target without a result (%s%s): the hive is either as it was or fully replaced, never half-written; run deskheap show on it, and please report this",
+		sig ? "killed by " : "no report", sig ? strsignal(sig) : "");
+	return e.message ? render(mem, b->cli, &r) : NULL;
+}
+
+static void clear_progress(const struct batch *b)
+{
+	if (b->progress)
+		fputs("\r\033[K", stderr);
+}
+
+static void done(void *arg, size_t i, const char *output, size_t len,
+		 int status, int sig)
+{
+	struct batch *b = arg;
 	TALLOC_CTX *tmp = talloc_new(NULL);
-	char *text = cli->json ? dh_report_json(tmp, r)
-			       : dh_report_text(tmp, r, cli->verbosity);
+	bool crashed = status < 0 || len == 0;
+	const char *text = crashed ? died(tmp, b, i, sig) : output;
+	int code = crashed ? EXIT_TARGET_FAILED : status;
 	/* Text errors go to stderr so that stdout stays the results; JSON
 	 * keeps every target's line on stdout. */
-	FILE *out = !cli->json && r->status == DH_STATUS_FAILED ? stderr : stdout;
-	int rc = text != NULL && fputs(text, out) >= 0 ? 0 : -1;
+	FILE *out = !b->cli->json && code == EXIT_TARGET_FAILED ? stderr : stdout;
 
-	fflush(out);
+	clear_progress(b);
+	if (text == NULL || fputs(text, out) < 0 || fflush(out) != 0)
+		code = EXIT_TARGET_FAILED;
+	if (code == EXIT_TARGET_FAILED) {
+		b->failed++;
+		b->status = EXIT_TARGET_FAILED;
+	} else if (code == EXIT_DIFFERS && b->status == EXIT_OK) {
+		b->status = EXIT_DIFFERS;
+	}
 	talloc_free(tmp);
-	return rc;
+}
+
+static void progress(void *arg, size_t ended, size_t total)
+{
+	struct batch *b = arg;
+
+	if (b->progress)
+		fprintf(stderr, "\r\033[Kdeskheap: %zu/%zu done, %zu failed",
+			ended, total, b->failed);
 }
 
 static int run_all(const struct cli *cli, int argc, char **argv, int first)
 {
-	int status = EXIT_OK;
+	TALLOC_CTX *mem = talloc_new(NULL);
+	struct batch b = { .cli = cli, .targets = argv + first,
+			   .n = (size_t)(argc - first), .status = EXIT_OK };
+	int rc;
 
-	for (int i = first; i < argc; i++) {
-		TALLOC_CTX *target_ctx = talloc_new(NULL);
-		struct dh_report *r = dh_run_target(target_ctx, &cli->opts, argv[i]);
-
-		if (r == NULL) {
-			fprintf(stderr, "deskheap: %s: out of memory\n", argv[i]);
-			status = EXIT_TARGET_FAILED;
-		} else if (print_report(cli, r) != 0 ||
-			   r->status == DH_STATUS_FAILED) {
-			status = EXIT_TARGET_FAILED;
-		} else if (cli->opts.command == DH_CMD_CHECK &&
-			   r->status == DH_STATUS_WOULD_CHANGE &&
-			   status == EXIT_OK) {
-			status = EXIT_DIFFERS;
-		}
-		talloc_free(target_ctx);
+	b.progress = b.n > 1 && isatty(STDERR_FILENO);
+	if (plan_backup_dirs(mem, &b) != 0) {
+		fputs("deskheap: out of memory\n", stderr);
+		talloc_free(mem);
+		return EXIT_TARGET_FAILED;
 	}
-	return status;
+	rc = dh_jobs_run(b.n, cli->jobs, work, done, progress, &b);
+	clear_progress(&b);
+	if (rc != 0) {
+		fprintf(stderr, "deskheap: cannot start worker processes: %s\n",
+			strerror(errno));
+		b.status = EXIT_TARGET_FAILED;
+	}
+	talloc_free(mem);
+	return b.status;
 }
 
 int main(int argc, char **argv)

@@ -16,6 +16,8 @@ const char *dh_errcode_name(enum dh_errcode code)
 	case DH_ERR_DIRTY: return "dirty";
 	case DH_ERR_VERIFY: return "verify";
 	case DH_ERR_ARGUMENT: return "argument";
+	case DH_ERR_HIBERNATED: return "hibernated";
+	case DH_ERR_INTERNAL: return "internal";
 	case DH_ERR_NOMEM: return "nomem";
 	}
 	return "unknown";

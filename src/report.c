@@ -363,6 +363,11 @@ static void text_trailer(struct sb *b, const struct dh_report *r)
 {
 	size_t i;
 
+	if (r->restored_from != NULL) {
+		sb_puts(b, "  restored from: ");
+		sb_text(b, r->restored_from);
+		sb_puts(b, "\n");
+	}
 	if (r->backup != NULL) {
 		sb_puts(b, "  backup: ");
 		sb_text(b, r->backup);
@@ -632,6 +637,8 @@ char *dh_report_json(TALLOC_CTX *mem, const struct dh_report *r)
 	json_key_str(&b, "backup", r->backup);
 	sb_puts(&b, ",");
 	json_strings(&b, "backup_logs", r->backup_logs, r->n_backup_logs);
+	sb_puts(&b, ",");
+	json_key_str(&b, "restored_from", r->restored_from);
 	sb_puts(&b, ",");
 	json_strings(&b, "warnings", r->warnings, r->n_warnings);
 	sb_puts(&b, ",");

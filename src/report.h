@@ -14,8 +14,8 @@
  * from <logs>"; then per control set one line with its roles and its token ("before -> after" when
  * the command changed or would change it) and one with the three effective
  * sizes (saying when the third number is absent and the second applies, and
- * what a changed size was); then the backup, one line per log copied into
- * the backup set, and warnings.
+ * what a changed size was); then "restored from: <backup>" (restore), the
+ * backup, one line per log copied into the backup set, and warnings.
  * A failure is "<target>: failed: <message>" (plus backup/warnings if any).
  * verbosity < 0 (quiet): exactly one line, "<hive or target>: <status name>"
  * or the failure line. verbosity > 0: also the target when it differs from
@@ -33,8 +33,8 @@ char *dh_report_text(TALLOC_CTX *mem, const struct dh_report *r,
  * log_pages_applied, logs_applied[], control_sets[] {name, number,
  * roles[], before, after, changed, sizes_before {shared, interactive,
  * non_interactive, non_interactive_effective}, sizes_after {...}}, backup
- * (string or null), backup_logs[], warnings[], error ({code, message} or
- * null).
+ * (string or null), backup_logs[], restored_from (string or null),
+ * warnings[], error ({code, message} or null).
  * Roles are "current", "default", "last-known-good", "failed". A size of 0
  * (absent third number) and a NULL string are null. Strings escape '"',
  * '\\' and control characters (as \u00XX); bytes that are not UTF-8

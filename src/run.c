@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -23,70 +24,65 @@
 struct run {
 	const struct dh_options *opts;
 	struct dh_report *report;
+	struct dh_target *target;
 	int fd;                       /* the hive, open (and locked for set) */
 	struct dh_locked *lock;
 	struct dh_hive *hive;
 	struct dh_patch *patch;
 	uint8_t *bytes;               /* a recovered hive, else NULL */
 	size_t len;
-	struct dh_log_file *logs;     /* the logs found, when dirty */
+	struct dh_log_file *logs;     /* the logs found (when dirty, or restore) */
+	size_t n_logs;
 	struct dh_recovery *recovery;
 };
 
 static bool writes(const struct dh_options *opts)
 {
-	return (opts->command == DH_CMD_SET ||
-		opts->command == DH_CMD_RECOVER) && !opts->dry_run;
+	return (opts->command == DH_CMD_SET || opts->command == DH_CMD_RECOVER ||
+		opts->command == DH_CMD_RESTORE) && !opts->dry_run;
 }
 
-static int close_fd(int *fd)
+static int add_warning(struct dh_report *r, const char *text);
+
+/* A hibernated Windows would write its in-memory registry back over the
+ * change: refuse to write unless told otherwise; reading only warns. */
+static int check_hibernation(TALLOC_CTX *mem, struct run *run,
+			     struct dh_error **err)
 {
-	if (*fd >= 0)
-		close(*fd);
-	return 0;
+	char *why;
+
+	if (dh_target_hibernated(mem, run->target, &why, err) != 0)
+		return -1;
+	if (why == NULL)
+		return 0;
+	if (!writes(run->opts) || run->opts->allow_hibernated)
+		return add_warning(run->report, why) == 0 ? 0 :
+			dh_error_set(mem, err, DH_ERR_NOMEM, "out of memory");
+	return dh_error_set(mem, err, DH_ERR_HIBERNATED, "%s", why);
 }
 
-/* show and check read without a lock: a commit replaces the file by rename,
- * so a reader sees the old inode or the new one, never a mix. */
-static int open_for_reading(TALLOC_CTX *mem, struct run *run, const char *path,
-			    struct dh_error **err)
-{
-	int *fdp = talloc(mem, int);
-
-	if (fdp == NULL)
-		return dh_error_set(mem, err, DH_ERR_NOMEM, "out of memory");
-	*fdp = open(path, O_RDONLY | O_CLOEXEC);
-	if (*fdp < 0)
-		return dh_error_errno(mem, err, DH_ERR_IO, errno,
-				      "cannot open %s (check the path, and that the volume is mounted and readable)",
-				      path);
-	talloc_set_destructor(fdp, close_fd);
-	run->fd = *fdp;
-	return 0;
-}
-
-static int open_target(TALLOC_CTX *mem, struct run *run, const char *path,
+/* Writers lock the hive; readers need not: a commit replaces the file by
+ * rename, so a reader sees the old inode or the new one, never a mix. */
+static int open_target(TALLOC_CTX *mem, struct run *run, const char *given,
 		       struct dh_error **err)
 {
-	struct stat st;
+	struct dh_target *t;
 
-	if (writes(run->opts)) {
-		if (dh_commit_lock(mem, path, &run->lock, err) != 0)
-			return -1;
-		run->fd = run->lock->fd;
-	} else if (open_for_reading(mem, run, path, err) != 0) {
+	if (dh_target_resolve(mem, given, &run->target, err) != 0)
 		return -1;
-	}
-	if (fstat(run->fd, &st) != 0)
-		return dh_error_errno(mem, err, DH_ERR_IO, errno,
-				      "cannot stat %s", path);
-	if (S_ISDIR(st.st_mode))
-		return dh_error_set(mem, err, DH_ERR_ARGUMENT,
-				    "%s is a directory: give the hive file itself, e.g. %s/Windows/System32/config/SYSTEM",
-				    path, path);
-	if (!S_ISREG(st.st_mode))
-		return dh_error_set(mem, err, DH_ERR_ARGUMENT,
-				    "%s is not a regular file", path);
+	t = run->target;
+	run->report->hive = talloc_strdup(run->report, t->path);
+	if (run->report->hive == NULL)
+		return dh_error_set(mem, err, DH_ERR_NOMEM, "out of memory");
+	if (check_hibernation(mem, run, err) != 0)
+		return -1;
+	/* restore locks even for a dry run: finding the backup set goes
+	 * through the lock's directory. */
+	if (!writes(run->opts) && run->opts->command != DH_CMD_RESTORE)
+		return dh_target_open_hive(mem, t, &run->fd, err);
+	if (dh_commit_lock(mem, t->dirfd, t->name, t->path, &run->lock, err) != 0)
+		return -1;
+	run->fd = run->lock->fd;
 	return 0;
 }
 
@@ -136,8 +132,9 @@ static int replay(TALLOC_CTX *mem, struct run *run, const char *path,
 	int rc;
 
 	if (dh_target_read_fd(mem, run->fd, path, &run->bytes, &run->len, err) != 0 ||
-	    dh_target_logs(mem, path, &run->logs, &n, err) != 0)
+	    dh_target_logs(mem, run->target, &run->logs, &n, err) != 0)
 		return -1;
+	run->n_logs = n;
 	in = talloc_array(mem, struct dh_log_input, n ? n : 1);
 	if (in == NULL)
 		return dh_error_set(mem, err, DH_ERR_NOMEM, "out of memory");
@@ -255,60 +252,66 @@ static int verify_patched(void *arg, int fd, const char *path,
 	return dh_patch_verify(mem, written, run->patch, err);
 }
 
-static int write_recovered(void *arg, int fd, TALLOC_CTX *mem,
-			   struct dh_error **err)
+/* Bytes to install as the new file (a recovered hive, a backup being
+ * restored), and how strictly to check them once written. */
+struct blob {
+	const uint8_t *data;
+	size_t len;
+	const char *what;        /* for messages: "the recovered copy of X" */
+	bool clean_hive;         /* also a clean base block that hivex opens */
+};
+
+static int write_blob(void *arg, int fd, TALLOC_CTX *mem, struct dh_error **err)
 {
-	struct run *run = arg;
+	const struct blob *b = arg;
 	size_t done = 0;
 
-	while (done < run->len) {
-		ssize_t w = write(fd, run->bytes + done, run->len - done);
+	while (done < b->len) {
+		ssize_t w = write(fd, b->data + done, b->len - done);
 
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w < 0)
 			return dh_error_errno(mem, err, DH_ERR_IO, errno,
-					      "cannot write the recovered copy of %s",
-					      run->report->hive);
+					      "cannot write %s", b->what);
 		done += (size_t)w;
 	}
 	return 0;
 }
 
-/* ... and be, byte for byte, the hive the replay produced. */
-static int verify_recovered(void *arg, int fd, const char *path,
-			    TALLOC_CTX *mem, struct dh_error **err)
+/* The written file must read back byte for byte as the blob. */
+static int verify_blob(void *arg, int fd, const char *path, TALLOC_CTX *mem,
+		       struct dh_error **err)
 {
-	struct run *run = arg;
+	const struct blob *b = arg;
 	struct dh_hive *written;
 	uint8_t *back;
 	size_t len;
 
-	if (verify_clean(mem, fd, path, &written, err) != 0 ||
-	    dh_target_read_fd(mem, fd, path, &back, &len, err) != 0)
+	if (b->clean_hive && verify_clean(mem, fd, path, &written, err) != 0)
 		return -1;
-	if (len != run->len || memcmp(back, run->bytes, len) != 0)
+	if (dh_target_read_fd(mem, fd, path, &back, &len, err) != 0)
+		return -1;
+	if (len != b->len || memcmp(back, b->data, len) != 0)
 		return dh_error_set(mem, err, DH_ERR_VERIFY,
-				    "the new hive %s did not read back as written",
-				    path);
+				    "%s did not read back as written", path);
 	return 0;
 }
 
-/* The logs a replay used go into the backup set with the hive. */
-static int companions(TALLOC_CTX *mem, struct run *run,
+/* The logs that go into the backup set with the hive: those a replay used,
+ * or (all) every log there is. */
+static int companions(TALLOC_CTX *mem, const struct run *run, bool all,
 		      struct dh_commit_request *req)
 {
 	const struct dh_recovery *rec = run->recovery;
 	struct dh_commit_companion *c;
 	size_t n = 0;
 
-	if (rec == NULL)
-		return 0;
-	c = talloc_array(mem, struct dh_commit_companion, rec->n_logs ? rec->n_logs : 1);
+	c = talloc_array(mem, struct dh_commit_companion, run->n_logs ? run->n_logs : 1);
 	if (c == NULL)
 		return -1;
-	for (size_t i = 0; i < rec->n_logs; i++)
-		if (rec->logs[i].used)
+	for (size_t i = 0; i < run->n_logs; i++)
+		if (all || (rec != NULL && rec->logs[i].used))
 			c[n++] = (struct dh_commit_companion){
 				run->logs[i].fd, run->logs[i].path,
 				run->logs[i].suffix };
@@ -337,23 +340,22 @@ static int report_backup(struct dh_report *r, char *backup,
 	return 0;
 }
 
-static int commit(TALLOC_CTX *mem, struct run *run, struct dh_error **err)
+static int commit(TALLOC_CTX *mem, struct run *run, dh_commit_write_fn write,
+		  dh_commit_verify_fn verify, void *arg, struct dh_error **err)
 {
-	bool patch = run->opts->command == DH_CMD_SET;
 	struct dh_commit_request req = {
 		.hive = run->lock,
 		.backup_dir = run->opts->backup_dir,
+		.backup_dir_create = run->opts->backup_dir_create,
 		.no_backup = run->opts->no_backup,
-		.write = patch ? write_patched : write_recovered,
-		.verify = patch ? verify_patched : verify_recovered,
-		.arg = run,
+		.write = write,
+		.verify = verify,
+		.arg = arg,
 	};
 	char *backup = NULL;
 
-	if (companions(mem, run, &req) != 0)
+	if (companions(mem, run, run->opts->command == DH_CMD_RESTORE, &req) != 0)
 		return dh_error_set(mem, err, DH_ERR_NOMEM, "out of memory");
-	if (patch && dh_patch_apply(mem, run->hive, run->patch, err) != 0)
-		return -1;
 	if (dh_commit_replace(mem, &req, &backup, err) != 0)
 		return -1;
 	if (report_backup(run->report, backup, &req) != 0)
@@ -378,6 +380,7 @@ static int run_recover(TALLOC_CTX *mem, struct run *run, const char *path,
 		       struct dh_error **err)
 {
 	struct dh_hive *check;
+	struct blob blob;
 
 	run->report->status = outcome(run->opts, run->bytes != NULL);
 	if (run->bytes == NULL)
@@ -386,9 +389,10 @@ static int run_recover(TALLOC_CTX *mem, struct run *run, const char *path,
 			       err) != 0)
 		return -1;
 	talloc_free(check);
-	if (run->report->status == DH_STATUS_CHANGED)
-		return commit(mem, run, err);
-	return 0;
+	if (run->report->status != DH_STATUS_CHANGED)
+		return 0;
+	blob = (struct blob){ run->bytes, run->len, "the recovered hive", true };
+	return commit(mem, run, write_blob, verify_blob, &blob, err);
 }
 
 static int run_patch(TALLOC_CTX *mem, struct run *run, const char *path,
@@ -408,16 +412,120 @@ static int run_patch(TALLOC_CTX *mem, struct run *run, const char *path,
 	if (fill_control_sets(run->report, run->patch) != 0)
 		return dh_error_set(mem, err, DH_ERR_NOMEM, "out of memory");
 	run->report->status = outcome(opts, run->patch->any_change);
-	if (run->report->status == DH_STATUS_CHANGED)
-		return commit(mem, run, err);
+	if (run->report->status != DH_STATUS_CHANGED)
+		return 0;
+	if (dh_patch_apply(mem, run->hive, run->patch, err) != 0)
+		return -1;
+	return commit(mem, run, write_patched, verify_patched, run, err);
+}
+
+/* Read a file of the backup set, never through a link. */
+static int read_backup_file(TALLOC_CTX *mem, const struct run *run,
+			    const struct dh_backup_set *set, const char *name,
+			    struct blob *b, struct dh_error **err)
+{
+	char *path = talloc_asprintf(mem, "%s%s", set->dir, name);
+	int fd;
+	int rc;
+
+	if (path == NULL)
+		return dh_error_set(mem, err, DH_ERR_NOMEM, "out of memory");
+	fd = run->opts->backup_dir ? open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+				   : openat(run->lock->dirfd, name,
+					    O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return dh_error_errno(mem, err, DH_ERR_IO, errno,
+				      "cannot open backup %s", path);
+	rc = dh_target_read_fd(mem, fd, path, (uint8_t **)&b->data, &b->len, err);
+	close(fd);
+	b->what = path;
+	b->clean_hive = false;
+	return rc;
+}
+
+/* The live log a backed-up log copy goes back over: same suffix, any
+ * letter case. */
+static const struct dh_log_file *live_log(const struct run *run,
+					  const char *suffix)
+{
+	for (size_t i = 0; i < run->n_logs; i++)
+		if (strcasecmp(run->logs[i].suffix, suffix) == 0)
+			return &run->logs[i];
+	return NULL;
+}
+
+/* Put a backed-up log back, atomically, unless it already is as saved.
+ * Its present state is already in the backup set this restore made. */
+static int restore_log(TALLOC_CTX *mem, struct run *run,
+		       const struct dh_backup_set *set, const char *copy,
+		       struct dh_error **err)
+{
+	const char *suffix = copy + strlen(set->hive);
+	const struct dh_log_file *live = live_log(run, suffix);
+	struct dh_commit_request req = { .no_backup = true,
+					 .write = write_blob,
+					 .verify = verify_blob };
+	struct dh_locked *lock;
+	struct blob b;
+
+	if (read_backup_file(mem, run, set, copy, &b, err) != 0)
+		return -1;
+	if (live == NULL) {
+		char *w = talloc_asprintf(mem, "%s%s: no such log beside the hive, so it was not put back (%s%s is in the backup set)",
+					  run->target->path, suffix, set->dir, copy);
+
+		return w != NULL && add_warning(run->report, w) == 0 ? 0 :
+			dh_error_set(mem, err, DH_ERR_NOMEM, "out of memory");
+	}
+	if (live->len == b.len && memcmp(live->data, b.data, b.len) == 0)
+		return 0;
+	if (dh_commit_lock(mem, run->target->dirfd, live->path + strlen(run->target->dir),
+			   live->path, &lock, err) != 0)
+		return -1;
+	req.hive = lock;
+	req.arg = &b;
+	return dh_commit_replace(mem, &req, NULL, err);
+}
+
+/* restore: the newest backup set goes back, hive first (with a backup of
+ * what it replaces, logs included), then its logs. deskheap never writes
+ * the logs itself, so they normally match already. */
+static int run_restore(TALLOC_CTX *mem, struct run *run,
+		       struct dh_error **err)
+{
+	struct dh_backup_set *set;
+	struct blob b;
+
+	if (dh_commit_find_backup(mem, run->lock, run->opts->backup_dir, &set, err) != 0)
+		return -1;
+	run->report->restored_from = talloc_asprintf(run->report, "%s%s", set->dir, set->hive);
+	if (run->report->restored_from == NULL)
+		return dh_error_set(mem, err, DH_ERR_NOMEM, "out of memory");
+	run->report->status = run->opts->dry_run ? DH_STATUS_WOULD_CHANGE
+						 : DH_STATUS_CHANGED;
+	if (run->opts->dry_run)
+		return 0;
+	if (dh_target_logs(mem, run->target, &run->logs, &run->n_logs, err) != 0 ||
+	    read_backup_file(mem, run, set, set->hive, &b, err) != 0 ||
+	    commit(mem, run, write_blob, verify_blob, &b, err) != 0)
+		return -1;
+	for (size_t i = 0; i < set->n_logs; i++)
+		if (restore_log(mem, run, set, set->logs[i], err) != 0)
+			return -1;
 	return 0;
 }
 
-static int run_steps(TALLOC_CTX *mem, struct run *run, const char *path,
+static int run_steps(TALLOC_CTX *mem, struct run *run, const char *given,
 		     struct dh_error **err)
 {
-	if (open_target(mem, run, path, err) != 0 ||
-	    check_dirty(mem, run, path, err) != 0)
+	const char *path;
+
+	if (open_target(mem, run, given, err) != 0)
+		return -1;
+	path = run->target->path;
+	if (run->opts->command == DH_CMD_RESTORE)
+		return run_restore(mem, run, err);
+	if (check_dirty(mem, run, path, err) != 0)
 		return -1;
 	if (run->opts->command == DH_CMD_RECOVER)
 		return run_recover(mem, run, path, err);

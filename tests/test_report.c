@@ -516,7 +516,7 @@ static void test_json_changed_exact(void **state)
 		"\"non_interactive\":null,\"non_interactive_effective\":3072},"
 		"\"sizes_after\":{\"shared\":1024,\"interactive\":3072,"
 		"\"non_interactive\":512,\"non_interactive_effective\":512}}],"
-		"\"backup\":\"" BACKUP "\",\"backup_logs\":[],"
+		"\"backup\":\"" BACKUP "\",\"backup_logs\":[],\"restored_from\":null,"
 		"\"warnings\":[\"w1\"],\"error\":null}\n");
 	assert_one_line(j);
 	assert_json(j, "d['status'] == 'changed' and d['dirty'] is True and "
@@ -540,7 +540,7 @@ static void test_json_show_roles_and_nulls(void **state)
 	j = dh_report_json(*state, r);
 	assert_one_line(j);
 	assert_non_null(strstr(j, "\"status\":\"shown\""));
-	assert_non_null(strstr(j, "\"backup\":null,\"backup_logs\":[],"
+	assert_non_null(strstr(j, "\"backup\":null,\"backup_logs\":[],\"restored_from\":null,"
 			       "\"warnings\":[],\"error\":null}\n"));
 	assert_non_null(strstr(j, "\"roles\":[\"last-known-good\","
 			       "\"failed\"]"));
@@ -610,7 +610,7 @@ static void test_json_failed(void **state)
 		"\"dirty\":false,\"dirty_reason\":null,"
 		"\"log_entries_applied\":0,\"log_pages_applied\":0,"
 		"\"logs_applied\":[],"
-		"\"control_sets\":[],\"backup\":null,\"backup_logs\":[],"
+		"\"control_sets\":[],\"backup\":null,\"backup_logs\":[],\"restored_from\":null,"
 		"\"warnings\":[],"
 		"\"error\":{\"code\":\"not-a-system-hive\","
 		"\"message\":\"/mnt/x: no \\\"Select\\\" key\"}}\n");
@@ -695,7 +695,7 @@ static void test_json_replayed_exact(void **state)
 		"\"non_interactive\":512,\"non_interactive_effective\":512},"
 		"\"sizes_after\":{\"shared\":1024,\"interactive\":3072,"
 		"\"non_interactive\":512,\"non_interactive_effective\":512}}],"
-		"\"backup\":null,\"backup_logs\":[],\"warnings\":[],"
+		"\"backup\":null,\"backup_logs\":[],\"restored_from\":null,\"warnings\":[],"
 		"\"error\":null}\n");
 	assert_one_line(j);
 	assert_json(j, "d['dirty'] is True and d['dirty_reason'] == '"
@@ -705,7 +705,7 @@ static void test_json_replayed_exact(void **state)
 		    "list(d) == ['target', 'hive', 'status', 'dirty', "
 		    "'dirty_reason', 'log_entries_applied', "
 		    "'log_pages_applied', 'logs_applied', 'control_sets', "
-		    "'backup', 'backup_logs', 'warnings', 'error']");
+		    "'backup', 'backup_logs', 'restored_from', 'warnings', 'error']");
 }
 
 /* recover (or set) with a backup: the logs copied beside it, one line each
@@ -744,7 +744,7 @@ static void test_backup_logs(void **state)
 	assert_one_line(j);
 	assert_non_null(strstr(j, "\"backup\":\"" BACKUP "\","
 			       "\"backup_logs\":[\"" BACKUP ".LOG1\",\""
-			       BACKUP ".LOG2\"],\"warnings\":[\"w\"],"));
+			       BACKUP ".LOG2\"],\"restored_from\":null,\"warnings\":[\"w\"],"));
 	assert_json(j, "d['backup_logs'] == ['" BACKUP ".LOG1', '" BACKUP
 		    ".LOG2'] and d['backup'] == '" BACKUP "' and "
 		    "d['logs_applied'] == ['" LOG1 "']");
@@ -772,7 +772,7 @@ static void test_clean_report_empty_fields(void **state)
 			       "\"log_entries_applied\":0,"
 			       "\"log_pages_applied\":0,"
 			       "\"logs_applied\":[],\"control_sets\":["));
-	assert_non_null(strstr(j, "\"backup\":null,\"backup_logs\":[],"
+	assert_non_null(strstr(j, "\"backup\":null,\"backup_logs\":[],\"restored_from\":null,"
 			       "\"warnings\":[],\"error\":null}\n"));
 	assert_json(j, "d['dirty'] is False and d['dirty_reason'] is None "
 		    "and d['logs_applied'] == [] and d['backup_logs'] == [] "
