@@ -54,9 +54,12 @@ static const char *remedy_for(int errnum)
 		return "run as root, or check that the filesystem is mounted "
 		       "read-write and the directory is writable";
 	case EROFS:
-		return "the filesystem is mounted read-only: remount it "
-		       "read-write (on NTFS, a Windows that was hibernated or "
-		       "shut down with Fast Startup is the usual cause)";
+		return "the filesystem is mounted read-only. On NTFS the "
+		       "usual cause is a Windows that was hibernated or shut "
+		       "down with Fast Startup (ntfs-3g then mounts it "
+		       "read-only): boot Windows, shut it down fully "
+		       "(shutdown /s /t 0, or turn off Fast Startup in the "
+		       "power options), then mount the volume read-write";
 	case EIO:
 		return "the device reported an I/O error: check the disk "
 		       "(dmesg) before trying again";

@@ -319,6 +319,8 @@ else
 	run set --non-interactive 512 "$h"
 	expect_rc 3 "a read-only filesystem"
 	contains "$ERR" "Read-only file system" "the error gives the cause"
+	contains "$ERR" "Fast Startup" "the error names Fast Startup as the usual cause on NTFS"
+	contains "$ERR" "shutdown /s /t 0" "and how to clear it"
 	check "the hive is unchanged on a read-only filesystem" cmp -s "$h" "$FIX/nt4.hive"
 	umount "$d"
 fi
