@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "commit.h"
+#include "io.h"
 #include "error.h"
 
 /* How many "-N" suffixes to try before giving up on a backup name. */
@@ -983,40 +984,6 @@ static int create_copy(struct commit *c, const char *name)
 	return c->bfd < 0 ? errno : 0;
 }
 
-/* Read up to size bytes at off, short only at end of file. */
-static ssize_t pread_full(int fd, char *buf, size_t size, off_t off)
-{
-	size_t got = 0;
-
-	while (got < size) {
-		ssize_t n = pread(fd, buf + got, size - got, off + got);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -1;
-		if (n == 0)
-			break;
-		got += n;
-	}
-	return got;
-}
-
-static int write_full(int fd, const char *buf, size_t size)
-{
-	while (size > 0) {
-		ssize_t n = write(fd, buf, size);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -1;
-		buf += n;
-		size -= n;
-	}
-	return 0;
-}
-
 /* Copy src to c->bfd, named name, up to src's end of file (not a size
  * taken earlier). */
 static int copy_data(struct commit *c, const struct source *src,
@@ -1026,13 +993,13 @@ static int copy_data(struct commit *c, const struct source *src,
 	ssize_t n;
 
 	for (;;) {
-		n = pread_full(src->fd, buf, COPY_CHUNK, off);
+		n = dh_io_pread_full(src->fd, buf, COPY_CHUNK, off);
 		if (n < 0)
 			return io_error(c->mem, c->err, errno, UNCHANGED,
 					"cannot read %s", src->path);
 		if (n == 0)
 			return 0;
-		if (write_full(c->bfd, buf, n) != 0)
+		if (dh_io_write_all(c->bfd, buf, n) != 0)
 			return io_error(c->mem, c->err, errno, UNCHANGED,
 					"cannot write backup %s", name);
 		off += n;
@@ -1050,11 +1017,11 @@ static int compare_copy(struct commit *c, const struct source *src,
 
 	posix_fadvise(c->bfd, 0, 0, POSIX_FADV_DONTNEED);
 	do {
-		na = pread_full(src->fd, a, COPY_CHUNK, off);
+		na = dh_io_pread_full(src->fd, a, COPY_CHUNK, off);
 		if (na < 0)
 			return io_error(c->mem, c->err, errno, UNCHANGED,
 					"cannot read %s", src->path);
-		nb = pread_full(c->bfd, b, COPY_CHUNK, off);
+		nb = dh_io_pread_full(c->bfd, b, COPY_CHUNK, off);
 		if (nb < 0)
 			return io_error(c->mem, c->err, errno, UNCHANGED,
 					"cannot read back backup %s", name);

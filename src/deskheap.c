@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "deskheap.h"
+#include "io.h"
 #include "jobs.h"
 #include "report.h"
 
@@ -390,20 +391,6 @@ static char *render(TALLOC_CTX *mem, const struct cli *cli,
 			 : dh_report_text(mem, r, cli->verbosity);
 }
 
-static void write_all(int fd, const char *p, size_t len)
-{
-	while (len > 0) {
-		ssize_t w = write(fd, p, len);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return;
-		p += w;
-		len -= (size_t)w;
-	}
-}
-
 /* In a worker process: one target, its report rendered into the pipe. */
 static int work(void *arg, size_t i, int fd)
 {
@@ -424,8 +411,10 @@ static int work(void *arg, size_t i, int fd)
 		talloc_free(ctx);
 		return EXIT_TARGET_FAILED;
 	}
-	write_all(fd, text, strlen(text));
-	status = exit_for(b->cli, r);
+	if (dh_io_write_all(fd, text, strlen(text)) != 0)
+		status = EXIT_TARGET_FAILED;
+	else
+		status = exit_for(b->cli, r);
 	talloc_free(ctx);
 	return status;
 }

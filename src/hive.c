@@ -11,6 +11,7 @@
 
 #include "error.h"
 #include "hive.h"
+#include "io.h"
 
 struct dh_hive {
 	hive_h *h;
@@ -59,21 +60,6 @@ int dh_hive_open_fd(TALLOC_CTX *mem, int fd, const char *name, bool writable,
 	return 0;
 }
 
-static int write_all(int fd, const uint8_t *p, size_t len)
-{
-	while (len > 0) {
-		ssize_t w = write(fd, p, len);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		p += w;
-		len -= (size_t)w;
-	}
-	return 0;
-}
-
 int dh_hive_open_bytes(TALLOC_CTX *mem, const uint8_t *bytes, size_t len,
 		       const char *name, bool writable, struct dh_hive **out,
 		       struct dh_error **err)
@@ -85,7 +71,7 @@ int dh_hive_open_bytes(TALLOC_CTX *mem, const uint8_t *bytes, size_t len,
 	if (fd < 0)
 		return dh_error_errno(mem, err, DH_ERR_IO, errno,
 				      "cannot create a memory file for %s", name);
-	if (write_all(fd, bytes, len) != 0) {
+	if (dh_io_write_all(fd, bytes, len) != 0) {
 		rc = dh_error_errno(mem, err, DH_ERR_IO, errno,
 				    "cannot fill a memory file for %s", name);
 	} else {

@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "io.h"
 #include "marvin32.h"
 
 static inline uint32_t rotl32(uint32_t x, unsigned n)
@@ -35,12 +36,9 @@ uint64_t dh_marvin32(const uint8_t *data, size_t len, uint64_t seed)
 	uint32_t d;
 	size_t i;
 
-	/* memcpy + le32toh: the buffer may be unaligned and the host may be
-	 * big-endian; the hash is defined on little-endian dwords. */
-	for (; len >= 4; data += 4, len -= 4) {
-		memcpy(&d, data, sizeof(d));
-		marvin_block(&lo, &hi, le32toh(d));
-	}
+	/* The hash is defined on little-endian dwords, at any alignment. */
+	for (; len >= 4; data += 4, len -= 4)
+		marvin_block(&lo, &hi, dh_le32(data));
 
 	/* The 0-3 remaining bytes, little-endian, then the 0x80 padding byte
 	 * right above them: the padding marks where the data ends, so inputs

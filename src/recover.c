@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "error.h"
+#include "io.h"
 #include "marvin32.h"
 #include "recover.h"
 #include "regf.h"
@@ -17,35 +18,13 @@
 
 enum log_format { LOG_NONE, LOG_OLD, LOG_NEW };
 
-static uint32_t le32_at(const uint8_t *p)
-{
-	uint32_t v;
-
-	memcpy(&v, p, sizeof(v));
-	return le32toh(v);
-}
-
-static uint64_t le64_at(const uint8_t *p)
-{
-	uint64_t v;
-
-	memcpy(&v, p, sizeof(v));
-	return le64toh(v);
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	v = htole32(v);
-	memcpy(p, &v, sizeof(v));
-}
-
 /* A base block is valid when it is signed, its checksum is right and its
  * two sequence numbers agree. */
 static bool base_block_valid(const uint8_t *b, size_t len)
 {
 	return len >= SECTOR && memcmp(b, "regf", 4) == 0 &&
-	       le32_at(b + DH_REGF_CHECKSUM_OFFSET) == dh_regf_checksum(b) &&
-	       le32_at(b + 4) == le32_at(b + 8);
+	       dh_le32(b + DH_REGF_CHECKSUM_OFFSET) == dh_regf_checksum(b) &&
+	       dh_le32(b + 4) == dh_le32(b + 8);
 }
 
 /* ---- new format: HvLE entries ---- */
@@ -70,11 +49,11 @@ static const char *entry_parse(const uint8_t *log, size_t len, size_t off,
 	if (len - off < HVLE_HEADER || memcmp(p, "HvLE", 4) != 0)
 		return "no further entry";
 	e->p = p;
-	e->size = le32_at(p + 4);
-	e->flags = le32_at(p + 8);
-	e->seq = le32_at(p + 12);
-	e->bins_size = le32_at(p + 16);
-	e->n_pages = le32_at(p + 20);
+	e->size = dh_le32(p + 4);
+	e->flags = dh_le32(p + 8);
+	e->seq = dh_le32(p + 12);
+	e->bins_size = dh_le32(p + 16);
+	e->n_pages = dh_le32(p + 20);
 	if (e->size < HVLE_HEADER || e->size % SECTOR != 0 || e->size > len - off)
 		return "an entry's size runs past the end of the log";
 	if (e->bins_size == 0 || e->bins_size % BIN_ALIGN != 0)
@@ -82,8 +61,8 @@ static const char *entry_parse(const uint8_t *log, size_t len, size_t off,
 	if (e->n_pages > (e->size - HVLE_HEADER) / 8)
 		return "an entry's page count does not fit in it";
 	for (uint32_t i = 0; i < e->n_pages; i++) {
-		uint64_t at = le32_at(p + HVLE_HEADER + 8 * i);
-		uint64_t sz = le32_at(p + HVLE_HEADER + 8 * i + 4);
+		uint64_t at = dh_le32(p + HVLE_HEADER + 8 * i);
+		uint64_t sz = dh_le32(p + HVLE_HEADER + 8 * i + 4);
 
 		if (sz == 0 || at + sz > e->bins_size)
 			return "an entry's page lies outside the hive";
@@ -92,8 +71,8 @@ static const char *entry_parse(const uint8_t *log, size_t len, size_t off,
 	if (HVLE_HEADER + 8ull * e->n_pages + data > e->size)
 		return "an entry's pages run past its end";
 	if (dh_marvin32(p + HVLE_HEADER, e->size - HVLE_HEADER,
-			DH_MARVIN32_LOG_SEED) != le64_at(p + 24) ||
-	    dh_marvin32(p, 32, DH_MARVIN32_LOG_SEED) != le64_at(p + 32))
+			DH_MARVIN32_LOG_SEED) != dh_le64(p + 24) ||
+	    dh_marvin32(p, 32, DH_MARVIN32_LOG_SEED) != dh_le64(p + 32))
 		return "an entry's hash is wrong";
 	return NULL;
 }
@@ -108,7 +87,7 @@ struct new_log {
 static const char *scan_new_log(TALLOC_CTX *mem, const struct dh_log_input *in,
 				uint32_t primary_seq2, struct new_log *out)
 {
-	uint32_t log_seq = le32_at(in->data + 4);
+	uint32_t log_seq = dh_le32(in->data + 4);
 	size_t off = SECTOR;
 
 	out->entries = NULL;
@@ -166,10 +145,10 @@ static const char *scan_old_log(const struct dh_log_input *in,
 	const uint8_t *d = in->data;
 	size_t bitmap_bytes, pages_at;
 
-	if (primary_valid && le64_at(d + 12) != le64_at(primary + 12))
+	if (primary_valid && dh_le64(d + 12) != dh_le64(primary + 12))
 		return "its last-written time differs from the hive's (it belongs to an older state)";
-	out->bins_size = le32_at(d + 40);
-	out->seq = le32_at(d + 4);
+	out->bins_size = dh_le32(d + 40);
+	out->seq = dh_le32(d + 4);
 	if (out->bins_size == 0 || out->bins_size % BIN_ALIGN != 0)
 		return "its hive bins size is not a multiple of 4096";
 	bitmap_bytes = out->bins_size / BIN_ALIGN;   /* one bit per 512 bytes */
@@ -217,7 +196,7 @@ static enum log_format classify(struct replay *r, size_t i)
 		st->why_not = "its base block is damaged";
 		return LOG_NONE;
 	}
-	type = le32_at(in->data + 28);
+	type = dh_le32(in->data + 28);
 	if (type == 6)
 		return LOG_NEW;
 	if (type == 1 || type == 2)
@@ -258,7 +237,7 @@ static void take_base_block(struct replay *r, uint8_t *hive, size_t log)
 	if (r->primary_valid)
 		return;
 	memcpy(hive, r->logs[log].data, SECTOR);
-	put32(hive + 28, 0);
+	dh_put_le32(hive + 28, 0);
 	r->rec->base_block_from_log = true;
 }
 
@@ -281,10 +260,10 @@ static int resize(uint8_t **hive, size_t *len, uint32_t bins_size)
 
 static void finish_base_block(uint8_t *hive, uint32_t seq, uint32_t bins_size)
 {
-	put32(hive + 4, seq);
-	put32(hive + 8, seq);
-	put32(hive + 40, bins_size);
-	put32(hive + DH_REGF_CHECKSUM_OFFSET, dh_regf_checksum(hive));
+	dh_put_le32(hive + 4, seq);
+	dh_put_le32(hive + 8, seq);
+	dh_put_le32(hive + 40, bins_size);
+	dh_put_le32(hive + DH_REGF_CHECKSUM_OFFSET, dh_regf_checksum(hive));
 }
 
 static int apply_entry(struct replay *r, uint8_t **hive, size_t *len,
@@ -296,14 +275,14 @@ static int apply_entry(struct replay *r, uint8_t **hive, size_t *len,
 	if (resize(hive, len, e->bins_size) != 0)
 		return -1;
 	for (uint32_t i = 0; i < e->n_pages; i++) {
-		uint32_t at = le32_at(e->p + HVLE_HEADER + 8 * i);
-		uint32_t sz = le32_at(e->p + HVLE_HEADER + 8 * i + 4);
+		uint32_t at = dh_le32(e->p + HVLE_HEADER + 8 * i);
+		uint32_t sz = dh_le32(e->p + HVLE_HEADER + 8 * i + 4);
 
 		memcpy(*hive + BASE + at, data, sz);
 		data += sz;
 	}
-	flags = (le32_at(*hive + 144) & ~1u) | (e->flags & 1u);
-	put32(*hive + 144, flags);
+	flags = (dh_le32(*hive + 144) & ~1u) | (e->flags & 1u);
+	dh_put_le32(*hive + 144, flags);
 	r->rec->pages_applied += e->n_pages;
 	r->rec->entries_applied++;
 	r->rec->last_sequence = e->seq;
@@ -417,7 +396,7 @@ static int replay_old(struct replay *r, uint8_t **hive, size_t *len)
 		return 1;
 	}
 	take_base_block(r, *hive, (size_t)i);
-	seq = le32_at(*hive + 4);
+	seq = dh_le32(*hive + 4);
 	if (resize(hive, len, l->bins_size) != 0)
 		return -1;
 	page = l->pages;
@@ -468,11 +447,11 @@ static int replay_init(TALLOC_CTX *mem, struct replay *r, const uint8_t *hive,
 	r->n_logs = n_logs;
 	r->primary = hive;
 	r->primary_len = len;
-	r->primary_valid = le32_at(hive + DH_REGF_CHECKSUM_OFFSET) ==
+	r->primary_valid = dh_le32(hive + DH_REGF_CHECKSUM_OFFSET) ==
 			   dh_regf_checksum(hive);
 	/* A damaged base block's sequence numbers mean nothing: the log's
 	 * own copy replaces it, so nothing can be judged stale against it. */
-	r->primary_seq2 = r->primary_valid ? le32_at(hive + 8) : 0;
+	r->primary_seq2 = r->primary_valid ? dh_le32(hive + 8) : 0;
 	for (size_t i = 0; i < n_logs; i++)
 		total += logs[i].len;
 	r->grow_limit = (len > BASE ? len - BASE : 0) + total;

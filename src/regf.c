@@ -6,33 +6,18 @@
 #include <unistd.h>
 
 #include "error.h"
+#include "io.h"
 #include "regf.h"
 
 /* Smallest base block we parse: every field we read lies below 512. */
 #define BASE_BLOCK_MIN 512u
-
-static uint32_t le32_at(const uint8_t *p)
-{
-	uint32_t v;
-
-	memcpy(&v, p, sizeof(v));
-	return le32toh(v);
-}
-
-static uint64_t le64_at(const uint8_t *p)
-{
-	uint64_t v;
-
-	memcpy(&v, p, sizeof(v));
-	return le64toh(v);
-}
 
 uint32_t dh_regf_checksum(const uint8_t *block)
 {
 	uint32_t sum = 0;
 
 	for (unsigned off = 0; off < DH_REGF_CHECKSUM_OFFSET; off += 4)
-		sum ^= le32_at(block + off);
+		sum ^= dh_le32(block + off);
 	if (sum == 0xFFFFFFFFu)
 		return 0xFFFFFFFEu;
 	if (sum == 0)
@@ -48,16 +33,16 @@ int dh_regf_parse(TALLOC_CTX *mem, const uint8_t *buf, size_t len,
 		return dh_error_set(mem, err, DH_ERR_NOT_HIVE,
 				    "%s is not a registry hive (no \"regf\" base block): check the path names a hive file such as Windows/System32/config/SYSTEM",
 				    name);
-	out->seq_primary = le32_at(buf + 4);
-	out->seq_secondary = le32_at(buf + 8);
-	out->last_written = le64_at(buf + 12);
-	out->major = le32_at(buf + 20);
-	out->minor = le32_at(buf + 24);
-	out->file_type = le32_at(buf + 28);
-	out->root_offset = le32_at(buf + 36);
-	out->bins_size = le32_at(buf + 40);
-	out->flags = le32_at(buf + 144);
-	out->checksum_stored = le32_at(buf + DH_REGF_CHECKSUM_OFFSET);
+	out->seq_primary = dh_le32(buf + 4);
+	out->seq_secondary = dh_le32(buf + 8);
+	out->last_written = dh_le64(buf + 12);
+	out->major = dh_le32(buf + 20);
+	out->minor = dh_le32(buf + 24);
+	out->file_type = dh_le32(buf + 28);
+	out->root_offset = dh_le32(buf + 36);
+	out->bins_size = dh_le32(buf + 40);
+	out->flags = dh_le32(buf + 144);
+	out->checksum_stored = dh_le32(buf + DH_REGF_CHECKSUM_OFFSET);
 	out->checksum_computed = dh_regf_checksum(buf);
 	return 0;
 }
@@ -79,19 +64,10 @@ int dh_regf_read_fd(TALLOC_CTX *mem, int fd, const char *name,
 		    struct dh_regf_header *out, struct dh_error **err)
 {
 	uint8_t block[BASE_BLOCK_MIN];
-	size_t got = 0;
+	ssize_t got = dh_io_pread_full(fd, block, sizeof(block), 0);
 
-	while (got < sizeof(block)) {
-		ssize_t r = pread(fd, block + got, sizeof(block) - got, got);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			return dh_error_errno(mem, err, DH_ERR_IO, errno,
-					      "cannot read %s", name);
-		if (r == 0)
-			break;
-		got += (size_t)r;
-	}
-	return dh_regf_parse(mem, block, got, name, out, err);
+	if (got < 0)
+		return dh_error_errno(mem, err, DH_ERR_IO, errno,
+				      "cannot read %s", name);
+	return dh_regf_parse(mem, block, (size_t)got, name, out, err);
 }

@@ -15,6 +15,7 @@
 #include "commit.h"
 #include "error.h"
 #include "hive.h"
+#include "io.h"
 #include "patch.h"
 #include "recover.h"
 #include "regf.h"
@@ -264,18 +265,10 @@ struct blob {
 static int write_blob(void *arg, int fd, TALLOC_CTX *mem, struct dh_error **err)
 {
 	const struct blob *b = arg;
-	size_t done = 0;
 
-	while (done < b->len) {
-		ssize_t w = write(fd, b->data + done, b->len - done);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return dh_error_errno(mem, err, DH_ERR_IO, errno,
-					      "cannot write %s", b->what);
-		done += (size_t)w;
-	}
+	if (dh_io_write_all(fd, b->data, b->len) != 0)
+		return dh_error_errno(mem, err, DH_ERR_IO, errno,
+				      "cannot write %s", b->what);
 	return 0;
 }
 

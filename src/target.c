@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "error.h"
+#include "io.h"
 #include "target.h"
 
 /* The layouts of a Windows volume, below its root. */
@@ -34,7 +35,7 @@ int dh_target_read_fd(TALLOC_CTX *mem, int fd, const char *name,
 {
 	struct stat st;
 	uint8_t *buf;
-	size_t got = 0;
+	ssize_t got;
 
 	if (fstat(fd, &st) != 0)
 		return dh_error_errno(mem, err, DH_ERR_IO, errno,
@@ -45,21 +46,15 @@ int dh_target_read_fd(TALLOC_CTX *mem, int fd, const char *name,
 	buf = talloc_array(mem, uint8_t, st.st_size ? (size_t)st.st_size : 1);
 	if (buf == NULL)
 		return dh_error_set(mem, err, DH_ERR_NOMEM, "out of memory reading %s", name);
-	while (got < (size_t)st.st_size) {
-		ssize_t r = pread(fd, buf + got, (size_t)st.st_size - got, (off_t)got);
+	got = dh_io_pread_full(fd, buf, (size_t)st.st_size, 0);
+	if (got < st.st_size) {
+		int e = got < 0 ? errno : EIO;   /* shorter than it said */
 
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0) {
-			talloc_free(buf);
-			return dh_error_errno(mem, err, DH_ERR_IO,
-					      r < 0 ? errno : EIO,
-					      "cannot read %s", name);
-		}
-		got += (size_t)r;
+		talloc_free(buf);
+		return dh_error_errno(mem, err, DH_ERR_IO, e, "cannot read %s", name);
 	}
 	*data = buf;
-	*len = got;
+	*len = (size_t)got;
 	return 0;
 }
 

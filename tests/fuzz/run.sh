@@ -58,7 +58,7 @@ bin=$work/fuzz_recover
 	-I"$cfgdir" -I"$top/include" -I"$top/src" \
 	$(pkg-config --cflags talloc) \
 	"$here/fuzz_recover.c" "$top/src/recover.c" "$top/src/regf.c" \
-	"$top/src/marvin32.c" "$top/src/error.c" \
+	"$top/src/marvin32.c" "$top/src/error.c" "$top/src/io.c" \
 	$(pkg-config --libs talloc) -o "$bin"
 echo "run.sh: built $bin"
 

@@ -1,0 +1,43 @@
+/*
+ * Whole reads and writes on file descriptors: the loops every module would
+ * otherwise write again (short counts and EINTR handled here), and
+ * little-endian fields of on-disk structures read from unaligned bytes.
+ */
+#ifndef DH_IO_H
+#define DH_IO_H
+
+#include <endian.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/types.h>
+
+/* Write all len bytes at the file offset. 0, or -1 with errno set. */
+int dh_io_write_all(int fd, const void *buf, size_t len);
+
+/* Read up to len bytes at off; fewer only at end of file. The count, or -1
+ * with errno set. */
+ssize_t dh_io_pread_full(int fd, void *buf, size_t len, off_t off);
+
+static inline uint32_t dh_le32(const uint8_t *p)
+{
+	uint32_t v;
+
+	memcpy(&v, p, sizeof(v));
+	return le32toh(v);
+}
+
+static inline uint64_t dh_le64(const uint8_t *p)
+{
+	uint64_t v;
+
+	memcpy(&v, p, sizeof(v));
+	return le64toh(v);
+}
+
+static inline void dh_put_le32(uint8_t *p, uint32_t v)
+{
+	v = htole32(v);
+	memcpy(p, &v, sizeof(v));
+}
+
+#endif
