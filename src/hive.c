@@ -60,7 +60,7 @@ int dh_hive_open_fd(TALLOC_CTX *mem, int fd, const char *name, bool writable,
 	return 0;
 }
 
-int dh_hive_open_bytes(TALLOC_CTX *mem, const uint8_t *bytes, size_t len,
+int dh_hive_open_bytes(TALLOC_CTX *mem, uint8_t **bytes, size_t len,
 		       const char *name, bool writable, struct dh_hive **out,
 		       struct dh_error **err)
 {
@@ -69,15 +69,18 @@ int dh_hive_open_bytes(TALLOC_CTX *mem, const uint8_t *bytes, size_t len,
 	int rc;
 
 	if (fd < 0)
-		return dh_error_errno(mem, err, DH_ERR_IO, errno,
-				      "cannot create a memory file for %s", name);
-	if (dh_io_write_all(fd, bytes, len) != 0) {
+		rc = dh_error_errno(mem, err, DH_ERR_IO, errno,
+				    "cannot create a memory file for %s", name);
+	else if (dh_io_write_all(fd, *bytes, len) != 0)
 		rc = dh_error_errno(mem, err, DH_ERR_IO, errno,
 				    "cannot fill a memory file for %s", name);
-	} else {
+	else
+		rc = 0;
+	TALLOC_FREE(*bytes);
+	if (rc == 0)
 		rc = dh_hive_open_fd(mem, fd, name, writable, out, err);
-	}
-	close(fd);
+	if (fd >= 0)
+		close(fd);
 	return rc;
 }
 

@@ -23,10 +23,11 @@ struct dh_hive;
 int dh_hive_open_fd(TALLOC_CTX *mem, int fd, const char *name, bool writable,
 		    struct dh_hive **out, struct dh_error **err);
 
-/* Open a hive held in memory (a recovered hive): the bytes are handed to
- * hivex through an anonymous memory file; the caller may free them after
- * this returns. */
-int dh_hive_open_bytes(TALLOC_CTX *mem, const uint8_t *bytes, size_t len,
+/* Open a hive held in memory (a recovered hive), handing the bytes to
+ * hivex through an anonymous memory file. Consumes *bytes (a talloc
+ * object): it is freed, and *bytes set to NULL, before hivex reads its own
+ * copy, so the two never take memory at once. */
+int dh_hive_open_bytes(TALLOC_CTX *mem, uint8_t **bytes, size_t len,
 		       const char *name, bool writable, struct dh_hive **out,
 		       struct dh_error **err);
 

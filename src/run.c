@@ -145,6 +145,10 @@ static int replay(TALLOC_CTX *mem, struct run *run, const char *path,
 					       run->logs[i].len };
 	rc = dh_recover_apply(mem, &run->bytes, &run->len, path, in, n,
 			      &run->recovery, err);
+	/* Their bytes are in the hive now; the descriptors stay, for the
+	 * backup set. */
+	for (size_t i = 0; i < n; i++)
+		TALLOC_FREE(run->logs[i].data);
 	if (rc != 0 && run->opts->command == DH_CMD_SHOW && *err != NULL &&
 	    (*err)->code == DH_ERR_DIRTY) {
 		run->bytes = NULL;
@@ -181,7 +185,7 @@ static int open_hive(TALLOC_CTX *mem, struct run *run, const char *path,
 	bool edit = writes(run->opts) && run->opts->command == DH_CMD_SET;
 
 	if (run->bytes != NULL)
-		return dh_hive_open_bytes(mem, run->bytes, run->len, path,
+		return dh_hive_open_bytes(mem, &run->bytes, run->len, path,
 					  edit, &run->hive, err);
 	return dh_hive_open_fd(mem, run->fd, path, edit, &run->hive, err);
 }
@@ -237,8 +241,12 @@ static int write_patched(void *arg, int fd, TALLOC_CTX *mem,
 			 struct dh_error **err)
 {
 	struct run *run = arg;
+	int rc = dh_hive_commit_fd(mem, run->hive, fd, err);
 
-	return dh_hive_commit_fd(mem, run->hive, fd, err);
+	/* Written: its in-memory copy of the hive is not needed again, and
+	 * the verify step is about to read the file. */
+	TALLOC_FREE(run->hive);
+	return rc;
 }
 
 /* ... and hold exactly the planned values. */
@@ -278,14 +286,27 @@ static int verify_blob(void *arg, int fd, const char *path, TALLOC_CTX *mem,
 {
 	const struct blob *b = arg;
 	struct dh_hive *written;
-	uint8_t *back;
-	size_t len;
+	uint8_t chunk[65536];
+	size_t off = 0;
+	ssize_t got;
 
-	if (b->clean_hive && verify_clean(mem, fd, path, &written, err) != 0)
-		return -1;
-	if (dh_target_read_fd(mem, fd, path, &back, &len, err) != 0)
-		return -1;
-	if (len != b->len || memcmp(back, b->data, len) != 0)
+	if (b->clean_hive) {
+		if (verify_clean(mem, fd, path, &written, err) != 0)
+			return -1;
+		talloc_free(written);
+	}
+	/* In chunks: a whole second copy would double the memory needed. */
+	do {
+		got = dh_io_pread_full(fd, chunk, sizeof(chunk), (off_t)off);
+		if (got < 0)
+			return dh_error_errno(mem, err, DH_ERR_IO, errno,
+					      "cannot read back %s", path);
+		if ((size_t)got > b->len - off ||
+		    memcmp(chunk, b->data + off, (size_t)got) != 0)
+			break;
+		off += (size_t)got;
+	} while (got > 0);
+	if (got != 0 || off != b->len)
 		return dh_error_set(mem, err, DH_ERR_VERIFY,
 				    "%s did not read back as written", path);
 	return 0;
@@ -378,12 +399,11 @@ static int run_recover(TALLOC_CTX *mem, struct run *run, const char *path,
 	run->report->status = outcome(run->opts, run->bytes != NULL);
 	if (run->bytes == NULL)
 		return 0;
-	if (dh_hive_open_bytes(mem, run->bytes, run->len, path, false, &check,
-			       err) != 0)
-		return -1;
-	talloc_free(check);
-	if (run->report->status != DH_STATUS_CHANGED)
-		return 0;
+	/* A dry run still shows whether hivex reads the result; a real run
+	 * finds out when it verifies the written file. */
+	if (run->report->status == DH_STATUS_WOULD_CHANGE)
+		return dh_hive_open_bytes(mem, &run->bytes, run->len, path,
+					  false, &check, err);
 	blob = (struct blob){ run->bytes, run->len, "the recovered hive", true };
 	return commit(mem, run, write_blob, verify_blob, &blob, err);
 }
@@ -397,8 +417,6 @@ static int run_patch(TALLOC_CTX *mem, struct run *run, const char *path,
 
 	if (open_hive(mem, run, path, err) != 0)
 		return -1;
-	/* hivex holds its own copy now. */
-	TALLOC_FREE(run->bytes);
 	if (dh_patch_plan(mem, run->hive, opts->control_set, want, &run->patch,
 			  err) != 0)
 		return -1;
