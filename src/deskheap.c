@@ -319,26 +319,43 @@ struct batch {
 	bool progress;                /* a progress line on stderr */
 };
 
-/* A name for a target's backup subdirectory that says which image it came
- * from: its path with '/' as '_' ("/mnt/vm01" -> "mnt_vm01"). */
+/* FNV-1a: a short, stable fingerprint of a path. */
+static uint32_t fingerprint(const char *s)
+{
+	uint32_t h = 2166136261u;
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 16777619u;
+	return h;
+}
+
+/*
+ * A name for a target's backup subdirectory that says which image it came
+ * from, and that no other target gets, in this run or a later one: its
+ * real path with '/' as '_', then a fingerprint of that path ("/mnt/vm01"
+ * -> "mnt_vm01-1c3a9e07"), since "/a_b" and "/a/b" would read the same.
+ */
 static char *subdir_name(TALLOC_CTX *mem, const char *target)
 {
-	char *s = talloc_strdup(mem, target), *w = s;
+	char *real = realpath(target, NULL);
+	const char *path = real ? real : target;
+	char *s = talloc_strdup(mem, path), *w = s;
 
-	if (s == NULL)
-		return NULL;
-	for (const char *r = target; *r; r++) {
-		char c = *r == '/' ? '_' : *r;
+	if (s != NULL) {
+		for (const char *r = path; *r; r++) {
+			char c = *r == '/' ? '_' : *r;
 
-		if (c == '_' && (w == s || w[-1] == '_'))
-			continue;
-		*w++ = c;
+			if (c == '_' && (w == s || w[-1] == '_'))
+				continue;
+			*w++ = c;
+		}
+		while (w > s && w[-1] == '_')
+			w--;
+		*w = '\0';
+		s = talloc_asprintf(mem, "%s-%08x", *s ? s : "root",
+				    fingerprint(path));
 	}
-	while (w > s && w[-1] == '_')
-		w--;
-	*w = '\0';
-	if (*s == '\0' || strcmp(s, ".") == 0 || strcmp(s, "..") == 0)
-		return talloc_strdup(mem, "root");
+	free(real);
 	return s;
 }
 

@@ -213,40 +213,82 @@ static char *dir_prefix(TALLOC_CTX *mem, const char *dir)
 	return talloc_asprintf(mem, "%s/", dir);
 }
 
-/* Whether the directory path ends in a Windows layout (config directory),
- * so that its volume root lies three levels up. */
-static bool ends_in_layout(const char *dir)
+/* The name under which the directory open at dirfd stands in its parent
+ * (opened into *parent), found by inode: the path the user typed may be
+ * "." or relative, and only the directories themselves tell the truth.
+ * *name is NULL when it cannot be told (a mount point, a loop). */
+static int name_in_parent(TALLOC_CTX *mem, int dirfd, int *parent, char **name)
 {
-	char *copy = strdup(dir), *parts[3] = { NULL }, *tok, *save = NULL;
-	size_t n = 0;
-	bool match = false;
+	struct stat self, st;
+	struct dirent *e;
+	DIR *d;
+	int fd;
 
-	if (copy == NULL)
-		return false;
-	for (tok = strtok_r(copy, "/", &save); tok; tok = strtok_r(NULL, "/", &save)) {
-		parts[0] = parts[1];
-		parts[1] = parts[2];
-		parts[2] = tok;
-		n++;
+	*name = NULL;
+	*parent = openat(dirfd, "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (*parent < 0 || fstat(dirfd, &self) != 0)
+		return -1;
+	fd = dup(*parent);
+	d = fd >= 0 ? fdopendir(fd) : NULL;
+	if (d == NULL) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
 	}
-	for (size_t l = 0; n >= 3 && l < N_LAYOUTS && !match; l++)
-		match = strcasecmp(parts[0], LAYOUTS[l][0]) == 0 &&
-			strcasecmp(parts[1], LAYOUTS[l][1]) == 0 &&
-			strcasecmp(parts[2], LAYOUTS[l][2]) == 0;
-	free(copy);
-	return match;
+	while (*name == NULL && (e = readdir(d)) != NULL) {
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		if (fstatat(*parent, e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    st.st_ino == self.st_ino && st.st_dev == self.st_dev)
+			*name = talloc_strdup(mem, e->d_name);
+	}
+	closedir(d);
+	return 0;
 }
 
-/* A config directory or a hive file: its volume root, when its path shows
- * one, for the hibernation check. */
+/* Whether the hive's directory is config under System32 under Windows (or
+ * the NT layout); if so, *rootfd gets the volume root above them. */
+static void walk_up(TALLOC_CTX *mem, int dirfd, int *rootfd)
+{
+	char *names[3];
+	int cur = dirfd, parent = -1;
+	bool match = false;
+
+	*rootfd = -1;
+	for (size_t i = 0; i < 3; i++) {
+		int rc = name_in_parent(mem, cur, &parent, &names[2 - i]);
+
+		if (cur != dirfd)
+			close(cur);
+		cur = parent;
+		if (rc != 0 || names[2 - i] == NULL) {
+			if (cur >= 0)
+				close(cur);
+			return;
+		}
+	}
+	for (size_t l = 0; l < N_LAYOUTS && !match; l++)
+		match = strcasecmp(names[0], LAYOUTS[l][0]) == 0 &&
+			strcasecmp(names[1], LAYOUTS[l][1]) == 0 &&
+			strcasecmp(names[2], LAYOUTS[l][2]) == 0;
+	if (match)
+		*rootfd = cur;
+	else
+		close(cur);
+}
+
+/* A config directory or a hive file: its volume root, when the directories
+ * above it are a Windows layout, for the hibernation check. */
 static int find_root(TALLOC_CTX *mem, struct dh_target *t, struct dh_error **err)
 {
-	if (!ends_in_layout(t->dir))
-		return 0;
-	t->rootfd = openat(t->dirfd, "../../..", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	TALLOC_CTX *tmp = talloc_new(mem);
+
+	if (tmp == NULL)
+		return nomem(mem, err);
+	walk_up(tmp, t->dirfd, &t->rootfd);
+	talloc_free(tmp);
 	if (t->rootfd < 0)
-		return dh_error_errno(mem, err, DH_ERR_IO, errno,
-				      "cannot open the volume root above %s", t->dir);
+		return 0;
 	t->root = talloc_asprintf(t, "%s../../../", t->dir);
 	return t->root ? 0 : nomem(mem, err);
 }

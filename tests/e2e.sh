@@ -146,7 +146,7 @@ h=$(fixture nt4.hive "$d")
 mkdir "$WORK/backups"
 run set --backup-dir "$WORK/backups" --non-interactive 512 "$h"
 expect_rc 0 "set --backup-dir"
-sub=$(printf '%s' "$h" | sed 's|^/*||; s|/*$||; s|//*|_|g')
+sub=$(backup_subdir "$h")
 check "the backup is in the target's subdirectory of the backup directory" cmp -s "$WORK/backups/$sub"/SYSTEM.deskheap-*.bak "$FIX/nt4.hive"
 check "the subdirectory is private (0700)" test "$(stat -c %a "$WORK/backups/$sub")" = 700
 check "nothing but the hive beside it" test "$(listing "$d")" = "SYSTEM "

@@ -15,7 +15,10 @@ finish() {
 	rc=$?
 	rm -rf "$WORK"
 	echo "1..$TEST_N"
-	[ "$TEST_FAILED" -eq 0 ] && [ "$rc" -eq 0 ]
+	# An explicit exit: dash does not take a trap's last status as the
+	# script's.
+	if [ "$TEST_FAILED" -eq 0 ] && [ "$rc" -eq 0 ]; then exit 0; fi
+	exit 1
 }
 trap finish EXIT
 
@@ -122,4 +125,20 @@ only_windows_changed() {
 windows_value() {
 	printf 'cd %s\\Control\\Session Manager\\SubSystems\nlsval Windows\n' \
 		"${2:-ControlSet001}" | hivexsh "$1" 2>&1
+}
+
+# backup_subdir TARGET: the subdirectory of --backup-dir that deskheap uses
+# for TARGET, computed here independently: its real path with '/' as '_'
+# (runs collapsed, ends trimmed), '-', and the FNV-1a 32-bit hash of that
+# real path in 8 hex digits.
+backup_subdir() {
+	python3 -c '
+import os, re, sys
+p = os.path.realpath(sys.argv[1]) if os.path.exists(sys.argv[1]) else sys.argv[1]
+h = 2166136261
+for b in p.encode():
+    h = ((h ^ b) * 16777619) & 0xFFFFFFFF
+name = re.sub("_+", "_", p.replace("/", "_")).strip("_") or "root"
+print("%s-%08x" % (name, h))
+' "$1"
 }
