@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "commit.h"
+#include "failpoint.h"
 #include "io.h"
 #include "error.h"
 
@@ -514,6 +515,35 @@ static int open_companions(struct commit *c)
 
 /* Everything that can fail before a file is created: so such failures
  * leave nothing to clean up. */
+/* Temporary files a killed run left beside the hive. Every run that makes
+ * one holds the hive's lock while it exists, and we hold it now: any such
+ * file is a leftover, never another run's work in progress. */
+static void remove_stale_temps(struct commit *c)
+{
+	char *prefix = talloc_asprintf(c->scratch, ".%s.deskheap-tmp-", c->base);
+	int fd = dup(c->dirfd);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	struct dirent *e;
+	struct stat st;
+
+	if (d == NULL || prefix == NULL) {
+		if (d == NULL && fd >= 0)
+			close(fd);
+		if (d != NULL)
+			closedir(d);
+		return;
+	}
+	rewinddir(d);
+	while ((e = readdir(d)) != NULL)
+		if (strncmp(e->d_name, prefix, strlen(prefix)) == 0 &&
+		    strlen(e->d_name) == strlen(prefix) + 6 &&
+		    fstatat(c->dirfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    S_ISREG(st.st_mode))
+			unlinkat(c->dirfd, e->d_name, 0);
+	closedir(d);
+	talloc_free(prefix);
+}
+
 static int commit_init(struct commit *c)
 {
 	if (fstat(c->orig.fd, &c->orig.st) != 0)
@@ -524,6 +554,7 @@ static int commit_init(struct commit *c)
 		return nomem(c->mem, c->err);
 	if (open_companions(c) != 0)
 		return -1;
+	remove_stale_temps(c);
 	return open_backup_dir(c);
 }
 
@@ -565,6 +596,10 @@ static int make_temp(struct commit *c)
 	unsigned i;
 	int e = EEXIST;
 
+	if (dh_failpoint("temp-create") != 0)
+		return io_error(c->mem, c->err, errno, UNCHANGED,
+				"cannot create a temporary file beside %s",
+				c->orig.path);
 	for (i = 0; i < TEMP_TRIES && e == EEXIST; i++) {
 		random_suffix(rnd, i);
 		talloc_free(c->tmpname);
@@ -617,7 +652,7 @@ static int rewind_temp(struct commit *c)
 
 static int sync_temp(struct commit *c)
 {
-	if (fsync(c->tmpfd) != 0)
+	if (dh_failpoint("fsync") != 0 || fsync(c->tmpfd) != 0)
 		return io_error(c->mem, c->err, errno, UNCHANGED,
 				"cannot write %s to disk", c->tmppath);
 	return 0;
@@ -628,12 +663,19 @@ static int write_temp(struct commit *c)
 	const struct dh_commit_request *r = c->req;
 	struct dh_error *cb_err = NULL;
 
+	if (dh_failpoint("write") != 0)
+		return io_error(c->mem, c->err, errno, UNCHANGED,
+				"cannot write %s", c->tmppath);
 	if (r->write(r->arg, c->tmpfd, c->scratch, &cb_err) != 0)
 		return callback_failed(c, cb_err, DH_ERR_IO, "writing");
 	/* Synced before verifying, so verify reads what reached the disk
 	 * (as far as the kernel tells), not only what we meant to write. */
 	if (sync_temp(c) != 0 || rewind_temp(c) != 0)
 		return -1;
+	if (dh_failpoint("verify") != 0)
+		return dh_error_set(c->mem, c->err, DH_ERR_VERIFY,
+				    "%s did not verify (injected); %s",
+				    c->tmppath, UNCHANGED);
 	if (r->verify(r->arg, c->tmpfd, c->tmppath, c->scratch, &cb_err) != 0)
 		return callback_failed(c, cb_err, DH_ERR_VERIFY, "verifying");
 	return 0;
@@ -882,6 +924,10 @@ static int check_metadata(struct commit *c, const struct source *src, int fd,
 static int copy_metadata(struct commit *c, const struct source *src, int fd,
 			 const char *name, bool backup)
 {
+	if (dh_failpoint("metadata") != 0)
+		return io_error(c->mem, c->err, errno, UNCHANGED,
+				"cannot copy the metadata of %s to %s",
+				src->path, name);
 	char *orig;
 	ssize_t len;
 	int ret;
@@ -1070,6 +1116,9 @@ static int make_backup(struct commit *c)
 	bool copy = false;
 	int n = 1, e;
 
+	if (dh_failpoint("backup") != 0)
+		return io_error(c->mem, c->err, errno, UNCHANGED,
+				"cannot create a backup of %s", c->orig.path);
 	if (backup_stamp(c, stamp, sizeof stamp) != 0)
 		return -1;
 	while (n <= BACKUP_TRIES) {
@@ -1146,6 +1195,8 @@ static int copy_companions(struct commit *c)
  * durable as they can be made. */
 static int sync_dir(int fd)
 {
+	if (dh_failpoint("dir-fsync") != 0)
+		return -1;
 	if (fsync(fd) == 0 || errno == EINVAL || errno == ENOTSUP)
 		return 0;
 	return -1;
@@ -1209,7 +1260,8 @@ static int commit_rename(struct commit *c)
 				    "%s was replaced by another program while "
 				    "locked: run again; %s", c->orig.path,
 				    UNCHANGED);
-	if (renameat(c->dirfd, c->tmpname, c->dirfd, c->base) != 0)
+	if (dh_failpoint("rename") != 0 ||
+	    renameat(c->dirfd, c->tmpname, c->dirfd, c->base) != 0)
 		return io_error(c->mem, c->err, errno, UNCHANGED,
 				"cannot rename %s to %s", c->tmppath,
 				c->orig.path);

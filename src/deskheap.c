@@ -259,7 +259,12 @@ static int check_combination(const struct cli *cli)
 
 static void print_version(void)
 {
+#ifdef DH_FAILPOINTS
+	printf("deskheap %s (failpoints: a test build, not for real use)\n",
+	       PACKAGE_VERSION);
+#else
 	printf("deskheap %s\n", PACKAGE_VERSION);
+#endif
 }
 
 static int parse_args(struct cli *cli, int argc, char **argv, int *first_target)
@@ -437,15 +442,17 @@ static int work(void *arg, size_t i, int fd)
 }
 
 /* The report of a worker that died without one. */
-static char *died(TALLOC_CTX *mem, const struct batch *b, size_t i, int sig)
+static char *died(TALLOC_CTX *mem, const struct batch *b, size_t i,
+		  int status, int sig)
 {
 	struct dh_error e = { DH_ERR_INTERNAL, NULL };
 	struct dh_report r = { .target = b->targets[i], .hive = b->targets[i],
 			       .status = DH_STATUS_FAILED, .error = &e };
 
 	e.message = talloc_asprintf(mem,
-		"deskheap stopped on this target without a result (%s%s): the hive is either as it was or fully replaced, never half-written; run deskheap show on it, and please report this",
-		sig ? "killed by " : "no report", sig ? strsignal(sig) : "");
+		"deskheap stopped on this target without a result (%s %d%s%s): the hive is either as it was or fully replaced, never half-written; run deskheap show on it, and please report this",
+		sig ? "signal" : "exit status", sig ? sig : status,
+		sig ? ", " : "", sig ? strsignal(sig) : "");
 	return e.message ? render(mem, b->cli, &r) : NULL;
 }
 
@@ -461,7 +468,7 @@ static void done(void *arg, size_t i, const char *output, size_t len,
 	struct batch *b = arg;
 	TALLOC_CTX *tmp = talloc_new(NULL);
 	bool crashed = status < 0 || len == 0;
-	const char *text = crashed ? died(tmp, b, i, sig) : output;
+	const char *text = crashed ? died(tmp, b, i, status, sig) : output;
 	int code = crashed ? EXIT_TARGET_FAILED : status;
 	/* Text errors go to stderr so that stdout stays the results; JSON
 	 * keeps every target's line on stdout. */

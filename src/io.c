@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <unistd.h>
 
+#include "failpoint.h"
 #include "io.h"
 
 int dh_io_write_all(int fd, const void *buf, size_t len)
@@ -10,7 +11,7 @@ int dh_io_write_all(int fd, const void *buf, size_t len)
 	const char *p = buf;
 
 	while (len > 0) {
-		ssize_t w = write(fd, p, len);
+		ssize_t w = dh_failpoint("write") != 0 ? -1 : write(fd, p, len);
 
 		if (w < 0 && errno == EINTR)
 			continue;

@@ -14,6 +14,7 @@
 
 #include "commit.h"
 #include "error.h"
+#include "failpoint.h"
 #include "hive.h"
 #include "io.h"
 #include "patch.h"
@@ -241,7 +242,10 @@ static int write_patched(void *arg, int fd, TALLOC_CTX *mem,
 			 struct dh_error **err)
 {
 	struct run *run = arg;
-	int rc = dh_hive_commit_fd(mem, run->hive, fd, err);
+	int rc = dh_failpoint("write") != 0 ?
+		dh_error_errno(mem, err, DH_ERR_IO, errno, "cannot write the new %s",
+			       dh_hive_name(run->hive)) :
+		dh_hive_commit_fd(mem, run->hive, fd, err);
 
 	/* Written: its in-memory copy of the hive is not needed again, and
 	 * the verify step is about to read the file. */
