@@ -1,6 +1,6 @@
 /*
- * One target, start to end: the pipeline of the design, for a hive file.
- * target -> locked/opened file -> base block (dirty?) -> bytes + logs ->
+ * One target, start to end: the pipeline of the design.
+ * target -> resolved, locked/opened file -> base block (dirty?) -> bytes + logs ->
  * recovered bytes -> hivex handle -> patch plan -> commit -> report.
  */
 #include "config.h"
@@ -44,7 +44,18 @@ static bool writes(const struct dh_options *opts)
 		opts->command == DH_CMD_RESTORE) && !opts->dry_run;
 }
 
-static int add_warning(struct dh_report *r, const char *text);
+static int add_warning(struct dh_report *r, const char *text)
+{
+	char **w = talloc_realloc(r, r->warnings, char *, r->n_warnings + 1);
+
+	if (w == NULL)
+		return -1;
+	r->warnings = w;
+	if ((w[r->n_warnings] = talloc_strdup(w, text)) == NULL)
+		return -1;
+	r->n_warnings++;
+	return 0;
+}
 
 /* A hibernated Windows would write its in-memory registry back over the
  * change: refuse to write unless told otherwise; reading only warns. */
@@ -85,19 +96,6 @@ static int open_target(TALLOC_CTX *mem, struct run *run, const char *given,
 	if (dh_commit_lock(mem, t->dirfd, t->name, t->path, &run->lock, err) != 0)
 		return -1;
 	run->fd = run->lock->fd;
-	return 0;
-}
-
-static int add_warning(struct dh_report *r, const char *text)
-{
-	char **w = talloc_realloc(r, r->warnings, char *, r->n_warnings + 1);
-
-	if (w == NULL)
-		return -1;
-	r->warnings = w;
-	if ((w[r->n_warnings] = talloc_strdup(w, text)) == NULL)
-		return -1;
-	r->n_warnings++;
 	return 0;
 }
 
