@@ -60,27 +60,34 @@ int dh_hive_open_fd(TALLOC_CTX *mem, int fd, const char *name, bool writable,
 	return 0;
 }
 
-int dh_hive_open_bytes(TALLOC_CTX *mem, uint8_t **bytes, size_t len,
-		       const char *name, bool writable, struct dh_hive **out,
-		       struct dh_error **err)
+static int close_fdp(int *fdp)
 {
-	/* hivex 1.3 opens files only; a memory file keeps the bytes off disk. */
-	int fd = memfd_create("deskheap-hive", MFD_CLOEXEC);
-	int rc;
+	if (*fdp >= 0)
+		close(*fdp);
+	return 0;
+}
 
-	if (fd < 0)
+int dh_hive_memfd(TALLOC_CTX *mem, uint8_t **bytes, size_t len,
+		  const char *name, int **fd, struct dh_error **err)
+{
+	int *fdp = talloc(mem, int);
+	int rc = 0;
+
+	if (fdp == NULL)
+		return dh_error_set(mem, err, DH_ERR_NOMEM, "out of memory");
+	*fdp = memfd_create("deskheap-hive", MFD_CLOEXEC);
+	talloc_set_destructor(fdp, close_fdp);
+	if (*fdp < 0)
 		rc = dh_error_errno(mem, err, DH_ERR_IO, errno,
 				    "cannot create a memory file for %s", name);
-	else if (dh_io_write_all(fd, *bytes, len) != 0)
+	else if (dh_io_write_all(*fdp, *bytes, len) != 0)
 		rc = dh_error_errno(mem, err, DH_ERR_IO, errno,
 				    "cannot fill a memory file for %s", name);
-	else
-		rc = 0;
 	TALLOC_FREE(*bytes);
-	if (rc == 0)
-		rc = dh_hive_open_fd(mem, fd, name, writable, out, err);
-	if (fd >= 0)
-		close(fd);
+	if (rc != 0)
+		talloc_free(fdp);
+	else
+		*fd = fdp;
 	return rc;
 }
 
@@ -287,6 +294,25 @@ out:
 	free(name);
 	talloc_free(bytes);
 	return rc;
+}
+
+int dh_hive_windows_place(TALLOC_CTX *mem, struct dh_hive *hive,
+			  const struct dh_controlset *cs,
+			  struct dh_value_place *out, struct dh_error **err)
+{
+	hive_node_h key;
+	hive_value_h val;
+	size_t len;
+
+	if (find_windows(mem, hive, cs, &key, &val, err) != 0)
+		return -1;
+	out->vk = val;
+	out->data = hivex_value_data_cell_offset(hive->h, val, &len);
+	if (out->data == 0)
+		return dh_error_set(mem, err, DH_ERR_VALUE,
+				    "%s: the Windows value of %s has no data cell",
+				    hive->name, cs->name);
+	return 0;
 }
 
 int dh_hive_commit_fd(TALLOC_CTX *mem, struct dh_hive *hive, int fd,

@@ -23,13 +23,13 @@ struct dh_hive;
 int dh_hive_open_fd(TALLOC_CTX *mem, int fd, const char *name, bool writable,
 		    struct dh_hive **out, struct dh_error **err);
 
-/* Open a hive held in memory (a recovered hive), handing the bytes to
- * hivex through an anonymous memory file. Consumes *bytes (a talloc
- * object): it is freed, and *bytes set to NULL, before hivex reads its own
- * copy, so the two never take memory at once. */
-int dh_hive_open_bytes(TALLOC_CTX *mem, uint8_t **bytes, size_t len,
-		       const char *name, bool writable, struct dh_hive **out,
-		       struct dh_error **err);
+/* Put a hive held in memory (a recovered hive) into an anonymous memory
+ * file, for hivex, which opens files only. Consumes *bytes (a talloc
+ * object): it is freed, and *bytes set to NULL, once copied, so the two
+ * never take memory at once. *fd is a talloc'd descriptor on mem: freeing
+ * it closes the file. */
+int dh_hive_memfd(TALLOC_CTX *mem, uint8_t **bytes, size_t len,
+		  const char *name, int **fd, struct dh_error **err);
 
 struct dh_controlset {
 	char *name;          /* as spelled in the hive */
@@ -65,6 +65,17 @@ int dh_hive_read_windows(TALLOC_CTX *mem, struct dh_hive *h,
 int dh_hive_write_windows(TALLOC_CTX *mem, struct dh_hive *h,
 			  const struct dh_controlset *cs,
 			  const struct dh_winvalue *v, struct dh_error **err);
+
+/* Where the Windows value of a control set lies in the hive file: the
+ * file offsets of its value record (vk) and of its data cell. */
+struct dh_value_place {
+	uint64_t vk;
+	uint64_t data;
+};
+
+int dh_hive_windows_place(TALLOC_CTX *mem, struct dh_hive *h,
+			  const struct dh_controlset *cs,
+			  struct dh_value_place *out, struct dh_error **err);
 
 /* Write the whole hive (hivex commit) into the file open at fd. */
 int dh_hive_commit_fd(TALLOC_CTX *mem, struct dh_hive *h, int fd,

@@ -45,3 +45,52 @@ ssize_t dh_io_pread_full(int fd, void *buf, size_t len, off_t off)
 	}
 	return (ssize_t)got;
 }
+
+/* Through a buffer, from off on, when the kernel cannot copy for us. */
+static int copy_buffered(int src, int dst, off_t off, size_t len)
+{
+	char buf[1 << 16];
+
+	while (len > 0) {
+		size_t want = len < sizeof(buf) ? len : sizeof(buf);
+		ssize_t got = dh_io_pread_full(src, buf, want, off);
+
+		if (got < 0)
+			return -1;
+		if (got == 0) {
+			errno = EIO;
+			return -1;
+		}
+		if (lseek(dst, off, SEEK_SET) < 0 ||
+		    dh_io_write_all(dst, buf, (size_t)got) != 0)
+			return -1;
+		off += got;
+		len -= (size_t)got;
+	}
+	return 0;
+}
+
+int dh_io_copy(int src, int dst, size_t len)
+{
+	loff_t in = 0, out = 0;
+
+	while (len > 0) {
+		ssize_t n = dh_failpoint("write") != 0 ? -1 :
+			copy_file_range(src, &in, dst, &out, len, 0);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		/* Across filesystems, or where the kernel cannot: by hand. */
+		if (n < 0 && (errno == EXDEV || errno == EINVAL ||
+			      errno == ENOSYS || errno == EOPNOTSUPP))
+			return copy_buffered(src, dst, in, len);
+		if (n < 0)
+			return -1;
+		if (n == 0) {
+			errno = EIO;
+			return -1;
+		}
+		len -= (size_t)n;
+	}
+	return 0;
+}

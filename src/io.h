@@ -18,6 +18,11 @@ int dh_io_write_all(int fd, const void *buf, size_t len);
  * with errno set. */
 ssize_t dh_io_pread_full(int fd, void *buf, size_t len, off_t off);
 
+/* Copy len bytes from the start of src to the start of dst, in the kernel
+ * where it can (copy_file_range), else through a buffer. 0, or -1 with
+ * errno set (EIO when src is shorter). */
+int dh_io_copy(int src, int dst, size_t len);
+
 static inline uint32_t dh_le32(const uint8_t *p)
 {
 	uint32_t v;

@@ -3,7 +3,9 @@
 #include <string.h>
 
 #include "error.h"
+#include "io.h"
 #include "patch.h"
+#include "regf.h"
 
 static int check_request(TALLOC_CTX *mem, const struct dh_values *want,
 			 struct dh_error **err)
@@ -145,6 +147,104 @@ int dh_patch_apply(TALLOC_CTX *mem, struct dh_hive *h,
 		    dh_hive_write_windows(mem, h, &it->cs, &it->after, err) != 0)
 			return -1;
 	}
+	return 0;
+}
+
+/* Offsets in a value record (vk cell), from the cell's start. */
+#define VK_SIGNATURE 4
+#define VK_DATA_LEN 8
+#define VK_DATA_OFFSET 12
+#define VK_HEADER 16
+
+static uint8_t *utf16le(TALLOC_CTX *mem, const struct dh_winvalue *v)
+{
+	uint8_t *b = talloc_array(mem, uint8_t, 2 * v->n_units + 1);
+
+	for (size_t i = 0; b != NULL && i < v->n_units; i++) {
+		b[2 * i] = (uint8_t)(v->units[i] & 0xff);
+		b[2 * i + 1] = (uint8_t)(v->units[i] >> 8);
+	}
+	return b;
+}
+
+/* Whether the file holds, where hivex says, a value record whose data cell
+ * holds the value as read, with room for the new one. Any doubt: no. */
+static bool fits_in_place(TALLOC_CTX *mem, int fd,
+			  const struct dh_value_place *at,
+			  const struct dh_patch_item *it)
+{
+	uint8_t vk[VK_HEADER], cell[4], *old = utf16le(mem, &it->before), *now;
+	size_t before = 2 * it->before.n_units, after = 2 * it->after.n_units;
+	int32_t size;
+
+	if (old == NULL ||
+	    dh_io_pread_full(fd, vk, sizeof(vk), (off_t)at->vk) != (ssize_t)sizeof(vk) ||
+	    dh_io_pread_full(fd, cell, sizeof(cell), (off_t)at->data) != (ssize_t)sizeof(cell))
+		return false;
+	size = (int32_t)dh_le32(cell);
+	if (memcmp(vk + VK_SIGNATURE, "vk", 2) != 0 ||
+	    dh_le32(vk + VK_DATA_LEN) != before ||
+	    (uint64_t)dh_le32(vk + VK_DATA_OFFSET) + DH_REGF_BASE_BLOCK_SIZE != at->data ||
+	    size >= 0 || (uint64_t)-(int64_t)size - 4 < after)
+		return false;
+	now = talloc_array(mem, uint8_t, before + 1);
+	return now != NULL &&
+	       dh_io_pread_full(fd, now, before, (off_t)at->data + 4) == (ssize_t)before &&
+	       memcmp(now, old, before) == 0;
+}
+
+static int add_edit(TALLOC_CTX *mem, struct dh_patch_edit **edits, size_t *n,
+		    uint64_t offset, uint8_t *bytes, size_t len)
+{
+	struct dh_patch_edit *e = talloc_realloc(mem, *edits,
+						 struct dh_patch_edit, *n + 1);
+
+	if (e == NULL || bytes == NULL)
+		return -1;
+	e[*n] = (struct dh_patch_edit){ offset, talloc_steal(e, bytes), len };
+	*edits = e;
+	(*n)++;
+	return 0;
+}
+
+int dh_patch_edits(TALLOC_CTX *mem, struct dh_hive *h, int fd,
+		   const struct dh_patch *p, struct dh_patch_edit **edits,
+		   size_t *n, bool *fit, struct dh_error **err)
+{
+	TALLOC_CTX *tmp = talloc_new(mem);
+	struct dh_patch_edit *list = NULL;
+	size_t count = 0;
+
+	*fit = tmp != NULL;
+	for (size_t i = 0; *fit && i < p->n_items; i++) {
+		const struct dh_patch_item *it = &p->items[i];
+		struct dh_value_place at;
+		uint8_t *len;
+
+		if (!it->changed)
+			continue;
+		if (dh_hive_windows_place(tmp, h, &it->cs, &at, err) != 0) {
+			if (err != NULL && *err != NULL)
+				talloc_steal(mem, *err);
+			talloc_free(tmp);
+			return -1;
+		}
+		*fit = fits_in_place(tmp, fd, &at, it);
+		len = talloc_array(tmp, uint8_t, 4);
+		if (*fit && len != NULL)
+			dh_put_le32(len, (uint32_t)(2 * it->after.n_units));
+		if (*fit && (add_edit(tmp, &list, &count, at.data + 4,
+				      utf16le(tmp, &it->after),
+				      2 * it->after.n_units) != 0 ||
+			     add_edit(tmp, &list, &count, at.vk + VK_DATA_LEN,
+				      len, 4) != 0)) {
+			talloc_free(tmp);
+			return dh_error_set(mem, err, DH_ERR_NOMEM, "out of memory");
+		}
+	}
+	*edits = *fit ? talloc_steal(mem, list) : NULL;
+	*n = *fit ? count : 0;
+	talloc_free(tmp);
 	return 0;
 }
 

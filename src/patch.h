@@ -39,6 +39,25 @@ int dh_patch_plan(TALLOC_CTX *mem, struct dh_hive *h, int control_set,
 		  const struct dh_values *want, struct dh_patch **out,
 		  struct dh_error **err);
 
+/* A run of bytes to write over the hive file at offset. */
+struct dh_patch_edit {
+	uint64_t offset;
+	uint8_t *bytes;
+	size_t len;
+};
+
+/*
+ * The plan's changed values as byte edits of the hive file h was opened
+ * from (read through fd): each new value written into its own data cell,
+ * and its new length into its value record; nothing else of the file
+ * changes. *fit is false, with no edits, when a new value is longer than
+ * its cell holds or the cell is not what hivex described: the caller then
+ * lets hivex rewrite the hive (dh_patch_apply). Results on mem.
+ */
+int dh_patch_edits(TALLOC_CTX *mem, struct dh_hive *h, int fd,
+		   const struct dh_patch *p, struct dh_patch_edit **edits,
+		   size_t *n, bool *fit, struct dh_error **err);
+
 /* Write each changed value of the plan into the hive handle. */
 int dh_patch_apply(TALLOC_CTX *mem, struct dh_hive *h,
 		   const struct dh_patch *p, struct dh_error **err);

@@ -60,6 +60,16 @@ char *dh_regf_dirty_reason(TALLOC_CTX *mem, const struct dh_regf_header *h)
 	return NULL;
 }
 
+void dh_regf_mark_written(uint8_t *block)
+{
+	uint32_t a = dh_le32(block + 4), b = dh_le32(block + 8);
+	uint32_t seq = (a > b ? a : b) + 1;
+
+	dh_put_le32(block + 4, seq);
+	dh_put_le32(block + 8, seq);
+	dh_put_le32(block + DH_REGF_CHECKSUM_OFFSET, dh_regf_checksum(block));
+}
+
 int dh_regf_read_fd(TALLOC_CTX *mem, int fd, const char *name,
 		    struct dh_regf_header *out, struct dh_error **err)
 {

@@ -42,6 +42,11 @@ int dh_regf_parse(TALLOC_CTX *mem, const uint8_t *buf, size_t len,
  * message on mem, or NULL when it is clean. */
 char *dh_regf_dirty_reason(TALLOC_CTX *mem, const struct dh_regf_header *h);
 
+/* Mark a base block as written anew, as hivex and Windows do: both
+ * sequence numbers one past the larger, checksum recomputed. The block is
+ * at least 512 bytes. */
+void dh_regf_mark_written(uint8_t *block);
+
 /* Read and parse the base block of the file open at fd. */
 int dh_regf_read_fd(TALLOC_CTX *mem, int fd, const char *name,
 		    struct dh_regf_header *out, struct dh_error **err);

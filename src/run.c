@@ -33,9 +33,13 @@ struct run {
 	struct dh_patch *patch;
 	uint8_t *bytes;               /* a recovered hive, else NULL */
 	size_t len;
+	int source;                   /* what hivex reads: fd, or a memory
+				       * file holding the recovered hive */
 	struct dh_log_file *logs;     /* the logs found (when dirty, or restore) */
 	size_t n_logs;
 	struct dh_recovery *recovery;
+	struct dh_patch_edit *edits;  /* set: the bytes to change in place */
+	size_t n_edits;
 };
 
 static bool writes(const struct dh_options *opts)
@@ -177,16 +181,20 @@ static int check_dirty(TALLOC_CTX *mem, struct run *run, const char *path,
 	return replay(mem, run, path, err);
 }
 
-/* hivex reads the recovered bytes, or the file itself when there are none. */
+/* hivex reads the hive for planning only (it maps it, no copy): the file
+ * itself, or the recovered bytes moved into a memory file. */
 static int open_hive(TALLOC_CTX *mem, struct run *run, const char *path,
 		     struct dh_error **err)
 {
-	bool edit = writes(run->opts) && run->opts->command == DH_CMD_SET;
+	int *memfd;
 
-	if (run->bytes != NULL)
-		return dh_hive_open_bytes(mem, &run->bytes, run->len, path,
-					  edit, &run->hive, err);
-	return dh_hive_open_fd(mem, run->fd, path, edit, &run->hive, err);
+	run->source = run->fd;
+	if (run->bytes != NULL) {
+		if (dh_hive_memfd(mem, &run->bytes, run->len, path, &memfd, err) != 0)
+			return -1;
+		run->source = *memfd;
+	}
+	return dh_hive_open_fd(mem, run->source, path, false, &run->hive, err);
 }
 
 static int fill_control_sets(struct dh_report *r, const struct dh_patch *p)
@@ -234,6 +242,37 @@ static int verify_clean(TALLOC_CTX *mem, int fd, const char *path,
 				    "the new hive %s has an invalid base block",
 				    path);
 	return dh_hive_open_fd(mem, fd, path, false, written, err);
+}
+
+/* The source copied in the kernel, then only the edited bytes written over
+ * it, and the base block marked as written anew: every other byte of the
+ * hive stays as it was. */
+static int write_edited(void *arg, int fd, TALLOC_CTX *mem,
+			struct dh_error **err)
+{
+	struct run *run = arg;
+	const char *name = run->report->hive;
+	uint8_t block[DH_REGF_BASE_BLOCK_SIZE];
+	struct stat st;
+
+	if (fstat(run->source, &st) != 0 ||
+	    dh_io_copy(run->source, fd, (size_t)st.st_size) != 0)
+		return dh_error_errno(mem, err, DH_ERR_IO, errno,
+				      "cannot copy %s", name);
+	for (size_t i = 0; i < run->n_edits; i++)
+		if (dh_failpoint("write") != 0 ||
+		    pwrite(fd, run->edits[i].bytes, run->edits[i].len,
+			   (off_t)run->edits[i].offset) != (ssize_t)run->edits[i].len)
+			return dh_error_errno(mem, err, DH_ERR_IO, errno,
+					      "cannot write the new %s", name);
+	if (dh_io_pread_full(fd, block, sizeof(block), 0) != (ssize_t)sizeof(block))
+		return dh_error_errno(mem, err, DH_ERR_IO, errno,
+				      "cannot read back the new %s", name);
+	dh_regf_mark_written(block);
+	if (pwrite(fd, block, sizeof(block), 0) != (ssize_t)sizeof(block))
+		return dh_error_errno(mem, err, DH_ERR_IO, errno,
+				      "cannot write the new %s", name);
+	return 0;
 }
 
 static int write_patched(void *arg, int fd, TALLOC_CTX *mem,
@@ -395,7 +434,6 @@ static enum dh_status outcome(const struct dh_options *opts, bool any_change)
 static int run_recover(TALLOC_CTX *mem, struct run *run, const char *path,
 		       struct dh_error **err)
 {
-	struct dh_hive *check;
 	struct blob blob;
 
 	run->report->status = outcome(run->opts, run->bytes != NULL);
@@ -404,10 +442,29 @@ static int run_recover(TALLOC_CTX *mem, struct run *run, const char *path,
 	/* A dry run still shows whether hivex reads the result; a real run
 	 * finds out when it verifies the written file. */
 	if (run->report->status == DH_STATUS_WOULD_CHANGE)
-		return dh_hive_open_bytes(mem, &run->bytes, run->len, path,
-					  false, &check, err);
+		return open_hive(mem, run, path, err);
 	blob = (struct blob){ run->bytes, run->len, "the recovered hive", true };
 	return commit(mem, run, write_blob, verify_blob, &blob, err);
+}
+
+/* Most edits fit in the value's own data cell: then only those bytes
+ * change. Otherwise hivex rewrites the hive, from a writable copy. */
+static int commit_patch(TALLOC_CTX *mem, struct run *run, const char *path,
+			struct dh_error **err)
+{
+	bool fit;
+
+	if (dh_patch_edits(mem, run->hive, run->source, run->patch, &run->edits,
+			   &run->n_edits, &fit, err) != 0)
+		return -1;
+	/* Done reading: let go of hivex's map of the source. */
+	TALLOC_FREE(run->hive);
+	if (fit)
+		return commit(mem, run, write_edited, verify_patched, run, err);
+	if (dh_hive_open_fd(mem, run->source, path, true, &run->hive, err) != 0 ||
+	    dh_patch_apply(mem, run->hive, run->patch, err) != 0)
+		return -1;
+	return commit(mem, run, write_patched, verify_patched, run, err);
 }
 
 static int run_patch(TALLOC_CTX *mem, struct run *run, const char *path,
@@ -427,9 +484,7 @@ static int run_patch(TALLOC_CTX *mem, struct run *run, const char *path,
 	run->report->status = outcome(opts, run->patch->any_change);
 	if (run->report->status != DH_STATUS_CHANGED)
 		return 0;
-	if (dh_patch_apply(mem, run->hive, run->patch, err) != 0)
-		return -1;
-	return commit(mem, run, write_patched, verify_patched, run, err);
+	return commit_patch(mem, run, path, err);
 }
 
 /* Read a file of the backup set, never through a link. */

@@ -59,6 +59,11 @@ for f in xp win7 win10; do
 	check "$f.hive: --no-backup leaves no backup" test "$(listing "$d")" = "SYSTEM "
 done
 contains "$(windows_value "$d/SYSTEM")" "SharedSection=1024,20480,640 Windows=On" "win10.hive: only the third number changed"
+# 768 -> 640 fits the value's own cell: only those three UTF-16 code units
+# (one byte each) change past the base block, nothing else of the file.
+check "win10.hive: past the base block, exactly the three changed digits differ" \
+	test "$(cmp -l "$FIX/win10.hive" "$d/SYSTEM" | awk '$1 > 512' | wc -l)" -eq 3
+check "win10.hive: the file keeps its length" test "$(stat -c %s "$d/SYSTEM")" -eq "$(stat -c %s "$FIX/win10.hive")"
 
 d=$(case_dir set-all-three)
 h=$(fixture win7.hive "$d")
