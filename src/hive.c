@@ -49,6 +49,12 @@ int dh_hive_open_fd(TALLOC_CTX *mem, int fd, const char *name, bool writable,
 	}
 	hive->h = hivex_open(path, writable ? HIVEX_OPEN_WRITE : 0);
 	saved = errno;
+	if (hive->h == NULL && saved == ENOENT && access("/proc/self/fd", F_OK) != 0) {
+		talloc_free(hive);
+		return dh_error_set(mem, err, DH_ERR_IO,
+				    "cannot read %s: deskheap needs /proc (it hands the file it opened to hivex as /proc/self/fd/N); mount it with: mount -t proc proc /proc",
+				    name);
+	}
 	if (hive->h == NULL) {
 		talloc_free(hive);
 		return dh_error_errno(mem, err, DH_ERR_NOT_HIVE, saved,
