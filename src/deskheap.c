@@ -257,13 +257,16 @@ static int check_combination(const struct cli *cli)
 	return EXIT_OK;
 }
 
+/* "deskheap 0.1.0 (hivex 1.3.23, talloc 2.4.0)": the library versions are
+ * those of the headers and pkg-config files it was built with. */
 static void print_version(void)
 {
 #ifdef DH_FAILPOINTS
-	printf("deskheap %s (failpoints: a test build, not for real use)\n",
-	       PACKAGE_VERSION);
+	printf("deskheap %s (hivex %s, talloc %s) (failpoints: a test build, not for real use)\n",
+	       PACKAGE_VERSION, DH_HIVEX_VERSION, DH_TALLOC_VERSION);
 #else
-	printf("deskheap %s\n", PACKAGE_VERSION);
+	printf("deskheap %s (hivex %s, talloc %s)\n", PACKAGE_VERSION,
+	       DH_HIVEX_VERSION, DH_TALLOC_VERSION);
 #endif
 }
 
