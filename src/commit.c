@@ -301,6 +301,7 @@ struct commit {
 	char *bname;            /* the backup this call made, or NULL */
 	char *bpath;            /* bprefix + bname, for messages */
 	int bfd;                /* a backup copy being written */
+	char *ctmp;             /* ...under this temporary name, in bdirfd */
 };
 
 static void note_leftover(struct commit *c, const char *file, int errnum)
@@ -321,6 +322,9 @@ static void commit_discard(struct commit *c)
 {
 	if (c->tmpname != NULL && unlinkat(c->dirfd, c->tmpname, 0) != 0)
 		note_leftover(c, c->tmppath ? c->tmppath : c->tmpname, errno);
+	if (c->ctmp != NULL && unlinkat(c->bdirfd, c->ctmp, 0) != 0)
+		note_leftover(c, c->ctmp, errno);
+	c->ctmp = NULL;
 	while (c->n_made > 0) {
 		const struct made *m = &c->made[--c->n_made];
 
@@ -518,10 +522,10 @@ static int open_companions(struct commit *c)
 /* Temporary files a killed run left beside the hive. Every run that makes
  * one holds the hive's lock while it exists, and we hold it now: any such
  * file is a leftover, never another run's work in progress. */
-static void remove_stale_temps(struct commit *c)
+static void remove_stale_temps(struct commit *c, int dir)
 {
 	char *prefix = talloc_asprintf(c->scratch, ".%s.deskheap-tmp-", c->base);
-	int fd = dup(c->dirfd);
+	int fd = dup(dir);
 	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
 	struct dirent *e;
 	struct stat st;
@@ -537,9 +541,9 @@ static void remove_stale_temps(struct commit *c)
 	while ((e = readdir(d)) != NULL)
 		if (strncmp(e->d_name, prefix, strlen(prefix)) == 0 &&
 		    strlen(e->d_name) == strlen(prefix) + 6 &&
-		    fstatat(c->dirfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    fstatat(dir, e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
 		    S_ISREG(st.st_mode))
-			unlinkat(c->dirfd, e->d_name, 0);
+			unlinkat(dir, e->d_name, 0);
 	closedir(d);
 	talloc_free(prefix);
 }
@@ -554,8 +558,13 @@ static int commit_init(struct commit *c)
 		return nomem(c->mem, c->err);
 	if (open_companions(c) != 0)
 		return -1;
-	remove_stale_temps(c);
-	return open_backup_dir(c);
+	remove_stale_temps(c, c->dirfd);
+	if (open_backup_dir(c) != 0)
+		return -1;
+	/* Backup copies are made under the same kind of name. */
+	if (c->bdirfd >= 0)
+		remove_stale_temps(c, c->bdirfd);
+	return 0;
 }
 
 /* ------------------------------------------------------------------ */
@@ -1016,18 +1025,65 @@ static int link_check(struct commit *c)
 	return 0;
 }
 
-/* Create name in the backup directory as c->bfd, closing the copy made
- * before (synced by then). Returns 0 or an errno value; EEXIST when name
- * exists, which is never replaced. */
+/* A copy is written under a temporary name beside where it goes, and gets
+ * its own name only once complete, checked and synced (publish_copy): a run
+ * killed midway leaves a temporary file (removed by the next run), never a
+ * truncated file that looks like a backup. Returns 0 or an errno value;
+ * EEXIST when name exists, which is never replaced. */
 static int create_copy(struct commit *c, const char *name)
 {
+	struct stat st;
+	char rnd[7];
+
+	if (fstatat(c->bdirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0)
+		return EEXIST;
+	if (errno != ENOENT)
+		return errno;
 	if (c->bfd >= 0)
 		close(c->bfd);
-	/* 0600 until copy_metadata(): never more readable than its source. */
-	c->bfd = openat(c->bdirfd, name,
-			O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-			0600);
-	return c->bfd < 0 ? errno : 0;
+	c->bfd = -1;
+	for (unsigned i = 0; i < TEMP_TRIES && c->bfd < 0; i++) {
+		random_suffix(rnd, i);
+		c->ctmp = talloc_asprintf(c->scratch, ".%s.deskheap-tmp-%s",
+					  c->base, rnd);
+		if (c->ctmp == NULL)
+			return ENOMEM;
+		/* 0600 until copy_metadata(): never more readable than its
+		 * source. */
+		c->bfd = openat(c->bdirfd, c->ctmp,
+				O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW |
+				O_CLOEXEC, 0600);
+		if (c->bfd < 0 && errno != EEXIST)
+			break;
+	}
+	if (c->bfd < 0) {
+		c->ctmp = NULL;
+		return errno;
+	}
+	return 0;
+}
+
+/* Give the finished copy its name, never replacing a file of that name. */
+static int publish_copy(struct commit *c, const char *name, const char *path)
+{
+	int rc = renameat2(c->bdirfd, c->ctmp, c->bdirfd, name,
+			   RENAME_NOREPLACE);
+
+	if (rc != 0 && (errno == EINVAL || errno == ENOSYS)) {
+		/* No RENAME_NOREPLACE here: a link cannot replace either. */
+		rc = linkat(c->bdirfd, c->ctmp, c->bdirfd, name, 0);
+		if (rc == 0)
+			unlinkat(c->bdirfd, c->ctmp, 0);
+		else if (link_refused(errno))
+			/* Nor links: we hold the lock, and create_copy()
+			 * saw no file of that name. */
+			rc = renameat(c->bdirfd, c->ctmp, c->bdirfd, name);
+	}
+	if (rc != 0)
+		return io_error(c->mem, c->err, errno, UNCHANGED,
+				"cannot name backup %s", path);
+	c->ctmp = NULL;
+	return 0;
 }
 
 /* Copy src to c->bfd, named name, up to src's end of file (not a size
@@ -1141,8 +1197,15 @@ static int make_backup(struct commit *c)
 		if (e != 0)
 			return io_error(c->mem, c->err, e, UNCHANGED,
 					"cannot create backup %s", c->bpath);
+		if (!copy) {
+			c->bname = name;
+			return link_check(c);
+		}
+		if (fill_copy(c, &c->orig, c->bpath) != 0 ||
+		    publish_copy(c, name, c->bpath) != 0)
+			return -1;
 		c->bname = name;
-		return copy ? fill_copy(c, &c->orig, c->bpath) : link_check(c);
+		return 0;
 	}
 	return dh_error_set(c->mem, c->err, DH_ERR_IO,
 			    "%d backups of %s named %s%s.deskheap-%s*.bak "
@@ -1176,8 +1239,11 @@ static int copy_companion(struct commit *c, size_t i)
 	if (e != 0)
 		return io_error(c->mem, c->err, e, UNCHANGED,
 				"cannot create backup %s", m->path);
+	if (fill_copy(c, &c->comp[i], m->path) != 0 ||
+	    publish_copy(c, m->name, m->path) != 0)
+		return -1;
 	c->n_made++;
-	return fill_copy(c, &c->comp[i], m->path);
+	return 0;
 }
 
 static int copy_companions(struct commit *c)
@@ -1324,13 +1390,19 @@ struct backup_key {
 	unsigned long n;        /* 1 without "-n" */
 };
 
+struct candidate {
+	char *name;
+	struct backup_key key;
+};
+
 struct find {
 	TALLOC_CTX *mem;        /* the caller's: errors */
 	struct dh_error **err;
 	const struct dh_locked *hive;
 	struct dh_backup_set *set;  /* the result, on mem */
 	DIR *d;
-	struct backup_key best; /* valid once set->hive is */
+	struct candidate *cands;    /* every backup of the hive, on set */
+	size_t n_cands;
 };
 
 /* "-n" with n >= 2, decimal, no leading zero: the end of it, or NULL. */
@@ -1393,18 +1465,71 @@ static bool is_regular(DIR *d, const char *name)
 static int consider_backup(struct find *f, const char *name)
 {
 	struct backup_key k;
-	char *copy;
+	struct candidate *c;
 
-	if (!parse_backup_name(f->hive->name, name, &k) ||
-	    (f->set->hive != NULL && !key_greater(&k, &f->best)) ||
-	    !is_regular(f->d, name))
+	if (!parse_backup_name(f->hive->name, name, &k) || !is_regular(f->d, name))
 		return 0;
-	copy = talloc_strdup(f->set, name);
-	if (copy == NULL)
+	c = talloc_realloc(f->set, f->cands, struct candidate, f->n_cands + 1);
+	if (c == NULL)
 		return nomem(f->mem, f->err);
-	talloc_free(f->set->hive);
-	f->set->hive = copy;
-	f->best = k;
+	f->cands = c;
+	c[f->n_cands].key = k;
+	c[f->n_cands].name = talloc_strdup(c, name);
+	if (c[f->n_cands].name == NULL)
+		return nomem(f->mem, f->err);
+	f->n_cands++;
+	return 0;
+}
+
+/* Newest first. */
+static int cmp_candidates(const void *a, const void *b)
+{
+	const struct candidate *x = a, *y = b;
+
+	return key_greater(&x->key, &y->key) ? -1 :
+	       key_greater(&y->key, &x->key) ? 1 : 0;
+}
+
+/* Whether the file `name` of the listing holds the same bytes as the file
+ * open at fd. */
+static bool same_content(struct find *f, const char *name, int fd)
+{
+	char a[1 << 16], b[1 << 16];
+	int bfd = openat(dirfd(f->d), name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	off_t off = 0;
+	ssize_t na, nb;
+	bool same = bfd >= 0;
+
+	while (same) {
+		na = dh_io_pread_full(fd, a, sizeof a, off);
+		nb = dh_io_pread_full(bfd, b, sizeof b, off);
+		same = na >= 0 && na == nb && memcmp(a, b, (size_t)na) == 0;
+		if (na <= 0)
+			break;
+		off += na;
+	}
+	if (bfd >= 0)
+		close(bfd);
+	return same;
+}
+
+/* The newest backup, passing over those identical to the hive as it is
+ * now when asked: restoring one would change nothing (the backup a killed
+ * restore made of it, say), and the one before it is what was meant. */
+static int choose_backup(struct find *f, bool skip_identical)
+{
+	if (f->n_cands > 1)
+		qsort(f->cands, f->n_cands, sizeof *f->cands, cmp_candidates);
+	for (size_t i = 0; i < f->n_cands; i++) {
+		if (skip_identical && same_content(f, f->cands[i].name, f->hive->fd))
+			continue;
+		f->set->hive = f->cands[i].name;
+		return 0;
+	}
+	if (f->n_cands > 0)
+		return dh_error_set(f->mem, f->err, DH_ERR_ARGUMENT,
+				    "every deskheap backup of %s in %s holds what it holds now: nothing to restore",
+				    f->hive->path, *f->set->dir ? f->set->dir : "the current directory");
 	return 0;
 }
 
@@ -1493,8 +1618,8 @@ static int cmp_names(const void *a, const void *b)
 }
 
 int dh_commit_find_backup(TALLOC_CTX *mem, const struct dh_locked *hive,
-			  const char *backup_dir, struct dh_backup_set **out,
-			  struct dh_error **err)
+			  const char *backup_dir, bool skip_identical,
+			  struct dh_backup_set **out, struct dh_error **err)
 {
 	struct find f = { .mem = mem, .err = err, .hive = hive };
 	int ret;
@@ -1509,6 +1634,8 @@ int dh_commit_find_backup(TALLOC_CTX *mem, const struct dh_locked *hive,
 	ret = open_listing(&f, backup_dir);
 	if (ret == 0)
 		ret = each_entry(&f, consider_backup);
+	if (ret == 0)
+		ret = choose_backup(&f, skip_identical);
 	if (ret == 0 && f.set->hive == NULL)
 		ret = no_backup_found(&f);
 	if (ret == 0)

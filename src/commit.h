@@ -143,11 +143,14 @@ struct dh_backup_set {
  * files named exactly the backup's name + ".LOG", ".LOG1" or ".LOG2" in
  * any letter case. backup_dir is opened by path; the hive's directory
  * through the lock's descriptor. DH_ERR_ARGUMENT, naming where it looked,
- * when there is none; DH_ERR_IO when the directory cannot be listed. The
- * result is on mem.
+ * when there is none; DH_ERR_IO when the directory cannot be listed.
+ * skip_identical: pass over backups byte-identical to the hive as it is
+ * now (restoring one would change nothing: the backup a killed restore
+ * made of it, say), and take the newest that differs; DH_ERR_ARGUMENT
+ * when all are identical. The result is on mem.
  */
 int dh_commit_find_backup(TALLOC_CTX *mem, const struct dh_locked *hive,
-			  const char *backup_dir, struct dh_backup_set **out,
-			  struct dh_error **err);
+			  const char *backup_dir, bool skip_identical,
+			  struct dh_backup_set **out, struct dh_error **err);
 
 #endif

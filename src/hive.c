@@ -203,6 +203,19 @@ int dh_hive_control_sets(TALLOC_CTX *mem, struct dh_hive *hive,
 				    hive->name);
 	}
 	qsort(list, count, sizeof(*list), by_number);
+	/* Key names are unique in a sound hive: a second key of the same
+	 * number means damage, and which one Windows would use is unknown. */
+	for (size_t i = 1; i < count; i++) {
+		if (list[i].number == list[i - 1].number) {
+			int rc = dh_error_set(mem, err, DH_ERR_NOT_HIVE,
+					      "%s has two root keys for control set %u (%s and %s): the hive is damaged; nothing was changed",
+					      hive->name, list[i].number,
+					      list[i - 1].name, list[i].name);
+
+			talloc_free(list);
+			return rc;
+		}
+	}
 	*sets = list;
 	*n = count;
 	return 0;

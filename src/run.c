@@ -511,6 +511,22 @@ static int read_backup_file(TALLOC_CTX *mem, const struct run *run,
 	return rc;
 }
 
+/* A backup to put back must at least be a whole hive: signed, and as long
+ * as its base block says (it may be dirty: deskheap keeps dirty originals). */
+static int check_complete(TALLOC_CTX *mem, const struct blob *b,
+			  struct dh_error **err)
+{
+	struct dh_regf_header h;
+
+	if (dh_regf_parse(mem, b->data, b->len, b->what, &h, err) != 0)
+		return -1;
+	if (b->len < (size_t)DH_REGF_BASE_BLOCK_SIZE + h.bins_size)
+		return dh_error_set(mem, err, DH_ERR_NOT_HIVE,
+				    "backup %s is not a complete hive (%zu bytes, its base block says %u): it is not put back; choose another with --backup-dir or restore by hand",
+				    b->what, b->len, DH_REGF_BASE_BLOCK_SIZE + h.bins_size);
+	return 0;
+}
+
 /* The live log a backed-up log copy goes back over: same suffix, any
  * letter case. */
 static const struct dh_log_file *live_log(const struct run *run,
@@ -564,7 +580,8 @@ static int run_restore(TALLOC_CTX *mem, struct run *run,
 	struct dh_backup_set *set;
 	struct blob b;
 
-	if (dh_commit_find_backup(mem, run->lock, run->opts->backup_dir, &set, err) != 0)
+	if (dh_commit_find_backup(mem, run->lock, run->opts->backup_dir, true,
+				  &set, err) != 0)
 		return -1;
 	run->report->restored_from = talloc_asprintf(run->report, "%s%s", set->dir, set->hive);
 	if (run->report->restored_from == NULL)
@@ -575,6 +592,7 @@ static int run_restore(TALLOC_CTX *mem, struct run *run,
 		return 0;
 	if (dh_target_logs(mem, run->target, &run->logs, &run->n_logs, err) != 0 ||
 	    read_backup_file(mem, run, set, set->hive, &b, err) != 0 ||
+	    check_complete(mem, &b, err) != 0 ||
 	    commit(mem, run, write_blob, verify_blob, &b, err) != 0)
 		return -1;
 	for (size_t i = 0; i < set->n_logs; i++)

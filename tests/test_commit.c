@@ -1430,7 +1430,7 @@ static int find(struct fixture *f, const char *backup_dir,
 	int ret;
 
 	assert_int_equal(lock_path(f->mem, f->hive, &l, err), 0);
-	ret = dh_commit_find_backup(f->mem, l, backup_dir, set, err);
+	ret = dh_commit_find_backup(f->mem, l, backup_dir, false, set, err);
 	talloc_free(l);
 	return ret;
 }
