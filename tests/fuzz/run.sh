@@ -1,13 +1,24 @@
 #!/usr/bin/env bash
-# run.sh SECONDS [WORKDIR]: build the fuzz_recover libFuzzer harness with
-# clang (ASan + UBSan), replay every input of tests/fuzz/regressions/ once,
-# make the seed corpus (mkseeds.sh), then fuzz dh_recover_apply for SECONDS.
+# run.sh HARNESS SECONDS [WORKDIR]: build one libFuzzer harness of this
+# directory with clang (ASan + UBSan), replay every input of
+# tests/fuzz/regressions/HARNESS/ once, make its seed corpus (mkseeds.sh),
+# then fuzz for SECONDS. HARNESS is one of
+#   recover        fuzz_recover.c: log replay (dh_recover_apply)
+#   pipeline       fuzz_pipeline.c: hive + logs -> replay -> hivex -> plan ->
+#                  apply -> commit -> re-open -> verify
+#   regf           fuzz_regf.c: base block parsing (regf.c)
+#   sharedsection  fuzz_sharedsection.c: the SharedSection token editor
+# The old form `run.sh SECONDS [WORKDIR]` still works: it runs recover.
+# SECONDS 0 builds and replays the regression inputs only.
 # Exits 0 when nothing crashed; otherwise nonzero, with the crash file's
-# path printed (copy it into tests/fuzz/regressions/ by hand, with a fix).
+# path printed (copy it into tests/fuzz/regressions/HARNESS/ by hand, with
+# a fix).
 #
 # WORKDIR (default: a new temporary directory, kept and printed) receives
-# the binary, seeds/, corpus/ (inputs the fuzzer found), crashes/ and
-# fuzz.log. Nothing is written into the source tree.
+# the binary, seeds/, corpus/ (inputs the fuzzer found), crashes/,
+# fuzz.dict and fuzz.log; one WORKDIR serves one harness (run.sh refuses
+# a WORKDIR another harness used), and a second run in it goes on from its
+# corpus/. Nothing is written into the source tree.
 #
 # Environment:
 #   BUILDDIR    a configured build directory of this tree: its config.h is
@@ -17,27 +28,46 @@
 #               compiled into WORKDIR when hivex is installed.
 #   MKFIXTURES  a mkfixtures binary to use instead.
 #   CC          the compiler (default clang); FUZZ_FLAGS: extra libFuzzer
-#               options.
+#               options (e.g. -jobs=2 -workers=2 for both cores).
 # Needs clang and libFuzzer's runtime (Debian: clang, libclang-rt-14-dev),
-# and libtalloc-dev.
+# libtalloc-dev, and for pipeline libhivex-dev; the sharedsection seeds
+# read the hives with Perl's Win::Hivex (libwin-hivex-perl) when present.
 set -euo pipefail
 
-if [ $# -lt 1 ] || [ $# -gt 2 ]; then
-	echo "usage: $0 SECONDS [WORKDIR]" >&2
+harnesses="recover pipeline regf sharedsection"
+usage() {
+	echo "usage: $0 HARNESS SECONDS [WORKDIR]  (HARNESS: ${harnesses// /, })" >&2
+	echo "       $0 SECONDS [WORKDIR]          (the recover harness)" >&2
 	exit 2
+}
+[ $# -ge 1 ] || usage
+case $1 in
+''|*[!0-9]*) harness=$1; shift ;;
+*) harness=recover ;;
+esac
+case " $harnesses " in *" $harness "*) ;; *)
+	echo "run.sh: unknown harness '$harness'" >&2; usage ;;
+esac
+if [ $# -lt 1 ] || [ $# -gt 2 ]; then
+	usage
 fi
 secs=$1
 case $secs in ''|*[!0-9]*) echo "run.sh: SECONDS must be a number" >&2; exit 2 ;; esac
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
-work=${2:-$(mktemp -d "${TMPDIR:-/tmp}/deskheap-fuzz.XXXXXX")}
+work=${2:-$(mktemp -d "${TMPDIR:-/tmp}/deskheap-fuzz-$harness.XXXXXX")}
 mkdir -p "$work"
 work=$(cd "$work" && pwd)
 case $work/ in "$top"/*)
 	echo "run.sh: WORKDIR must lie outside the source tree" >&2; exit 2 ;;
 esac
+if [ -f "$work/harness" ] && [ "$(cat "$work/harness")" != "$harness" ]; then
+	echo "run.sh: $work was used for the $(cat "$work/harness") harness; give another WORKDIR" >&2
+	exit 2
+fi
+echo "$harness" >"$work/harness"
 cc=${CC:-clang}
-echo "run.sh: work directory $work"
+echo "run.sh: $harness: work directory $work"
 
 # config.h: the build's, or a minimal one.
 if [ -n "${BUILDDIR:-}" ] && [ -f "$BUILDDIR/config.h" ]; then
@@ -50,21 +80,92 @@ else
 		>"$cfgdir/config.h"
 fi
 
-# The harness: the library sources replay needs, compiled with it.
-bin=$work/fuzz_recover
-# shellcheck disable=SC2046 # pkg-config's flags are to be split
+# Each harness: the library sources it needs, the pkg-config packages, the
+# smallest -max_len (the largest seed's size when that is more), and the
+# dictionary (libFuzzer's format: one quoted string a line).
+src=$top/src
+dict=$work/fuzz.dict
+u16() { # TEXT: a dictionary entry of TEXT in UTF-16LE
+	printf '"'
+	printf '%s' "$1" | sed 's/./&\\x00/g'
+	printf '"\n'
+}
+case $harness in
+recover)
+	srcs="recover.c regf.c marvin32.c error.c io.c failpoint.c"
+	pkgs=talloc
+	min_len=0
+	printf '%s\n' '"regf"' '"HvLE"' '"DIRT"' '"\x06\x00\x00\x00"' \
+		'"\x01\x00\x00\x00"' '"\x02\x00\x00\x00"' '"\xff\xff\xff\xff"' \
+		'"\x00\x10\x00\x00"' '"\x00\x02\x00\x00"' >"$dict"
+	;;
+pipeline)
+	# patch.c takes dh_values_effective_non_interactive from report.c.
+	srcs="recover.c regf.c marvin32.c error.c io.c failpoint.c hive.c"
+	srcs="$srcs patch.c sharedsection.c report.c"
+	pkgs="hivex talloc"
+	min_len=0
+	{
+		printf '%s\n' '"regf"' '"HvLE"' '"DIRT"' '"hbin"' '"nk"' \
+			'"vk"' '"lf"' '"lh"' '"li"' '"ri"' '"sk"' '"db"' \
+			'"ControlSet001"' '"ControlSet002"' '"Select"' \
+			'"Current"' '"Control"' '"Session Manager"' \
+			'"SubSystems"' '"Windows"' '"\x06\x00\x00\x00"' \
+			'"\x01\x00\x00\x00"' '"\x02\x00\x00\x00"' \
+			'"\xff\xff\xff\xff"' '"\x00\x10\x00\x00"' \
+			'"\x00\x02\x00\x00"'
+		u16 SharedSection=
+		u16 ,
+	} >"$dict"
+	;;
+regf)
+	srcs="regf.c error.c io.c failpoint.c"
+	pkgs=talloc
+	min_len=1024
+	printf '%s\n' '"regf"' '"\x00\x00\x00\x00"' '"\x01\x00\x00\x00"' \
+		'"\x06\x00\x00\x00"' '"\xff\xff\xff\xff"' '"\xfe\xff\xff\xff"' \
+		'"\x00\x10\x00\x00"' >"$dict"
+	;;
+sharedsection)
+	srcs="sharedsection.c error.c"
+	pkgs=talloc
+	min_len=2048
+	{
+		u16 SharedSection=
+		u16 sharedsection=
+		u16 ,
+		u16 ' '
+		printf '"\\x09\\x00"\n"\\x00\\x00"\n'
+		u16 4294967295
+		u16 4294967296
+		u16 0
+		u16 1
+		u16 01024
+		u16 20480
+		u16 768
+		printf '%s\n' '"\x00\x02\x00\x00"' '"\x00\x03\x00\x00"' \
+			'"\xff\xff\xff\xff"'
+	} >"$dict"
+	;;
+esac
+
+bin=$work/fuzz_$harness
+src_paths=()
+for f in $srcs; do
+	src_paths+=("$src/$f")
+done
+# shellcheck disable=SC2046,SC2086 # pkg-config's flags are to be split
 "$cc" -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
 	-g -O1 -std=gnu11 -Wall -Wextra \
-	-I"$cfgdir" -I"$top/include" -I"$top/src" \
-	$(pkg-config --cflags talloc) \
-	"$here/fuzz_recover.c" "$top/src/recover.c" "$top/src/regf.c" \
-	"$top/src/marvin32.c" "$top/src/error.c" "$top/src/io.c" \
-	$(pkg-config --libs talloc) -o "$bin"
+	-I"$cfgdir" -I"$top/include" -I"$src" \
+	$(pkg-config --cflags $pkgs) \
+	"$here/fuzz_$harness.c" "${src_paths[@]}" \
+	$(pkg-config --libs $pkgs) -o "$bin"
 echo "run.sh: built $bin"
 
-# Regressions: every saved input, once, no fuzzing.
+# Regressions: every saved input of this harness, once, no fuzzing.
 regs=()
-for f in "$here"/regressions/*; do
+for f in "$here/regressions/$harness"/*; do
 	[ -f "$f" ] || continue
 	case $(basename "$f") in README*) continue ;; esac
 	regs+=("$f")
@@ -78,6 +179,10 @@ if [ ${#regs[@]} -gt 0 ]; then
 	echo "run.sh: ${#regs[@]} regression inputs replayed, no crash"
 else
 	echo "run.sh: no regression inputs"
+fi
+if [ "$secs" -eq 0 ]; then
+	echo "run.sh: SECONDS is 0: regression inputs only, no fuzzing"
+	exit 0
 fi
 
 # The mkfixtures binary for the seeds.
@@ -98,39 +203,46 @@ if [ -z "$mkf" ] && pkg-config --exists hivex talloc; then
 fi
 
 rm -rf "$work/seeds"
-MKFIXTURES=$mkf "$here/mkseeds.sh" "$work/seeds"
-max_len=0
+MKFIXTURES=$mkf "$here/mkseeds.sh" "$harness" "$work/seeds"
+max_len=$min_len
 for f in "$work"/seeds/*; do
 	s=$(wc -c <"$f" | tr -d ' ')
 	[ "$s" -le "$max_len" ] || max_len=$s
 done
 
-# Fuzz. corpus/ gets what the fuzzer finds; seeds/ is only read. The
-# dictionary holds the format's magic strings and file types.
+# Fuzz. corpus/ gets what the fuzzer finds; seeds/ is only read.
 mkdir -p "$work/corpus" "$work/crashes"
-printf '%s\n' '"regf"' '"HvLE"' '"DIRT"' '"\x06\x00\x00\x00"' \
-	'"\x01\x00\x00\x00"' '"\x02\x00\x00\x00"' '"\xff\xff\xff\xff"' \
-	'"\x00\x10\x00\x00"' '"\x00\x02\x00\x00"' >"$work/fuzz.dict"
-echo "run.sh: fuzzing for $secs s, -max_len=$max_len"
+echo "run.sh: fuzzing $harness for $secs s, -max_len=$max_len"
 set +e
 # shellcheck disable=SC2086
-"$bin" -max_total_time="$secs" -max_len="$max_len" -timeout=30 \
-	-rss_limit_mb=4096 -use_value_profile=1 -dict="$work/fuzz.dict" \
+(cd "$work" && "$bin" -max_total_time="$secs" -max_len="$max_len" \
+	-timeout=30 -rss_limit_mb=4096 -use_value_profile=1 -dict="$dict" \
 	-print_final_stats=1 \
 	-artifact_prefix="$work/crashes/" ${FUZZ_FLAGS:-} \
-	"$work/corpus" "$work/seeds" >"$work/fuzz.log" 2>&1
+	"$work/corpus" "$work/seeds") >"$work/fuzz.log" 2>&1
 rc=$?
 set -e
 
-grep -E '^#[0-9]+[[:space:]]+(DONE|pulse|NEW|REDUCE|INITED)' "$work/fuzz.log" |
-	tail -n 1 | sed 's/^/run.sh: last status: /' || true
-grep -E '^stat::(number_of_executed_units|average_exec_per_sec|peak_rss_mb)' \
-	"$work/fuzz.log" | sed 's/^/run.sh: /' || true
-if [ "$rc" -ne 0 ]; then
+# With -jobs, each job's output is in WORKDIR/fuzz-N.log.
+logs=("$work/fuzz.log")
+for f in "$work"/fuzz-*.log; do
+	[ -f "$f" ] && logs+=("$f")
+done
+for f in "${logs[@]}"; do
+	# (with -fork, the status lines are "#N: cov: ...")
+	grep -E '^#[0-9]+(:|[[:space:]]+(DONE|pulse|NEW|REDUCE|INITED))' "$f" |
+		tail -n 1 | sed "s|^|run.sh: last status ($(basename "$f")): |" || true
+	grep -E '^stat::(number_of_executed_units|average_exec_per_sec|peak_rss_mb)' \
+		"$f" | sed 's/^/run.sh: /' || true
+done
+echo "run.sh: corpus/ holds $(find "$work/corpus" -type f | wc -l) inputs"
+crash=$(find "$work/crashes" -type f | head -n 1)
+if [ "$rc" -ne 0 ] || [ -n "$crash" ]; then
 	tail -n 60 "$work/fuzz.log" >&2
-	crash=$(sed -n 's/.*Test unit written to \(.*\)$/\1/p' "$work/fuzz.log" | tail -n 1)
+	[ -n "$crash" ] ||
+		crash=$(sed -n 's/.*Test unit written to \(.*\)$/\1/p' "${logs[@]}" | tail -n 1)
 	echo "run.sh: the fuzzer failed (exit $rc); full log: $work/fuzz.log" >&2
 	[ -z "$crash" ] || echo "run.sh: crash input: $crash" >&2
 	exit 1
 fi
-echo "run.sh: no crash in $secs s"
+echo "run.sh: $harness: no crash in $secs s"
