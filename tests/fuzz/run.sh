@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # run.sh HARNESS SECONDS [WORKDIR]: build one libFuzzer harness of this
 # directory with clang (ASan + UBSan), replay every input of
-# tests/fuzz/regressions/HARNESS/ once, make its seed corpus (mkseeds.sh),
+# testdata/fuzz-regressions/HARNESS/ once, make its seed corpus (mkseeds.sh),
 # then fuzz for SECONDS. HARNESS is one of
 #   recover        fuzz_recover.c: log replay (dh_recover_apply)
 #   pipeline       fuzz_pipeline.c: hive + logs -> replay -> hivex -> plan ->
@@ -11,7 +11,7 @@
 # The old form `run.sh SECONDS [WORKDIR]` still works: it runs recover.
 # SECONDS 0 builds and replays the regression inputs only.
 # Exits 0 when nothing crashed; otherwise nonzero, with the crash file's
-# path printed (copy it into tests/fuzz/regressions/HARNESS/ by hand, with
+# path printed (copy it into testdata/fuzz-regressions/HARNESS/ by hand, with
 # a fix).
 #
 # WORKDIR (default: a new temporary directory, kept and printed) receives
@@ -165,7 +165,7 @@ echo "run.sh: built $bin"
 
 # Regressions: every saved input of this harness, once, no fuzzing.
 regs=()
-for f in "$here/regressions/$harness"/*; do
+for f in "$here/../../testdata/fuzz-regressions/$harness"/*; do
 	[ -f "$f" ] || continue
 	case $(basename "$f") in README*) continue ;; esac
 	regs+=("$f")
