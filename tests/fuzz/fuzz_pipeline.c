@@ -69,26 +69,16 @@
 
 #include "error.h"
 #include "hive.h"
+#include "fuzz_input.h"
 #include "io.h"
-#include "marvin32.h"
 #include "patch.h"
 #include "recover.h"
 #include "regf.h"
 #include "sharedsection.h"
 
-#define HEADER 16u
-#define FIX_LOGS 1u
-#define FIX_PRIMARY 2u
 #define REWRITE 16u
-#define ABSENT 0xFFFFFFFFu
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-static uint32_t rd32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-	       (uint32_t)p[3] << 24;
-}
 
 #define CHECK(cond)                                                       \
 	do {                                                              \
@@ -101,61 +91,6 @@ static uint32_t rd32(const uint8_t *p)
 
 /* A failed step: an error with a message. */
 #define FAILED(err) CHECK((err) != NULL && (err)->message != NULL)
-
-/* Take up to want bytes from *p (rem bytes left) into a fresh heap block
- * of exactly that size. */
-static uint8_t *take(const uint8_t **p, size_t *rem, uint32_t want,
-		     size_t *len)
-{
-	size_t n = want < *rem ? want : *rem;
-	uint8_t *b = malloc(n ? n : 1);
-
-	if (b == NULL)
-		abort();
-	if (n)
-		memcpy(b, *p, n);
-	*p += n;
-	*rem -= n;
-	*len = n;
-	return b;
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static void fix_base_block(uint8_t *b, size_t len)
-{
-	if (len >= 512)
-		put32(b + DH_REGF_CHECKSUM_OFFSET, dh_regf_checksum(b));
-}
-
-/* As in fuzz_recover.c: sign every HvLE entry of the chain. */
-static void fix_log(uint8_t *log, size_t len)
-{
-	size_t off = 512;
-
-	fix_base_block(log, len);
-	while (off < len && len - off >= 40 && memcmp(log + off, "HvLE", 4) == 0) {
-		uint8_t *e = log + off;
-		uint32_t size = rd32(e + 4);
-
-		if (size < 40 || size > len - off)
-			break;
-		put64(e + 24, dh_marvin32(e + 40, size - 40,
-					  DH_MARVIN32_LOG_SEED));
-		put64(e + 32, dh_marvin32(e, 32, DH_MARVIN32_LOG_SEED));
-		off += size;
-	}
-}
 
 static bool same_value(const struct dh_winvalue *a, const struct dh_winvalue *b)
 {
@@ -358,50 +293,22 @@ static void pipeline(TALLOC_CTX *mem, uint8_t **hive, size_t len,
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	const uint8_t *p = data;
-	size_t rem = size;
-	uint32_t want[3] = { ABSENT, ABSENT, ABSENT }, flags = 0;
-	static const char *const names[2] = { "SYSTEM.LOG1", "SYSTEM.LOG2" };
-	struct dh_log_input logs[2];
-	uint8_t *bufs[2] = { NULL, NULL };
-	size_t n_logs = 0, primary_len;
+	struct fuzz_files f;
 	TALLOC_CTX *mem;
-	uint8_t *primary, *hive;
+	uint8_t *hive;
 
-	if (size >= HEADER) {
-		for (int i = 0; i < 3; i++)
-			want[i] = rd32(data + 4 * i);
-		flags = rd32(data + 12);
-		p += HEADER;
-		rem -= HEADER;
-	}
-	primary = take(&p, &rem, want[0], &primary_len);
-	if (flags & FIX_PRIMARY)
-		fix_base_block(primary, primary_len);
-	for (int i = 0; i < 2; i++) {
-		size_t n;
-
-		if (want[i + 1] == ABSENT)
-			continue;
-		bufs[i] = take(&p, &rem, want[i + 1], &n);
-		if (flags & FIX_LOGS)
-			fix_log(bufs[i], n);
-		logs[n_logs++] = (struct dh_log_input){ names[i], bufs[i], n };
-	}
-
+	fuzz_files_split(data, size, &f);
 	mem = talloc_new(NULL);
 	if (mem == NULL)
 		abort();
-	hive = talloc_array(mem, uint8_t, primary_len);
+	hive = talloc_array(mem, uint8_t, f.primary_len);
 	if (hive == NULL)
 		abort();
-	memcpy(hive, primary, primary_len);
-	free(primary);
+	memcpy(hive, f.primary, f.primary_len);
 
-	pipeline(mem, &hive, primary_len, logs, n_logs, flags);
+	pipeline(mem, &hive, f.primary_len, f.logs, f.n_logs, f.flags);
 
 	talloc_free(mem);
-	free(bufs[0]);
-	free(bufs[1]);
+	fuzz_files_free(&f);
 	return 0;
 }

@@ -154,6 +154,10 @@ src_paths=()
 for f in $srcs; do
 	src_paths+=("$src/$f")
 done
+# The replay harnesses share their input layout (fuzz_input.c).
+case $harness in
+recover | pipeline) src_paths+=("$here/fuzz_input.c") ;;
+esac
 # shellcheck disable=SC2046,SC2086 # pkg-config's flags are to be split
 "$cc" -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
 	-g -O1 -std=gnu11 -Wall -Wextra \

@@ -1,0 +1,106 @@
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "fuzz_input.h"
+#include "io.h"
+#include "marvin32.h"
+#include "regf.h"
+
+#define HEADER 16u
+#define ABSENT 0xFFFFFFFFu
+
+uint32_t fuzz_rd32(const uint8_t *p)
+{
+	return dh_le32(p);
+}
+
+/* Up to want bytes from *p (rem left) into a fresh block of that size. */
+static uint8_t *take(const uint8_t **p, size_t *rem, uint32_t want,
+		     size_t *len)
+{
+	size_t n = want < *rem ? want : *rem;
+	uint8_t *b = malloc(n ? n : 1);
+
+	if (b == NULL)
+		abort();
+	if (n)
+		memcpy(b, *p, n);
+	*p += n;
+	*rem -= n;
+	*len = n;
+	return b;
+}
+
+static void put64(uint8_t *p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static void fix_base_block(uint8_t *b, size_t len)
+{
+	if (len >= 512)
+		dh_put_le32(b + DH_REGF_CHECKSUM_OFFSET, dh_regf_checksum(b));
+}
+
+/* Give every HvLE entry of the chain from offset 512 its right hashes:
+ * first over its pages (stored at +24), then over its first 32 bytes,
+ * which hold the first hash (stored at +32). */
+static void fix_log(uint8_t *log, size_t len)
+{
+	size_t off = 512;
+
+	fix_base_block(log, len);
+	while (off < len && len - off >= 40 && memcmp(log + off, "HvLE", 4) == 0) {
+		uint8_t *e = log + off;
+		uint32_t size = dh_le32(e + 4);
+
+		if (size < 40 || size > len - off)
+			break;
+		put64(e + 24, dh_marvin32(e + 40, size - 40,
+					  DH_MARVIN32_LOG_SEED));
+		put64(e + 32, dh_marvin32(e, 32, DH_MARVIN32_LOG_SEED));
+		off += size;
+	}
+}
+
+void fuzz_files_split(const uint8_t *data, size_t size, struct fuzz_files *f)
+{
+	static const char *const names[2] = { "SYSTEM.LOG1", "SYSTEM.LOG2" };
+	uint32_t want[3] = { ABSENT, ABSENT, ABSENT };
+	const uint8_t *p = data;
+	size_t rem = size;
+
+	memset(f, 0, sizeof(*f));
+	if (size >= HEADER) {
+		for (int i = 0; i < 3; i++)
+			want[i] = dh_le32(data + 4 * i);
+		f->flags = dh_le32(data + 12);
+		p += HEADER;
+		rem -= HEADER;
+	}
+	f->primary = take(&p, &rem, want[0], &f->primary_len);
+	if (f->flags & FUZZ_FIX_PRIMARY)
+		fix_base_block(f->primary, f->primary_len);
+	for (int i = 0; i < 2; i++) {
+		size_t n;
+
+		if (want[i + 1] == ABSENT)
+			continue;
+		f->bufs[i] = take(&p, &rem, want[i + 1], &n);
+		if (f->flags & FUZZ_FIX_LOGS)
+			fix_log(f->bufs[i], n);
+		f->logs[f->n_logs++] = (struct dh_log_input){ names[i], f->bufs[i], n };
+		f->total_logs += n;
+	}
+}
+
+void fuzz_files_free(struct fuzz_files *f)
+{
+	free(f->primary);
+	free(f->bufs[0]);
+	free(f->bufs[1]);
+	memset(f, 0, sizeof(*f));
+}
