@@ -595,39 +595,40 @@ static void random_suffix(char out[7], unsigned attempt)
 	out[6] = '\0';
 }
 
-/* Create ".NAME.deskheap-tmp-XXXXXX" in the hive's directory, through
- * dirfd. O_EXCL | O_NOFOLLOW: never a file or link someone put there;
- * mode 0600: nobody else can read the hive's contents through it before
- * it gets the original's metadata. */
-static int make_temp(struct commit *c)
+/* Create ".NAME.deskheap-tmp-XXXXXX" in dir, mode 0600: never more
+ * readable than the hive before it gets its metadata. O_EXCL | O_NOFOLLOW:
+ * never a file or link someone put there. The descriptor, or -1 with errno
+ * set; *name (on scratch) is the name made, NULL on failure. */
+static int open_temp(struct commit *c, int dir, char **name)
 {
 	char rnd[7];
-	unsigned i;
-	int e = EEXIST;
+	int fd = -1;
 
-	if (dh_failpoint("temp-create") != 0)
+	errno = EEXIST;
+	for (unsigned i = 0; i < TEMP_TRIES && fd < 0 && errno == EEXIST; i++) {
+		random_suffix(rnd, i);
+		talloc_free(*name);
+		*name = talloc_asprintf(c->scratch, ".%s.deskheap-tmp-%s",
+					c->base, rnd);
+		if (*name == NULL) {
+			errno = ENOMEM;
+			return -1;
+		}
+		fd = openat(dir, *name, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW |
+			    O_CLOEXEC, 0600);
+	}
+	if (fd < 0)
+		TALLOC_FREE(*name);
+	return fd;
+}
+
+static int make_temp(struct commit *c)
+{
+	if (dh_failpoint("temp-create") != 0 ||
+	    (c->tmpfd = open_temp(c, c->dirfd, &c->tmpname)) < 0)
 		return io_error(c->mem, c->err, errno, UNCHANGED,
 				"cannot create a temporary file beside %s",
 				c->orig.path);
-	for (i = 0; i < TEMP_TRIES && e == EEXIST; i++) {
-		random_suffix(rnd, i);
-		talloc_free(c->tmpname);
-		c->tmpname = talloc_asprintf(c->scratch,
-					     ".%s.deskheap-tmp-%s", c->base,
-					     rnd);
-		if (c->tmpname == NULL)
-			return nomem(c->mem, c->err);
-		c->tmpfd = openat(c->dirfd, c->tmpname,
-				  O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW |
-				  O_CLOEXEC, 0600);
-		e = c->tmpfd < 0 ? errno : 0;
-	}
-	if (e != 0) {
-		TALLOC_FREE(c->tmpname);
-		return io_error(c->mem, c->err, e, UNCHANGED,
-				"cannot create a temporary file beside %s",
-				c->orig.path);
-	}
 	c->tmppath = talloc_asprintf(c->scratch, "%s%s", c->prefix,
 				     c->tmpname);
 	return c->tmppath ? 0 : nomem(c->mem, c->err);
@@ -1033,7 +1034,6 @@ static int link_check(struct commit *c)
 static int create_copy(struct commit *c, const char *name)
 {
 	struct stat st;
-	char rnd[7];
 
 	if (fstatat(c->bdirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0)
 		return EEXIST;
@@ -1041,26 +1041,9 @@ static int create_copy(struct commit *c, const char *name)
 		return errno;
 	if (c->bfd >= 0)
 		close(c->bfd);
-	c->bfd = -1;
-	for (unsigned i = 0; i < TEMP_TRIES && c->bfd < 0; i++) {
-		random_suffix(rnd, i);
-		c->ctmp = talloc_asprintf(c->scratch, ".%s.deskheap-tmp-%s",
-					  c->base, rnd);
-		if (c->ctmp == NULL)
-			return ENOMEM;
-		/* 0600 until copy_metadata(): never more readable than its
-		 * source. */
-		c->bfd = openat(c->bdirfd, c->ctmp,
-				O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW |
-				O_CLOEXEC, 0600);
-		if (c->bfd < 0 && errno != EEXIST)
-			break;
-	}
-	if (c->bfd < 0) {
-		c->ctmp = NULL;
-		return errno;
-	}
-	return 0;
+	/* 0600 until copy_metadata(): never more readable than its source. */
+	c->bfd = open_temp(c, c->bdirfd, &c->ctmp);
+	return c->bfd < 0 ? errno : 0;
 }
 
 /* Give the finished copy its name, never replacing a file of that name. */
