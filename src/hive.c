@@ -66,26 +66,18 @@ int dh_hive_open_fd(TALLOC_CTX *mem, int fd, const char *name, bool writable,
 	return 0;
 }
 
-static int close_fdp(int *fdp)
-{
-	if (*fdp >= 0)
-		close(*fdp);
-	return 0;
-}
-
 int dh_hive_memfd(TALLOC_CTX *mem, uint8_t **bytes, size_t len,
 		  const char *name, int **fd, struct dh_error **err)
 {
-	int *fdp = talloc(mem, int);
+	int raw = memfd_create("deskheap-hive", MFD_CLOEXEC);
+	int *fdp = NULL;
 	int rc = 0;
 
-	if (fdp == NULL)
-		return dh_error_set(mem, err, DH_ERR_NOMEM, "out of memory");
-	*fdp = memfd_create("deskheap-hive", MFD_CLOEXEC);
-	talloc_set_destructor(fdp, close_fdp);
-	if (*fdp < 0)
+	if (raw < 0)
 		rc = dh_error_errno(mem, err, DH_ERR_IO, errno,
 				    "cannot create a memory file for %s", name);
+	else if ((fdp = dh_io_fd_owned(mem, raw)) == NULL)
+		rc = dh_error_set(mem, err, DH_ERR_NOMEM, "out of memory");
 	else if (dh_io_write_all(*fdp, *bytes, len) != 0)
 		rc = dh_error_errno(mem, err, DH_ERR_IO, errno,
 				    "cannot fill a memory file for %s", name);

@@ -1,10 +1,30 @@
 #include "config.h"
 
 #include <errno.h>
+#include <talloc.h>
 #include <unistd.h>
 
 #include "failpoint.h"
 #include "io.h"
+
+static int close_owned(int *fdp)
+{
+	close(*fdp);
+	return 0;
+}
+
+int *dh_io_fd_owned(void *mem, int fd)
+{
+	int *fdp = talloc(mem, int);
+
+	if (fdp == NULL) {
+		close(fd);
+		return NULL;
+	}
+	*fdp = fd;
+	talloc_set_destructor(fdp, close_owned);
+	return fdp;
+}
 
 int dh_io_write_all(int fd, const void *buf, size_t len)
 {

@@ -18,6 +18,10 @@ int dh_io_write_all(int fd, const void *buf, size_t len);
  * with errno set. */
 ssize_t dh_io_pread_full(int fd, void *buf, size_t len, off_t off);
 
+/* A talloc object owning the descriptor fd (>= 0): freeing it closes fd.
+ * NULL when memory runs out, fd then closed already. */
+int *dh_io_fd_owned(void *mem, int fd);
+
 /* Copy len bytes from the start of src to the start of dst, in the kernel
  * where it can (copy_file_range), else through a buffer. 0, or -1 with
  * errno set (EIO when src is shorter). */

@@ -377,34 +377,23 @@ int dh_target_resolve(TALLOC_CTX *mem, const char *given,
 	return 0;
 }
 
-static int close_fdp(int *fdp)
-{
-	if (*fdp >= 0)
-		close(*fdp);
-	return 0;
-}
-
 int dh_target_open_hive(TALLOC_CTX *mem, const struct dh_target *t, int *fd,
 			struct dh_error **err)
 {
-	int *fdp = talloc(mem, int);
+	int raw = openat(t->dirfd, t->name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	int *fdp;
 
-	if (fdp == NULL)
-		return nomem(mem, err);
-	*fdp = openat(t->dirfd, t->name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	if (*fdp < 0) {
-		int e = errno;
-
-		talloc_free(fdp);
-		if (e == ELOOP)
-			return dh_error_set(mem, err, DH_ERR_ARGUMENT,
-					    "%s is a symbolic link: give the hive file itself",
-					    t->path);
-		return dh_error_errno(mem, err, DH_ERR_IO, e,
+	if (raw < 0 && errno == ELOOP)
+		return dh_error_set(mem, err, DH_ERR_ARGUMENT,
+				    "%s is a symbolic link: give the hive file itself",
+				    t->path);
+	if (raw < 0)
+		return dh_error_errno(mem, err, DH_ERR_IO, errno,
 				      "cannot open %s (check the path, and that the volume is mounted and readable)",
 				      t->path);
-	}
-	talloc_set_destructor(fdp, close_fdp);
+	fdp = dh_io_fd_owned(mem, raw);
+	if (fdp == NULL)
+		return nomem(mem, err);
 	*fd = *fdp;
 	return 0;
 }
