@@ -122,6 +122,54 @@ static void test_unaligned_input(void **state)
 	}
 }
 
+/* The pair gives each input's own hash: every published vector paired
+ * with every other (lengths equal, shorter and longer, both orders, odd
+ * offsets), and with an empty input. */
+static void test_pair_equals_singles(void **state)
+{
+	size_t n = sizeof(vectors) / sizeof(vectors[0]);
+	uint8_t abuf[256], bbuf[256];
+
+	(void)state;
+	for (size_t i = 0; i < n; i++)
+		for (size_t j = 0; j < n; j++) {
+			const struct vector *a = &vectors[i], *b = &vectors[j];
+			uint64_t out[2];
+
+			if (a->seed != b->seed)
+				continue;
+			memcpy(abuf + 1, a->data, a->len);
+			memcpy(bbuf + 3, b->data, b->len);
+			dh_marvin32_pair(abuf + 1, a->len, bbuf + 3, b->len,
+					 a->seed, out);
+			assert_int_equal(out[0], a->hash);
+			assert_int_equal(out[1], b->hash);
+			dh_marvin32_pair(abuf + 1, a->len, NULL, 0, a->seed, out);
+			assert_int_equal(out[0], a->hash);
+			assert_int_equal(out[1], dh_marvin32(NULL, 0, a->seed));
+		}
+}
+
+/* Long inputs of every length mod 4, against the single hash. */
+static void test_pair_long(void **state)
+{
+	static uint8_t buf[5000];
+	uint64_t out[2];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(buf); i++)
+		buf[i] = (uint8_t)(i * 131 + 7);
+	for (size_t alen = 4000; alen < 4008; alen++)
+		for (size_t blen = 3990; blen < 4010; blen += 3) {
+			dh_marvin32_pair(buf, alen, buf + 999, blen,
+					 DH_MARVIN32_LOG_SEED, out);
+			assert_int_equal(out[0], dh_marvin32(buf, alen,
+							     DH_MARVIN32_LOG_SEED));
+			assert_int_equal(out[1], dh_marvin32(buf + 999, blen,
+							     DH_MARVIN32_LOG_SEED));
+		}
+}
+
 /* Flipping any single bit of a log-entry-sized input changes the hash. */
 static void test_one_bit_change(void **state)
 {
@@ -299,6 +347,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_known_vectors),
 		cmocka_unit_test(test_unaligned_input),
+		cmocka_unit_test(test_pair_equals_singles),
+		cmocka_unit_test(test_pair_long),
 		cmocka_unit_test(test_one_bit_change),
 		cmocka_unit_test_setup_teardown(test_log_first_entry,
 						mem_setup, mem_teardown),
