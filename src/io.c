@@ -1,6 +1,9 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdbool.h>
+#include <string.h>
+#include <sys/sendfile.h>
 #include <talloc.h>
 #include <unistd.h>
 
@@ -47,6 +50,28 @@ int dh_io_write_all(int fd, const void *buf, size_t len)
 	return 0;
 }
 
+int dh_io_pwrite_all(int fd, const void *buf, size_t len, off_t off)
+{
+	const char *p = buf;
+
+	while (len > 0) {
+		ssize_t w = pwrite(fd, p, len, off);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return -1;
+		if (w == 0) {
+			errno = EIO;
+			return -1;
+		}
+		p += w;
+		off += w;
+		len -= (size_t)w;
+	}
+	return 0;
+}
+
 ssize_t dh_io_pread_full(int fd, void *buf, size_t len, off_t off)
 {
 	char *p = buf;
@@ -66,6 +91,31 @@ ssize_t dh_io_pread_full(int fd, void *buf, size_t len, off_t off)
 	return (ssize_t)got;
 }
 
+int dh_io_same(int a, int b)
+{
+	static const size_t chunk = 1 << 16;
+	char *x = talloc_size(NULL, 2 * chunk), *y = x + chunk;
+	off_t off = 0;
+	ssize_t na, nb;
+	int same = 1;
+
+	if (x == NULL) {
+		errno = ENOMEM;
+		return -1;
+	}
+	do {
+		na = dh_io_pread_full(a, x, chunk, off);
+		nb = na < 0 ? 0 : dh_io_pread_full(b, y, chunk, off);
+		if (na < 0 || nb < 0)
+			same = -1;
+		else if (na != nb || memcmp(x, y, (size_t)na) != 0)
+			same = 0;
+		off += na;
+	} while (same == 1 && na > 0);
+	talloc_free(x);
+	return same;
+}
+
 /* Through a buffer, from off on, when the kernel cannot copy for us. */
 static int copy_buffered(int src, int dst, off_t off, size_t len)
 {
@@ -81,11 +131,39 @@ static int copy_buffered(int src, int dst, off_t off, size_t len)
 			errno = EIO;
 			return -1;
 		}
-		if (lseek(dst, off, SEEK_SET) < 0 ||
-		    dh_io_write_all(dst, buf, (size_t)got) != 0)
+		if (dh_io_pwrite_all(dst, buf, (size_t)got, off) != 0)
 			return -1;
 		off += got;
 		len -= (size_t)got;
+	}
+	return lseek(dst, off, SEEK_SET) < 0 ? -1 : 0;
+}
+
+/* Errors that mean "not this way", where another way may still copy. */
+static bool cannot(int e)
+{
+	return e == EXDEV || e == EINVAL || e == ENOSYS || e == EOPNOTSUPP;
+}
+
+/* Across filesystems: still in the kernel, from off on. */
+static int copy_sendfile(int src, int dst, off_t off, size_t len)
+{
+	if (lseek(dst, off, SEEK_SET) < 0)
+		return -1;
+	while (len > 0) {
+		ssize_t n = sendfile(dst, src, &off, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && cannot(errno))
+			return copy_buffered(src, dst, off, len);
+		if (n < 0)
+			return -1;
+		if (n == 0) {
+			errno = EIO;
+			return -1;
+		}
+		len -= (size_t)n;
 	}
 	return 0;
 }
@@ -100,10 +178,8 @@ int dh_io_copy(int src, int dst, size_t len)
 
 		if (n < 0 && errno == EINTR)
 			continue;
-		/* Across filesystems, or where the kernel cannot: by hand. */
-		if (n < 0 && (errno == EXDEV || errno == EINVAL ||
-			      errno == ENOSYS || errno == EOPNOTSUPP))
-			return copy_buffered(src, dst, in, len);
+		if (n < 0 && cannot(errno))
+			return copy_sendfile(src, dst, in, len);
 		if (n < 0)
 			return -1;
 		if (n == 0) {
@@ -112,5 +188,5 @@ int dh_io_copy(int src, int dst, size_t len)
 		}
 		len -= (size_t)n;
 	}
-	return 0;
+	return lseek(dst, out, SEEK_SET) < 0 ? -1 : 0;
 }
