@@ -1,8 +1,11 @@
 #include "config.h"
 
 #include <endian.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "error.h"
 #include "io.h"
@@ -70,11 +73,36 @@ static const char *entry_parse(const uint8_t *log, size_t len, size_t off,
 	}
 	if (HVLE_HEADER + 8ull * e->n_pages + data > e->size)
 		return "an entry's pages run past its end";
-	if (dh_marvin32(p + HVLE_HEADER, e->size - HVLE_HEADER,
-			DH_MARVIN32_LOG_SEED) != dh_le64(p + 24) ||
-	    dh_marvin32(p, 32, DH_MARVIN32_LOG_SEED) != dh_le64(p + 32))
-		return "an entry's hash is wrong";
 	return NULL;
+}
+
+/* Both hashes of an entry: of its header, and of everything after. */
+static bool entry_hash_ok(const struct entry *e, uint64_t body_hash)
+{
+	return body_hash == dh_le64(e->p + 24) &&
+	       dh_marvin32(e->p, 32, DH_MARVIN32_LOG_SEED) == dh_le64(e->p + 32);
+}
+
+/* How many of entries[0..n) have right hashes before the first that
+ * has not. The long hashes go two at a time (dh_marvin32_pair): most of
+ * a replay's time is spent here. */
+static size_t hashes_ok(const struct entry *entries, size_t n)
+{
+	for (size_t i = 0; i < n; i += 2) {
+		const struct entry *a = &entries[i];
+		const struct entry *b = i + 1 < n ? &entries[i + 1] : a;
+		uint64_t h[2];
+
+		dh_marvin32_pair(a->p + HVLE_HEADER, a->size - HVLE_HEADER,
+				 b->p + HVLE_HEADER,
+				 b == a ? 0 : b->size - HVLE_HEADER,
+				 DH_MARVIN32_LOG_SEED, h);
+		if (!entry_hash_ok(a, h[0]))
+			return i;
+		if (b != a && !entry_hash_ok(b, h[1]))
+			return i + 1;
+	}
+	return n;
 }
 
 /* One new-format log: its valid entries, in order, up to the first bad one. */
@@ -84,27 +112,19 @@ struct new_log {
 	const char *stop;       /* why the scan stopped, when not at the end */
 };
 
-static const char *scan_new_log(TALLOC_CTX *mem, const struct dh_log_input *in,
-				uint32_t primary_seq2, struct new_log *out)
+/* The entries from off on whose fields are sound, up to the first that is
+ * not (*why says why then, else NULL). Hashes are checked after. */
+static const char *parse_entries(TALLOC_CTX *mem, const struct dh_log_input *in,
+				 struct new_log *out, const char **why)
 {
-	uint32_t log_seq = dh_le32(in->data + 4);
 	size_t off = SECTOR;
 
-	out->entries = NULL;
-	out->n = 0;
-	out->stop = NULL;
+	*why = NULL;
 	while (off < in->len) {
 		struct entry e;
-		const char *why = entry_parse(in->data, in->len, off, &e);
 
-		if (why == NULL && out->n == 0 && e.seq != log_seq)
-			why = "its first entry's sequence number differs from its base block's";
-		if (why == NULL && out->n > 0 && e.seq != out->entries[out->n - 1].seq + 1)
-			why = "a gap in entry sequence numbers";
-		if (why != NULL) {
-			out->stop = why;
+		if ((*why = entry_parse(in->data, in->len, off, &e)) != NULL)
 			break;
-		}
 		out->entries = talloc_realloc(mem, out->entries, struct entry,
 					      out->n + 1);
 		if (out->entries == NULL)
@@ -112,6 +132,41 @@ static const char *scan_new_log(TALLOC_CTX *mem, const struct dh_log_input *in,
 		out->entries[out->n++] = e;
 		off += e.size;
 	}
+	return NULL;
+}
+
+/* The valid entries: sound, hashed right, and numbered in sequence from
+ * the log's base block on; those after the first that is not are cut. */
+static void keep_valid(struct new_log *out, uint32_t log_seq, const char *why)
+{
+	size_t n = hashes_ok(out->entries, out->n);
+
+	if (n < out->n)
+		why = "an entry's hash is wrong";
+	for (size_t i = 0; i < n; i++) {
+		uint32_t want = i == 0 ? log_seq : out->entries[i - 1].seq + 1;
+
+		if (out->entries[i].seq == want)
+			continue;
+		why = i == 0 ? "its first entry's sequence number differs from its base block's"
+			     : "a gap in entry sequence numbers";
+		n = i;
+		break;
+	}
+	out->n = n;
+	out->stop = why;
+}
+
+static const char *scan_new_log(TALLOC_CTX *mem, const struct dh_log_input *in,
+				uint32_t primary_seq2, struct new_log *out)
+{
+	const char *why, *fail;
+
+	out->entries = NULL;
+	out->n = 0;
+	if ((fail = parse_entries(mem, in, out, &why)) != NULL)
+		return fail;
+	keep_valid(out, dh_le32(in->data + 4), why);
 	if (out->n == 0)
 		return out->stop ? out->stop : "it holds no entry";
 	if (out->entries[0].seq < primary_seq2)
@@ -167,19 +222,30 @@ static const char *scan_old_log(const struct dh_log_input *in,
 
 /* ---- the replay ---- */
 
+/* Where the recovered hive is written: memory or a file. The replay only
+ * writes ranges and sets the length; it never reads the hive back. Both
+ * return 0, or -1 with errno set. */
+struct sink {
+	int (*write)(void *arg, size_t off, const void *p, size_t n);
+	int (*resize)(void *arg, size_t len);   /* zeros when it grows */
+	void *arg;
+};
+
 struct replay {
 	TALLOC_CTX *mem;
 	struct dh_recovery *rec;
 	const struct dh_log_input *logs;
 	size_t n_logs;
-	const uint8_t *primary;
-	size_t primary_len;
+	const uint8_t *primary; /* its base block, at least SECTOR bytes */
 	bool primary_valid;     /* its base block checksum is right */
 	uint32_t primary_seq2;
 	size_t grow_limit;      /* the hive may not outgrow what logs hold */
 	enum log_format *format;
 	struct new_log *new_logs;
 	struct old_log *old_logs;
+	const struct sink *sink;
+	size_t len;             /* the recovered hive's length so far */
+	uint8_t base[SECTOR];   /* its base block, written last */
 };
 
 static enum log_format classify(struct replay *r, size_t i)
@@ -232,57 +298,55 @@ static void scan_logs(struct replay *r)
 
 /* The base block replay starts from: the primary's, or when that is
  * damaged, the copy in the log (made a primary again). */
-static void take_base_block(struct replay *r, uint8_t *hive, size_t log)
+static void take_base_block(struct replay *r, size_t log)
 {
 	if (r->primary_valid)
 		return;
-	memcpy(hive, r->logs[log].data, SECTOR);
-	dh_put_le32(hive + 28, 0);
+	memcpy(r->base, r->logs[log].data, SECTOR);
+	dh_put_le32(r->base + 28, 0);
 	r->rec->base_block_from_log = true;
 }
 
-static int resize(uint8_t **hive, size_t *len, uint32_t bins_size)
+static int resize(struct replay *r, uint32_t bins_size)
 {
 	size_t want = (size_t)BASE + bins_size;
-	uint8_t *p;
 
-	if (want == *len)
+	if (want == r->len)
 		return 0;
-	p = talloc_realloc(talloc_parent(*hive), *hive, uint8_t, want);
-	if (p == NULL)
+	if (r->sink->resize(r->sink->arg, want) != 0)
 		return -1;
-	if (want > *len)
-		memset(p + *len, 0, want - *len);
-	*hive = p;
-	*len = want;
+	r->len = want;
 	return 0;
 }
 
-static void finish_base_block(uint8_t *hive, uint32_t seq, uint32_t bins_size)
+/* Sequence numbers, size and checksum, then the block itself: the last
+ * write, so a hive whose pages failed to go in is never signed clean. */
+static int finish_base_block(struct replay *r, uint32_t seq, uint32_t bins_size)
 {
-	dh_put_le32(hive + 4, seq);
-	dh_put_le32(hive + 8, seq);
-	dh_put_le32(hive + 40, bins_size);
-	dh_put_le32(hive + DH_REGF_CHECKSUM_OFFSET, dh_regf_checksum(hive));
+	dh_put_le32(r->base + 4, seq);
+	dh_put_le32(r->base + 8, seq);
+	dh_put_le32(r->base + 40, bins_size);
+	dh_put_le32(r->base + DH_REGF_CHECKSUM_OFFSET, dh_regf_checksum(r->base));
+	return r->sink->write(r->sink->arg, 0, r->base, SECTOR);
 }
 
-static int apply_entry(struct replay *r, uint8_t **hive, size_t *len,
-		       const struct entry *e)
+static int apply_entry(struct replay *r, const struct entry *e)
 {
 	const uint8_t *data = e->p + HVLE_HEADER + 8ull * e->n_pages;
 	uint32_t flags;
 
-	if (resize(hive, len, e->bins_size) != 0)
+	if (resize(r, e->bins_size) != 0)
 		return -1;
 	for (uint32_t i = 0; i < e->n_pages; i++) {
 		uint32_t at = dh_le32(e->p + HVLE_HEADER + 8 * i);
 		uint32_t sz = dh_le32(e->p + HVLE_HEADER + 8 * i + 4);
 
-		memcpy(*hive + BASE + at, data, sz);
+		if (r->sink->write(r->sink->arg, BASE + at, data, sz) != 0)
+			return -1;
 		data += sz;
 	}
-	flags = (dh_le32(*hive + 144) & ~1u) | (e->flags & 1u);
-	dh_put_le32(*hive + 144, flags);
+	flags = (dh_le32(r->base + 144) & ~1u) | (e->flags & 1u);
+	dh_put_le32(r->base + 144, flags);
 	r->rec->pages_applied += e->n_pages;
 	r->rec->entries_applied++;
 	r->rec->last_sequence = e->seq;
@@ -341,7 +405,7 @@ static size_t plan_new(struct replay *r, const size_t *order, size_t n_order,
 	return n;
 }
 
-static int replay_new(struct replay *r, uint8_t **hive, size_t *len)
+static int replay_new(struct replay *r)
 {
 	size_t total = 0, n_order, n;
 	size_t *order = talloc_array(r->mem, size_t, r->n_logs);
@@ -352,21 +416,23 @@ static int replay_new(struct replay *r, uint8_t **hive, size_t *len)
 		total += r->new_logs[i].n;
 	plan = talloc_array(r->mem, const struct entry *, total);
 	from = talloc_array(r->mem, size_t, total);
-	if (order == NULL || plan == NULL || from == NULL)
+	if (order == NULL || plan == NULL || from == NULL) {
+		errno = ENOMEM;
 		return -1;
+	}
 	n_order = new_log_order(r, order);
 	n = plan_new(r, order, n_order, plan, from);
 	if (n == 0)
 		return 1;
-	take_base_block(r, *hive, from[0]);
+	take_base_block(r, from[0]);
 	for (size_t i = 0; i < n; i++) {
-		if (apply_entry(r, hive, len, plan[i]) != 0)
+		if (apply_entry(r, plan[i]) != 0)
 			return -1;
 		r->rec->logs[from[i]].used = true;
 		r->rec->logs[from[i]].entries++;
 	}
-	finish_base_block(*hive, r->rec->last_sequence, plan[n - 1]->bins_size);
-	return 0;
+	return finish_base_block(r, r->rec->last_sequence,
+				 plan[n - 1]->bins_size);
 }
 
 /* Of the usable old-format logs, the newest (highest sequence). */
@@ -381,11 +447,35 @@ static int pick_old(struct replay *r)
 	return best;
 }
 
-static int replay_old(struct replay *r, uint8_t **hive, size_t *len)
+/* Runs of dirty 512-byte pages, each run one write: consecutive bits are
+ * consecutive pages in the log too. */
+static int write_dirty_pages(struct replay *r, const struct old_log *l)
+{
+	const uint8_t *page = l->pages;
+	uint32_t bits = l->bins_size / SECTOR;
+
+	for (uint32_t bit = 0; bit < bits;) {
+		uint32_t end = bit;
+
+		while (end < bits && (l->bitmap[end / 8] & (1u << (end % 8))))
+			end++;
+		if (end == bit) {
+			bit++;
+			continue;
+		}
+		if (r->sink->write(r->sink->arg, BASE + (size_t)bit * SECTOR,
+				   page, (size_t)(end - bit) * SECTOR) != 0)
+			return -1;
+		page += (size_t)(end - bit) * SECTOR;
+		bit = end;
+	}
+	return 0;
+}
+
+static int replay_old(struct replay *r)
 {
 	int i = pick_old(r);
 	const struct old_log *l;
-	const uint8_t *page;
 	uint32_t seq;
 
 	if (i < 0)
@@ -395,24 +485,16 @@ static int replay_old(struct replay *r, uint8_t **hive, size_t *len)
 		r->rec->logs[i].why_not = "it grows the hive beyond what the logs hold";
 		return 1;
 	}
-	take_base_block(r, *hive, (size_t)i);
-	seq = dh_le32(*hive + 4);
-	if (resize(hive, len, l->bins_size) != 0)
+	take_base_block(r, (size_t)i);
+	seq = dh_le32(r->base + 4);
+	if (resize(r, l->bins_size) != 0 || write_dirty_pages(r, l) != 0)
 		return -1;
-	page = l->pages;
-	for (uint32_t bit = 0; bit < l->bins_size / SECTOR; bit++) {
-		if (!(l->bitmap[bit / 8] & (1u << (bit % 8))))
-			continue;
-		memcpy(*hive + BASE + (size_t)bit * SECTOR, page, SECTOR);
-		page += SECTOR;
-	}
 	r->rec->pages_applied = l->n_pages;
 	r->rec->entries_applied = 1;
 	r->rec->last_sequence = seq;
 	r->rec->logs[i].used = true;
 	r->rec->logs[i].entries = 1;
-	finish_base_block(*hive, seq, l->bins_size);
-	return 0;
+	return finish_base_block(r, seq, l->bins_size);
 }
 
 static int refuse(struct replay *r, const char *name, struct dh_error **err)
@@ -433,7 +515,7 @@ static int refuse(struct replay *r, const char *name, struct dh_error **err)
 			    why);
 }
 
-static int replay_init(TALLOC_CTX *mem, struct replay *r, const uint8_t *hive,
+static int replay_init(TALLOC_CTX *mem, struct replay *r, const uint8_t *head,
 		       size_t len, const struct dh_log_input *logs,
 		       size_t n_logs)
 {
@@ -445,13 +527,14 @@ static int replay_init(TALLOC_CTX *mem, struct replay *r, const uint8_t *hive,
 	r->mem = r->rec;
 	r->logs = logs;
 	r->n_logs = n_logs;
-	r->primary = hive;
-	r->primary_len = len;
-	r->primary_valid = dh_le32(hive + DH_REGF_CHECKSUM_OFFSET) ==
-			   dh_regf_checksum(hive);
+	r->primary = head;
+	r->len = len;
+	memcpy(r->base, head, SECTOR);
+	r->primary_valid = dh_le32(head + DH_REGF_CHECKSUM_OFFSET) ==
+			   dh_regf_checksum(head);
 	/* A damaged base block's sequence numbers mean nothing: the log's
 	 * own copy replaces it, so nothing can be judged stale against it. */
-	r->primary_seq2 = r->primary_valid ? dh_le32(hive + 8) : 0;
+	r->primary_seq2 = r->primary_valid ? dh_le32(head + 8) : 0;
 	for (size_t i = 0; i < n_logs; i++)
 		total += logs[i].len;
 	r->grow_limit = (len > BASE ? len - BASE : 0) + total;
@@ -466,8 +549,8 @@ static int replay_init(TALLOC_CTX *mem, struct replay *r, const uint8_t *hive,
 	return 0;
 }
 
-static int recover_dirty(struct replay *r, uint8_t **hive, size_t *len,
-			 const char *name, struct dh_error **err)
+static int recover_dirty(struct replay *r, const char *name,
+			 struct dh_error **err)
 {
 	bool any_new = false;
 	int rc;
@@ -475,11 +558,76 @@ static int recover_dirty(struct replay *r, uint8_t **hive, size_t *len,
 	scan_logs(r);
 	for (size_t i = 0; i < r->n_logs; i++)
 		any_new |= r->format[i] == LOG_NEW;
-	rc = any_new ? replay_new(r, hive, len) : replay_old(r, hive, len);
+	rc = any_new ? replay_new(r) : replay_old(r);
 	if (rc < 0)
-		return dh_error_set(r->mem, err, DH_ERR_NOMEM, "out of memory");
+		return dh_error_errno(r->mem, err,
+				      errno == ENOMEM ? DH_ERR_NOMEM : DH_ERR_IO,
+				      errno, "cannot write the recovered copy of %s",
+				      name);
 	if (rc > 0)
 		return refuse(r, name, err);
+	return 0;
+}
+
+/* head: the primary's first head_len bytes (its base block); len: its
+ * whole length. */
+static int recover(TALLOC_CTX *mem, const uint8_t *head, size_t head_len,
+		   size_t len, const char *name, const struct dh_log_input *logs,
+		   size_t n_logs, const struct sink *sink,
+		   struct dh_recovery **out, struct dh_error **err)
+{
+	struct dh_regf_header hdr;
+	struct replay r = { .sink = sink };
+	int rc;
+
+	if (dh_regf_parse(mem, head, head_len, name, &hdr, err) != 0)
+		return -1;
+	if (len < BASE)
+		return dh_error_set(mem, err, DH_ERR_NOT_HIVE,
+				    "%s is too short to be a hive (%zu bytes); nothing was changed",
+				    name, len);
+	if (replay_init(mem, &r, head, len, logs, n_logs) != 0)
+		return dh_error_set(mem, err, DH_ERR_NOMEM, "out of memory");
+	*out = r.rec;
+	r.rec->dirty_reason = dh_regf_dirty_reason(r.rec, &hdr);
+	r.rec->dirty = r.rec->dirty_reason != NULL;
+	if (!r.rec->dirty)
+		return 0;
+	rc = recover_dirty(&r, name, err);
+	if (rc != 0 && err != NULL && *err != NULL)
+		talloc_steal(mem, *err);
+	return rc;
+}
+
+/* ---- the two sinks ---- */
+
+struct buffer {
+	uint8_t **hive;
+	size_t *len;
+};
+
+static int buffer_write(void *arg, size_t off, const void *p, size_t n)
+{
+	struct buffer *b = arg;
+
+	memcpy(*b->hive + off, p, n);
+	return 0;
+}
+
+static int buffer_resize(void *arg, size_t len)
+{
+	struct buffer *b = arg;
+	uint8_t *p = talloc_realloc(talloc_parent(*b->hive), *b->hive,
+				    uint8_t, len);
+
+	if (p == NULL) {
+		errno = ENOMEM;
+		return -1;
+	}
+	if (len > *b->len)
+		memset(p + *b->len, 0, len - *b->len);
+	*b->hive = p;
+	*b->len = len;
 	return 0;
 }
 
@@ -488,25 +636,36 @@ int dh_recover_apply(TALLOC_CTX *mem, uint8_t **hive, size_t *len,
 		     size_t n_logs, struct dh_recovery **out,
 		     struct dh_error **err)
 {
-	struct dh_regf_header hdr;
-	struct replay r = { 0 };
-	int rc;
+	struct buffer b = { hive, len };
+	struct sink sink = { buffer_write, buffer_resize, &b };
 
-	if (dh_regf_parse(mem, *hive, *len, name, &hdr, err) != 0)
-		return -1;
-	if (*len < BASE)
-		return dh_error_set(mem, err, DH_ERR_NOT_HIVE,
-				    "%s is too short to be a hive (%zu bytes); nothing was changed",
-				    name, *len);
-	if (replay_init(mem, &r, *hive, *len, logs, n_logs) != 0)
-		return dh_error_set(mem, err, DH_ERR_NOMEM, "out of memory");
-	*out = r.rec;
-	r.rec->dirty_reason = dh_regf_dirty_reason(r.rec, &hdr);
-	r.rec->dirty = r.rec->dirty_reason != NULL;
-	if (!r.rec->dirty)
-		return 0;
-	rc = recover_dirty(&r, hive, len, name, err);
-	if (rc != 0 && err != NULL && *err != NULL)
-		talloc_steal(mem, *err);
-	return rc;
+	return recover(mem, *hive, *len < BASE ? *len : BASE, *len, name, logs,
+		       n_logs, &sink, out, err);
+}
+
+static int file_write(void *arg, size_t off, const void *p, size_t n)
+{
+	return dh_io_pwrite_all(*(int *)arg, p, n, (off_t)off);
+}
+
+static int file_resize(void *arg, size_t len)
+{
+	return ftruncate(*(int *)arg, (off_t)len);
+}
+
+int dh_recover_apply_fd(TALLOC_CTX *mem, int fd, const char *name,
+			const struct dh_log_input *logs, size_t n_logs,
+			struct dh_recovery **out, struct dh_error **err)
+{
+	struct sink sink = { file_write, file_resize, &fd };
+	uint8_t head[BASE];
+	struct stat st;
+	ssize_t got;
+
+	if (fstat(fd, &st) != 0 ||
+	    (got = dh_io_pread_full(fd, head, sizeof(head), 0)) < 0)
+		return dh_error_errno(mem, err, DH_ERR_IO, errno,
+				      "cannot read the copy of %s", name);
+	return recover(mem, head, (size_t)got, (size_t)st.st_size, name, logs,
+		       n_logs, &sink, out, err);
 }

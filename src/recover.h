@@ -66,4 +66,17 @@ int dh_recover_apply(TALLOC_CTX *mem, uint8_t **hive, size_t *len,
 		     size_t n_logs, struct dh_recovery **out,
 		     struct dh_error **err);
 
+/*
+ * The same replay into a file instead of memory: fd (open read-write)
+ * holds a copy of the primary's bytes, its length is the primary's. Only
+ * the pages the logs hold are written (pwrite), the length set (ftruncate)
+ * and the base block written last; nothing else of the file is read or
+ * copied. Results and errors as dh_recover_apply(); on DH_ERR_DIRTY the
+ * file is untouched. A failed write (DH_ERR_IO) leaves it partly written,
+ * with its old base block: the caller discards it.
+ */
+int dh_recover_apply_fd(TALLOC_CTX *mem, int fd, const char *name,
+			const struct dh_log_input *logs, size_t n_logs,
+			struct dh_recovery **out, struct dh_error **err);
+
 #endif

@@ -7,6 +7,8 @@
 #include "config.h"
 
 #include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -29,13 +31,26 @@ struct loaded {
 	size_t n;
 };
 
+/* The whole of the file open at fd, on mem. */
+static uint8_t *file_bytes(TALLOC_CTX *mem, int fd, size_t *len)
+{
+	struct stat st;
+	uint8_t *b;
+
+	assert_int_equal(fstat(fd, &st), 0);
+	b = talloc_size(mem, st.st_size ? (size_t)st.st_size : 1);
+	assert_int_equal(pread(fd, b, (size_t)st.st_size, 0), st.st_size);
+	*len = (size_t)st.st_size;
+	return b;
+}
+
 static uint8_t *read_file(TALLOC_CTX *mem, const char *path, size_t *len)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	uint8_t *data = NULL;
+	uint8_t *data;
 
 	assert_true(fd >= 0);
-	assert_int_equal(dh_target_read_fd(mem, fd, path, &data, len, NULL), 0);
+	data = file_bytes(mem, fd, len);
 	close(fd);
 	return data;
 }
@@ -78,10 +93,46 @@ static void assert_state(TALLOC_CTX *mem, const struct loaded *l,
 	assert_int_equal(h.bins_size, want_len - DH_REGF_BASE_BLOCK_SIZE);
 }
 
+/* A memory file holding the primary l had when loaded. */
+static int primary_file(const uint8_t *bytes, size_t len)
+{
+	int fd = memfd_create("test-primary", MFD_CLOEXEC);
+
+	assert_true(fd >= 0);
+	assert_int_equal(pwrite(fd, bytes, len, 0), (ssize_t)len);
+	return fd;
+}
+
+/* The replay into a file must give what the replay in memory gives: the
+ * same bytes, length and report. */
+static void assert_file_replay_same(TALLOC_CTX *mem, const uint8_t *primary,
+				    size_t primary_len, const struct loaded *l,
+				    const struct dh_recovery *want)
+{
+	int fd = primary_file(primary, primary_len);
+	struct dh_recovery *rec = NULL;
+	struct dh_error *err = NULL;
+	uint8_t *got;
+	size_t len;
+
+	if (dh_recover_apply_fd(mem, fd, l->path, l->in, l->n, &rec, &err) != 0)
+		fail_msg("replay into a file failed: %s", err ? err->message : "?");
+	got = file_bytes(mem, fd, &len);
+	close(fd);
+	assert_int_equal(len, l->len);
+	assert_memory_equal(got, l->hive, len);
+	assert_int_equal(rec->entries_applied, want->entries_applied);
+	assert_int_equal(rec->pages_applied, want->pages_applied);
+	assert_int_equal(rec->last_sequence, want->last_sequence);
+	assert_int_equal(rec->base_block_from_log, want->base_block_from_log);
+}
+
 static struct dh_recovery *replay_ok(TALLOC_CTX *mem, struct loaded *l)
 {
 	struct dh_recovery *rec = NULL;
 	struct dh_error *err = NULL;
+	uint8_t *primary = talloc_memdup(mem, l->hive, l->len);
+	size_t primary_len = l->len;
 	int rc = dh_recover_apply(mem, &l->hive, &l->len, l->path, l->in, l->n,
 				  &rec, &err);
 
@@ -89,6 +140,7 @@ static struct dh_recovery *replay_ok(TALLOC_CTX *mem, struct loaded *l)
 		fail_msg("replay failed: %s", err ? err->message : "?");
 	assert_non_null(rec);
 	assert_true(rec->dirty);
+	assert_file_replay_same(mem, primary, primary_len, l, rec);
 	return rec;
 }
 
@@ -199,6 +251,21 @@ static void replay_refused(const char *dir, const char *needle)
 	assert_non_null(strstr(err->message, "--ignore-logs"));
 	assert_int_equal(l->len, before_len);
 	assert_memory_equal(l->hive, before, before_len);
+	/* Into a file: the same refusal, the file untouched. */
+	{
+		int fd = primary_file(before, before_len);
+		uint8_t *after;
+		size_t after_len;
+
+		err = NULL;
+		assert_int_equal(dh_recover_apply_fd(mem, fd, l->path, l->in,
+						     l->n, &rec, &err), -1);
+		assert_int_equal(err->code, DH_ERR_DIRTY);
+		after = file_bytes(mem, fd, &after_len);
+		close(fd);
+		assert_int_equal(after_len, before_len);
+		assert_memory_equal(after, before, before_len);
+	}
 	talloc_free(mem);
 }
 
@@ -274,6 +341,31 @@ static void test_clean_hive_untouched(void **state)
 	talloc_free(mem);
 }
 
+/* A file the replay cannot write: DH_ERR_IO naming the hive, and the
+ * file's base block never signed clean. */
+static void test_file_write_fails(void **state)
+{
+	TALLOC_CTX *mem = talloc_new(NULL);
+	struct loaded *l = load(mem, "new-one");
+	struct dh_recovery *rec = NULL;
+	struct dh_error *err = NULL;
+	int fd = open(l->path, O_RDONLY | O_CLOEXEC);
+	uint8_t *after;
+	size_t len;
+
+	(void)state;
+	assert_true(fd >= 0);
+	assert_int_equal(dh_recover_apply_fd(mem, fd, l->path, l->in, l->n,
+					     &rec, &err), -1);
+	assert_int_equal(err->code, DH_ERR_IO);
+	assert_non_null(strstr(err->message, l->path));
+	after = file_bytes(mem, fd, &len);
+	close(fd);
+	assert_int_equal(len, l->len);
+	assert_memory_equal(after, l->hive, len);
+	talloc_free(mem);
+}
+
 /* Thousands of damaged copies of a good log: every replay ends in a result
  * or a refusal, never a crash (run under ASan and valgrind in CI). */
 static void test_mutated_logs_never_crash(void **state)
@@ -333,6 +425,7 @@ int main(void)
 		cmocka_unit_test(test_old_timestamp_mismatch),
 		cmocka_unit_test(test_no_logs),
 		cmocka_unit_test(test_clean_hive_untouched),
+		cmocka_unit_test(test_file_write_fails),
 		cmocka_unit_test(test_mutated_logs_never_crash),
 	};
 
