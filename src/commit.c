@@ -2,10 +2,11 @@
  * Atomic replacement of a hive file, with a backup. See commit.h for the
  * contract; the comments here say why each step is done the way it is.
  *
- * The original hive is only ever opened read-only: every write goes to a
- * file this module created itself (the temporary file, or a backup copy),
- * and the original name changes inode only through one renameat() at the
- * end. Everything beside the hive is reached through the directory
+ * The original hive (and every companion) is only ever opened read-only:
+ * every write goes to a file this module created itself (a temporary file,
+ * or a backup copy), and the original names change inode only through
+ * renameat() at the end: the hive's, then the retired logs'. Everything
+ * beside the hive is reached through the directory
  * descriptor the lock holds, never by path (design invariant 6): paths
  * only name files in messages.
  */
@@ -227,6 +228,36 @@ static int locked_new(TALLOC_CTX *mem, int dirfd, const char *name,
 	return 0;
 }
 
+/* Temporary files a killed run left in dir: the new hive's, a backup
+ * copy's, or a retired log's empty file (that one even after the hive's
+ * rename, when the next run may find nothing to change). Every run that
+ * makes one holds the hive's lock while it exists, and we hold it now: any
+ * such file is a leftover, never another run's work in progress. */
+static void remove_stale_temps(TALLOC_CTX *mem, int dir, const char *base)
+{
+	char *prefix = talloc_asprintf(mem, ".%s.deskheap-tmp-", base);
+	int fd = prefix != NULL ? dup(dir) : -1;
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	struct dirent *e;
+	struct stat st;
+
+	if (d == NULL) {
+		if (fd >= 0)
+			close(fd);
+		talloc_free(prefix);
+		return;
+	}
+	rewinddir(d);
+	while ((e = readdir(d)) != NULL)
+		if (strncmp(e->d_name, prefix, strlen(prefix)) == 0 &&
+		    strlen(e->d_name) == strlen(prefix) + 6 &&
+		    fstatat(dir, e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    S_ISREG(st.st_mode))
+			unlinkat(dir, e->d_name, 0);
+	closedir(d);
+	talloc_free(prefix);
+}
+
 int dh_commit_lock(TALLOC_CTX *mem, int dirfd, const char *name,
 		   const char *path, struct dh_locked **out,
 		   struct dh_error **err)
@@ -256,6 +287,7 @@ int dh_commit_lock(TALLOC_CTX *mem, int dirfd, const char *name,
 		close(l->fd);
 		l->fd = -1;
 	}
+	remove_stale_temps(mem, l->dirfd, l->name);
 	*out = l;
 	return 0;
 fail:
@@ -274,10 +306,12 @@ struct source {
 	struct stat st;         /* taken before anything was made */
 };
 
-/* A companion copy this call made in the backup directory. */
+/* A file this call made for a companion: its backup, in the backup
+ * directory, or its empty replacement, beside the hive. */
 struct made {
 	char *name;
-	char *path;             /* bprefix + name, for messages */
+	char *path;             /* for messages */
+	bool linked;            /* a backup that is the companion's inode */
 };
 
 struct commit {
@@ -287,8 +321,11 @@ struct commit {
 	const struct dh_commit_request *req;
 	struct source orig;     /* the hive, locked */
 	struct source *comp;    /* the companions, or NULL with no_backup */
-	struct made *made;      /* their copies made so far */
+	struct made *made;      /* their backups made so far */
 	size_t n_made;
+	struct made *empty;     /* with retire_companions, per companion,
+				 * its empty replacement (name NULL until
+				 * made and once renamed or removed) */
 	char *prefix;           /* path up to its last '/', or "" */
 	const char *base;       /* the hive's name in dirfd */
 	int dirfd;              /* the hive's directory (the lock's) */
@@ -303,6 +340,12 @@ struct commit {
 	int bfd;                /* a backup copy being written */
 	char *ctmp;             /* ...under this temporary name, in bdirfd */
 };
+
+/* retire_companions means nothing without a backup to retire them into. */
+static bool retiring(const struct commit *c)
+{
+	return c->req->retire_companions && !c->req->no_backup;
+}
 
 static void note_leftover(struct commit *c, const char *file, int errnum)
 {
@@ -325,6 +368,13 @@ static void commit_discard(struct commit *c)
 	if (c->ctmp != NULL && unlinkat(c->bdirfd, c->ctmp, 0) != 0)
 		note_leftover(c, c->ctmp, errno);
 	c->ctmp = NULL;
+	for (size_t i = 0; c->empty != NULL && i < c->req->n_companions; i++)
+		if (c->empty[i].name != NULL &&
+		    unlinkat(c->dirfd, c->empty[i].name, 0) != 0)
+			note_leftover(c, c->empty[i].path ?
+					 c->empty[i].path : c->empty[i].name,
+				      errno);
+	c->empty = NULL;
 	while (c->n_made > 0) {
 		const struct made *m = &c->made[--c->n_made];
 
@@ -354,12 +404,14 @@ static void commit_finish(struct commit *c)
 	talloc_free(c->scratch);
 }
 
-/* A suffix with a '/' would put the copy elsewhere, an empty one would
- * name the backup itself. */
-static bool companion_ok(const struct dh_commit_companion *cc)
+/* A suffix with a '/' would put the backup elsewhere, an empty one would
+ * name the hive's backup itself. The name is what gets replaced when
+ * retiring: given, not derived from a path meant for messages. */
+static bool companion_ok(const struct dh_commit_companion *cc, bool retire)
 {
 	return cc->fd >= 0 && cc->path != NULL && cc->suffix != NULL &&
-	       *cc->suffix != '\0' && strchr(cc->suffix, '/') == NULL;
+	       *cc->suffix != '\0' && strchr(cc->suffix, '/') == NULL &&
+	       (!retire || name_ok(cc->name));
 }
 
 static int bad_companion(TALLOC_CTX *mem, const struct dh_commit_request *req,
@@ -369,8 +421,10 @@ static int bad_companion(TALLOC_CTX *mem, const struct dh_commit_request *req,
 
 	return dh_error_set(mem, err, DH_ERR_ARGUMENT,
 			    "companion %zu (%s) of the commit request "
-			    "incomplete: an open file, its path and a "
-			    "non-empty suffix without '/' are required",
+			    "incomplete: an open file, its path, a "
+			    "non-empty suffix without '/' and, to retire "
+			    "it, its name in the hive's directory are "
+			    "required",
 			    i + 1, path ? path : "no path");
 }
 
@@ -391,7 +445,8 @@ static int check_request(TALLOC_CTX *mem, const struct dh_commit_request *req,
 				    "commit request names %zu companions but "
 				    "gives none", req->n_companions);
 	for (i = 0; i < req->n_companions; i++)
-		if (!companion_ok(&req->companions[i]))
+		if (!companion_ok(&req->companions[i],
+				  req->retire_companions))
 			return bad_companion(mem, req, i, err);
 	return 0;
 }
@@ -503,6 +558,12 @@ static int open_companions(struct commit *c)
 	c->made = talloc_zero_array(c->scratch, struct made, r->n_companions);
 	if (c->comp == NULL || c->made == NULL)
 		return nomem(c->mem, c->err);
+	if (retiring(c)) {
+		c->empty = talloc_zero_array(c->scratch, struct made,
+					     r->n_companions);
+		if (c->empty == NULL)
+			return nomem(c->mem, c->err);
+	}
 	for (i = 0; i < r->n_companions; i++) {
 		struct source *s = &c->comp[i];
 
@@ -519,35 +580,6 @@ static int open_companions(struct commit *c)
 
 /* Everything that can fail before a file is created: so such failures
  * leave nothing to clean up. */
-/* Temporary files a killed run left beside the hive. Every run that makes
- * one holds the hive's lock while it exists, and we hold it now: any such
- * file is a leftover, never another run's work in progress. */
-static void remove_stale_temps(struct commit *c, int dir)
-{
-	char *prefix = talloc_asprintf(c->scratch, ".%s.deskheap-tmp-", c->base);
-	int fd = dup(dir);
-	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
-	struct dirent *e;
-	struct stat st;
-
-	if (d == NULL || prefix == NULL) {
-		if (d == NULL && fd >= 0)
-			close(fd);
-		if (d != NULL)
-			closedir(d);
-		return;
-	}
-	rewinddir(d);
-	while ((e = readdir(d)) != NULL)
-		if (strncmp(e->d_name, prefix, strlen(prefix)) == 0 &&
-		    strlen(e->d_name) == strlen(prefix) + 6 &&
-		    fstatat(dir, e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-		    S_ISREG(st.st_mode))
-			unlinkat(dir, e->d_name, 0);
-	closedir(d);
-	talloc_free(prefix);
-}
-
 static int commit_init(struct commit *c)
 {
 	if (fstat(c->orig.fd, &c->orig.st) != 0)
@@ -558,12 +590,13 @@ static int commit_init(struct commit *c)
 		return nomem(c->mem, c->err);
 	if (open_companions(c) != 0)
 		return -1;
-	remove_stale_temps(c, c->dirfd);
 	if (open_backup_dir(c) != 0)
 		return -1;
-	/* Backup copies are made under the same kind of name. */
-	if (c->bdirfd >= 0)
-		remove_stale_temps(c, c->bdirfd);
+	/* Backup copies are made under the same kind of name; beside the
+	 * hive, the lock removed them. */
+	if (c->bdirfd >= 0 && c->req->backup_dir != NULL &&
+	    *c->req->backup_dir != '\0')
+		remove_stale_temps(c->scratch, c->bdirfd, c->base);
 	return 0;
 }
 
@@ -672,11 +705,15 @@ static int write_temp(struct commit *c)
 {
 	const struct dh_commit_request *r = c->req;
 	struct dh_error *cb_err = NULL;
+	int ret;
 
 	if (dh_failpoint("write") != 0)
 		return io_error(c->mem, c->err, errno, UNCHANGED,
 				"cannot write %s", c->tmppath);
-	if (r->write(r->arg, c->tmpfd, c->scratch, &cb_err) != 0)
+	ret = r->write(r->arg, c->tmpfd, c->scratch, &cb_err);
+	if (ret > 0)
+		return 1;       /* nothing to write after all */
+	if (ret != 0)
 		return callback_failed(c, cb_err, DH_ERR_IO, "writing");
 	/* Synced before verifying, so verify reads what reached the disk
 	 * (as far as the kernel tells), not only what we meant to write. */
@@ -984,21 +1021,22 @@ static char *backup_name(struct commit *c, const char *stamp, int n)
 			       stamp, n);
 }
 
-/* Hard-link the locked original as name in the backup directory. Through
- * /proc/self/fd the link is to the inode we hold, whatever path names now.
- * Returns 0 or an errno value. */
-static int link_original(struct commit *c, const char *name)
+/* Hard-link the file open as src, named name in the hive's directory, as
+ * bname in the backup directory. Through /proc/self/fd the link is to the
+ * inode we hold, whatever name names now. Returns 0 or an errno value. */
+static int link_source(struct commit *c, const struct source *src,
+		       const char *name, const char *bname)
 {
 	char proc[64];
 
-	snprintf(proc, sizeof proc, "/proc/self/fd/%d", c->orig.fd);
-	if (linkat(AT_FDCWD, proc, c->bdirfd, name, AT_SYMLINK_FOLLOW) == 0)
+	snprintf(proc, sizeof proc, "/proc/self/fd/%d", src->fd);
+	if (linkat(AT_FDCWD, proc, c->bdirfd, bname, AT_SYMLINK_FOLLOW) == 0)
 		return 0;
 	if (errno != ENOENT)
 		return errno;
 	/* No /proc (a bare rescue shell): link by name; link_check() then
-	 * makes sure it is the locked inode. */
-	if (linkat(c->dirfd, c->base, c->bdirfd, name, 0) == 0)
+	 * makes sure it is the inode we hold. */
+	if (linkat(c->dirfd, name, c->bdirfd, bname, 0) == 0)
 		return 0;
 	return errno;
 }
@@ -1010,19 +1048,22 @@ static bool link_refused(int e)
 	return e == EXDEV || e == EPERM || e == EMLINK || e == ENOTSUP;
 }
 
-static int link_check(struct commit *c)
+/* The backup bname (bpath in messages) link_source() made must be src's
+ * inode: a link made by name is to whatever the name held. */
+static int link_check(struct commit *c, const struct source *src,
+		      const char *bname, const char *bpath)
 {
 	struct stat st;
 
-	if (fstatat(c->bdirfd, c->bname, &st, AT_SYMLINK_NOFOLLOW) != 0)
+	if (fstatat(c->bdirfd, bname, &st, AT_SYMLINK_NOFOLLOW) != 0)
 		return io_error(c->mem, c->err, errno, UNCHANGED,
-				"cannot stat backup %s", c->bpath);
-	if (!same_file(&st, &c->orig.st))
+				"cannot stat backup %s", bpath);
+	if (!same_file(&st, &src->st))
 		return dh_error_set(c->mem, c->err, DH_ERR_IO,
-				    "backup %s is not the locked %s: the hive "
-				    "was replaced by another program while "
-				    "locked; %s", c->bpath, c->orig.path,
-				    UNCHANGED);
+				    "backup %s is not the %s this run read: "
+				    "another program replaced it meanwhile, "
+				    "ignoring the lock; run again; %s", bpath,
+				    src->path, UNCHANGED);
 	return 0;
 }
 
@@ -1164,7 +1205,8 @@ static int make_backup(struct commit *c)
 		name = backup_name(c, stamp, n);
 		if (name == NULL)
 			return nomem(c->mem, c->err);
-		e = copy ? create_copy(c, name) : link_original(c, name);
+		e = copy ? create_copy(c, name) :
+			   link_source(c, &c->orig, c->base, name);
 		if (e == EEXIST) {
 			n++;
 			continue;
@@ -1182,7 +1224,7 @@ static int make_backup(struct commit *c)
 					"cannot create backup %s", c->bpath);
 		if (!copy) {
 			c->bname = name;
-			return link_check(c);
+			return link_check(c, &c->orig, name, c->bpath);
 		}
 		if (fill_copy(c, &c->orig, c->bpath) != 0 ||
 		    publish_copy(c, name, c->bpath) != 0)
@@ -1197,28 +1239,26 @@ static int make_backup(struct commit *c)
 			    UNCHANGED);
 }
 
-/* The copy of companion i, named the backup's name + its suffix. Always
- * a copy: the log stays in use beside the new hive and Windows rewrites
- * it in place, which would change a linked "backup" too. An existing file
- * of that name is never replaced: the set would not be one backup's. */
-static int copy_companion(struct commit *c, size_t i)
+/* A file with the name of a companion's backup is never replaced: the set
+ * would not be one backup's. */
+static int companion_exists(struct commit *c, size_t i, const struct made *m)
 {
-	const char *suffix = c->req->companions[i].suffix;
-	struct made *m = &c->made[c->n_made];
-	int e;
+	return dh_error_set(c->mem, c->err, DH_ERR_IO,
+			    "cannot copy %s to %s beside backup %s: that file "
+			    "exists already, and replacing it could mix two "
+			    "backups; move it away and run again; %s",
+			    c->comp[i].path, m->path, c->bpath, UNCHANGED);
+}
 
-	m->name = talloc_asprintf(c->scratch, "%s%s", c->bname, suffix);
-	m->path = talloc_asprintf(c->scratch, "%s%s", c->bpath, suffix);
-	if (m->name == NULL || m->path == NULL)
-		return nomem(c->mem, c->err);
-	e = create_copy(c, m->name);
+/* A verified copy of companion i as m: without retiring, the log stays in
+ * use beside the new hive and Windows rewrites it in place, which would
+ * change a linked "backup" too. */
+static int copy_companion(struct commit *c, size_t i, struct made *m)
+{
+	int e = create_copy(c, m->name);
+
 	if (e == EEXIST)
-		return dh_error_set(c->mem, c->err, DH_ERR_IO,
-				    "cannot copy %s to %s beside backup %s: "
-				    "that file exists already, and replacing "
-				    "it could mix two backups; move it away "
-				    "and run again; %s", c->comp[i].path,
-				    m->path, c->bpath, UNCHANGED);
+		return companion_exists(c, i, m);
 	if (e != 0)
 		return io_error(c->mem, c->err, e, UNCHANGED,
 				"cannot create backup %s", m->path);
@@ -1229,12 +1269,90 @@ static int copy_companion(struct commit *c, size_t i)
 	return 0;
 }
 
-static int copy_companions(struct commit *c)
+/* Retiring: companion i's own inode as m, as the hive's backup is the
+ * hive's, since an empty file takes its live name. A copy where links are
+ * refused, or when the inode has no name left (another file was renamed
+ * over it): then no link can be made, and linking by name would take the
+ * other file. */
+static int link_companion(struct commit *c, size_t i, struct made *m)
+{
+	const struct source *s = &c->comp[i];
+	struct stat st;
+	int e;
+
+	if (fstat(s->fd, &st) != 0)
+		return io_error(c->mem, c->err, errno, UNCHANGED,
+				"cannot stat companion %s", s->path);
+	if (st.st_nlink == 0)
+		return copy_companion(c, i, m);
+	e = link_source(c, s, c->req->companions[i].name, m->name);
+	if (link_refused(e))
+		return copy_companion(c, i, m);
+	if (e == EEXIST)
+		return companion_exists(c, i, m);
+	if (e != 0)
+		return io_error(c->mem, c->err, e, UNCHANGED,
+				"cannot create backup %s", m->path);
+	m->linked = true;
+	c->n_made++;
+	return link_check(c, s, m->name, m->path);
+}
+
+/* Companion i's backup, named the backup's name + its suffix. */
+static int backup_companion(struct commit *c, size_t i)
+{
+	const char *suffix = c->req->companions[i].suffix;
+	struct made *m = &c->made[c->n_made];
+
+	m->name = talloc_asprintf(c->scratch, "%s%s", c->bname, suffix);
+	m->path = talloc_asprintf(c->scratch, "%s%s", c->bpath, suffix);
+	if (m->name == NULL || m->path == NULL)
+		return nomem(c->mem, c->err);
+	return retiring(c) ? link_companion(c, i, m) : copy_companion(c, i, m);
+}
+
+static int backup_companions(struct commit *c)
 {
 	size_t i;
 
 	for (i = 0; i < c->req->n_companions; i++)
-		if (copy_companion(c, i) != 0)
+		if (backup_companion(c, i) != 0)
+			return -1;
+	return 0;
+}
+
+/* Step 6: the empty file that takes companion i's name once the hive is
+ * replaced, with its owner, mode and attributes as the new hive gets the
+ * original's; synced, so what the rename puts in place is complete. */
+static int make_empty(struct commit *c, size_t i)
+{
+	const struct source *s = &c->comp[i];
+	struct made *m = &c->empty[i];
+	int fd, ret;
+
+	if (dh_failpoint("temp-create") != 0 ||
+	    (fd = open_temp(c, c->dirfd, &m->name)) < 0)
+		return io_error(c->mem, c->err, errno, UNCHANGED,
+				"cannot create a temporary file beside %s",
+				s->path);
+	m->path = talloc_asprintf(c->scratch, "%s%s", c->prefix, m->name);
+	if (m->path == NULL)
+		ret = nomem(c->mem, c->err);
+	else
+		ret = copy_metadata(c, s, fd, m->path, false);
+	if (ret == 0 && (dh_failpoint("fsync") != 0 || fsync(fd) != 0))
+		ret = io_error(c->mem, c->err, errno, UNCHANGED,
+			       "cannot write %s to disk", m->path);
+	close(fd);
+	return ret;
+}
+
+static int make_empties(struct commit *c)
+{
+	size_t i;
+
+	for (i = 0; retiring(c) && i < c->req->n_companions; i++)
+		if (make_empty(c, i) != 0)
 			return -1;
 	return 0;
 }
@@ -1274,28 +1392,34 @@ static int sync_made_dir(struct commit *c)
 /* ------------------------------------------------------------------ */
 /* The commit                                                         */
 
-/* Steps 1-5 of commit.h, and the backup set made durable before the
+/* Steps 1-6 of commit.h, and the backup set made durable before the
  * rename can make it the only copy of the old hive. */
 static int commit_prepare(struct commit *c)
 {
-	if (make_temp(c) != 0 || write_temp(c) != 0)
+	int ret;
+
+	if (make_temp(c) != 0)
 		return -1;
+	if ((ret = write_temp(c)) != 0)
+		return ret;
 	if (copy_metadata(c, &c->orig, c->tmpfd, c->tmppath, false) != 0)
 		return -1;
 	if (sync_temp(c) != 0) /* the metadata too, before the rename */
 		return -1;
 	if (c->req->no_backup)
 		return 0;
-	if (make_backup(c) != 0 || copy_companions(c) != 0)
+	if (make_backup(c) != 0 || backup_companions(c) != 0)
 		return -1;
 	if (sync_dir(c->bdirfd) != 0) /* the companions' entries too */
 		return io_error(c->mem, c->err, errno, UNCHANGED,
 				"cannot write the directory of backup %s to "
 				"disk", c->bpath);
-	return sync_made_dir(c);
+	if (sync_made_dir(c) != 0)
+		return -1;
+	return make_empties(c);
 }
 
-/* Step 6. The lock only binds programs that take it, so check once more
+/* Step 7. The lock only binds programs that take it, so check once more
  * that the name is the file we locked, read and backed up. */
 static int commit_rename(struct commit *c)
 {
@@ -1318,8 +1442,7 @@ static int commit_rename(struct commit *c)
 	return 0;
 }
 
-/* After the rename nothing is undone: the new hive is in place and the
- * backup (if any) is the only copy of the old one. */
+/* The end of step 7: the renames made durable. */
 static int commit_sync(struct commit *c)
 {
 	if (sync_dir(c->dirfd) == 0)
@@ -1329,6 +1452,96 @@ static int commit_sync(struct commit *c)
 			"run sync before shutting down",
 			"cannot write the directory of %s to disk",
 			c->orig.path);
+}
+
+/* After the hive's rename: live log i could not be replaced by its empty
+ * file. Stale, it is harmless beside the clean hive; but a linked backup
+ * still shares its inode, which Windows would write into. */
+static int log_kept(struct commit *c, size_t i, int errnum)
+{
+	const char *live = c->comp[i].path, *bak = c->made[i].path;
+	char *outcome;
+
+	if (c->made[i].linked)
+		outcome = talloc_asprintf(c->scratch, "the hive was replaced, "
+					  "but %s still shares its data with "
+					  "the backup %s, and Windows would "
+					  "write into both: copy %s somewhere "
+					  "safe, then delete %s (Windows makes "
+					  "a new one)", live, bak, bak, live);
+	else
+		outcome = talloc_asprintf(c->scratch, "the hive was replaced; "
+					  "%s keeps its old data, which "
+					  "Windows ignores beside the clean "
+					  "hive, and the backup %s is a copy "
+					  "of its own", live, bak);
+	if (outcome == NULL)
+		return nomem(c->mem, c->err);
+	return io_error(c->mem, c->err, errnum, outcome,
+			"cannot replace %s by an empty log", live);
+}
+
+/* Step 7, for companion i: its empty file goes over its name, unless
+ * another file has the name by now: that is not ours to replace, and the
+ * backup no longer shares an inode with the live log. */
+static int retire_one(struct commit *c, size_t i)
+{
+	const char *name = c->req->companions[i].name;
+	struct made *m = &c->empty[i];
+	int cur = still_current(c->comp[i].fd, c->dirfd, name), ret = 0;
+
+	if (cur == 1 && dh_failpoint("log-rename") == 0 &&
+	    renameat(c->dirfd, m->name, c->dirfd, name) == 0) {
+		m->name = NULL;
+		return 0;
+	}
+	if (cur != 0)
+		ret = log_kept(c, i, errno);
+	/* A leftover is removed by the next run, as after a kill. */
+	if (unlinkat(c->dirfd, m->name, 0) != 0 && ret != 0)
+		note_leftover(c, m->path, errno);
+	m->name = NULL;
+	return ret;
+}
+
+/* After the rename nothing is undone, and each failure names something the
+ * user must see to: a later one is added to the first (returned, for the
+ * next), not put in its place. */
+static struct dh_error *late_error(struct commit *c, struct dh_error *first)
+{
+	struct dh_error *e = c->err != NULL ? *c->err : NULL;
+
+	if (first == NULL || e == NULL || first->message == NULL ||
+	    e->message == NULL)
+		return e;
+	first->message = talloc_asprintf_append(first->message, "; also, %s",
+						e->message);
+	*c->err = first;
+	talloc_free(e);
+	return first;
+}
+
+/* The new hive is in place and the backup (if any) is the only copy of
+ * the old one. The logs go after the hive, deliberately: a crash between
+ * the renames leaves a clean hive with stale logs, which Windows ignores;
+ * logs first could leave the old dirty hive with empty logs, its pending
+ * changes lost. */
+static int commit_after(struct commit *c)
+{
+	struct dh_error *first = NULL;
+	int ret = 0;
+	size_t i;
+
+	for (i = 0; retiring(c) && i < c->req->n_companions; i++)
+		if (retire_one(c, i) != 0) {
+			first = late_error(c, first);
+			ret = -1;
+		}
+	if (commit_sync(c) != 0) {
+		late_error(c, first);
+		ret = -1;
+	}
+	return ret;
 }
 
 int dh_commit_replace(TALLOC_CTX *mem, const struct dh_commit_request *req,
@@ -1352,14 +1565,16 @@ int dh_commit_replace(TALLOC_CTX *mem, const struct dh_commit_request *req,
 	if (c.scratch == NULL)
 		return nomem(mem, err);
 	ret = commit_init(&c);
-	if (ret == 0 && (commit_prepare(&c) != 0 || commit_rename(&c) != 0))
+	if (ret == 0)
+		ret = commit_prepare(&c);
+	if (ret == 0 && commit_rename(&c) != 0)
 		ret = -1;
 	if (ret != 0)
 		commit_discard(&c);
 	if (ret == 0 && backup_path != NULL && c.bpath != NULL)
 		*backup_path = talloc_steal(mem, c.bpath);
 	if (ret == 0)
-		ret = commit_sync(&c);
+		ret = commit_after(&c);
 	commit_finish(&c);
 	return ret;
 }

@@ -5,6 +5,8 @@
  * checks that its name in the directory still is the locked inode: another
  * run may have renamed a new file over it while this one waited, and a lock
  * on a replaced inode protects nothing. It retries until the two agree.
+ * Then it removes the temporary files (regular files named as in step 1)
+ * a killed run left beside it: only a run holding the lock makes them.
  *
  * dh_commit_replace() then:
  *   1. creates a temporary file ".NAME.deskheap-tmp-XXXXXX" (a random
@@ -24,30 +26,51 @@
  *      where the filesystem allows it, else a copy that is fsynced, compared
  *      byte for byte with the original, and given the original's mode, owner
  *      and extended attributes (those the backup's filesystem supports);
- *      then each of req->companions is copied beside it as the backup's
- *      final name + the companion's suffix ("NAME.deskheap-<UTC>.bak.LOG1",
- *      or "...-2.bak.LOG1"): always a copy, never a link, created
+ *      then each of req->companions joins it as the backup's final name
+ *      + the companion's suffix ("NAME.deskheap-<UTC>.bak.LOG1", or
+ *      "...-2.bak.LOG1"): without retire_companions a copy, created
  *      exclusively mode 0600, read from offset 0 to end of file, fsynced,
  *      compared byte for byte with the companion, and given the
- *      companion's own mode, owner and extended attributes; a file that
- *      already has such a name is a failure (never overwritten: the set
- *      would mix two backups). A companion that is not a regular file
- *      (DH_ERR_IO), not open for reading, or without a path or a non-empty
- *      suffix free of '/' (DH_ERR_ARGUMENT) is refused before anything is
- *      made. The backup directory is fsynced (after the companions) before
- *      step 6, so the whole set is on disk before it becomes the only copy
- *      of the old hive;
- *   6. checks once more that the name is the locked inode (the lock binds
- *      only programs that take it), renames the temporary file over the hive
- *      and fsyncs the hive's directory.
- * Steps 1, 5 (beside the hive) and 6 go through the lock's directory
+ *      companion's own mode, owner and extended attributes; with
+ *      retire_companions a hard link to the companion's inode (the one
+ *      open at its fd, checked after linking), or that copy where the
+ *      filesystem refuses links or the inode has no name left to link.
+ *      A file that already has such a name is a failure (never
+ *      overwritten: the set would mix two backups). A companion that is
+ *      not a regular file (DH_ERR_IO), not open for reading, or without a
+ *      path, a non-empty suffix free of '/', or (to retire it) a name free
+ *      of '/' (DH_ERR_ARGUMENT) is refused before anything is made. The
+ *      backup directory is fsynced (after the companions) before step 7,
+ *      so the whole set is on disk before it becomes the only copy of the
+ *      old hive;
+ *   6. with retire_companions (and a backup): for each companion, an
+ *      empty temporary file beside the hive, made as in step 1, given the
+ *      companion's owner, mode and extended attributes as in step 4, and
+ *      fsynced;
+ *   7. checks once more that the name is the locked inode (the lock binds
+ *      only programs that take it) and renames the temporary file over the
+ *      hive; then renames each empty file of step 6 over its companion's
+ *      name, if that name still is the companion's inode (else the empty
+ *      file is removed: another file took the name, and it is not ours to
+ *      replace); then fsyncs the hive's directory. The hive goes first so
+ *      that a crash between the renames leaves a clean hive beside stale
+ *      logs, which Windows ignores; logs first could leave the old dirty
+ *      hive beside empty logs, without the changes it needs replayed.
+ *
+ * Why retiring is safe: the hive is written clean, so its logs hold
+ * nothing Windows will replay and a live log may start empty (0-byte logs
+ * are normal). The backup then keeps the untouched original inode of each
+ * log, as it does the hive's, and no longer shares it with a file Windows
+ * writes in place; no copy is written and read back.
+ *
+ * Steps 1, 5 (beside the hive), 6 and 7 go through the lock's directory
  * descriptor; only backup_dir is opened by path. On any failure before the
- * rename the temporary file and every backup file this call made (the
- * hive's and the companion copies, and backup_dir if this call created it
- * and it is empty) are removed and the hive is untouched. Errors are
- * DH_ERR_IO with the file, the cause and a remedy, except those of the
- * callbacks, which keep their own code and message (with "; the hive was
- * not changed" appended).
+ * hive's rename the temporary files and every backup file this call made
+ * (the hive's and the companions', and backup_dir if this call created it
+ * and it is empty) are removed and the hive and its logs are untouched.
+ * Errors are DH_ERR_IO with the file, the cause and a remedy, except those
+ * of the callbacks, which keep their own code and message (with "; the
+ * hive was not changed" appended).
  */
 #ifndef DH_COMMIT_H
 #define DH_COMMIT_H
@@ -83,8 +106,11 @@ int dh_commit_lock(TALLOC_CTX *mem, int dirfd, const char *name,
 		   const char *path, struct dh_locked **out,
 		   struct dh_error **err);
 
-/* Fill the temporary file open at fd (empty, read-write, at offset 0).
- * mem is a scratch context freed when dh_commit_replace() returns; an error
+/* Fill the temporary file open at fd (empty, read-write, at offset 0):
+ * 0; or -1 with *err set; or 1 when the caller finds, from what it wrote,
+ * that there is nothing to replace after all (then the temporary file is
+ * removed, nothing else is made, and dh_commit_replace() returns 1). mem
+ * is a scratch context freed when dh_commit_replace() returns; an error
  * set on it is moved to the caller's context. */
 typedef int (*dh_commit_write_fn)(void *arg, int fd, TALLOC_CTX *mem,
 				  struct dh_error **err);
@@ -93,15 +119,19 @@ typedef int (*dh_commit_write_fn)(void *arg, int fd, TALLOC_CTX *mem,
 typedef int (*dh_commit_verify_fn)(void *arg, int fd, const char *path,
 				   TALLOC_CTX *mem, struct dh_error **err);
 
-/* A file that belongs with the hive (a transaction log a replay used): its
- * copy joins the backup set as the backup's name + suffix, e.g.
- * "SYSTEM.deskheap-<UTC>.bak.LOG1". Always a verified copy, never a link:
- * the log stays in use beside the new hive and Windows rewrites it in
- * place. */
+/* A file that belongs with the hive (a transaction log a replay used): it
+ * joins the backup set as the backup's name + suffix, e.g.
+ * "SYSTEM.deskheap-<UTC>.bak.LOG1". A verified copy, as the log stays in
+ * use beside the new hive and Windows rewrites it in place; or, with
+ * retire_companions, its own inode, linked, once an empty file takes its
+ * live name. */
 struct dh_commit_companion {
 	int fd;                  /* open for reading */
 	const char *path;        /* for messages */
 	const char *suffix;      /* e.g. ".LOG1" */
+	const char *name;        /* in the hive's directory (the lock's
+				  * dirfd), e.g. "SYSTEM.LOG1"; required
+				  * with retire_companions */
 };
 
 struct dh_commit_request {
@@ -115,12 +145,19 @@ struct dh_commit_request {
 	void *arg;                     /* passed to write and verify */
 	const struct dh_commit_companion *companions; /* with the backup */
 	size_t n_companions;
+	bool retire_companions;        /* link them into the backup set and
+					* leave empty ones in their place
+					* (steps 5-7); nothing with no_backup */
 };
 
-/* Replace the locked hive as above. *backup_path (may be NULL) receives the
- * backup's path on mem, or NULL when none was made. The one failure after
- * the rename is the final directory fsync: then the hive IS replaced, -1 is
- * returned (DH_ERR_IO, saying so) and *backup_path is set all the same. */
+/* Replace the locked hive as above: 0, or 1 when the write callback found
+ * nothing to write (the hive untouched, nothing made). *backup_path (may be
+ * NULL) receives the backup's path on mem, or NULL when none was made. The failures after the
+ * hive's rename are a log that cannot be replaced by its empty file (the
+ * message names it, the backup it still shares its inode with, and what to
+ * do) and the final directory fsync: then the hive IS replaced, -1 is
+ * returned (DH_ERR_IO, saying so, one message for all such failures) and
+ * *backup_path is set all the same. */
 int dh_commit_replace(TALLOC_CTX *mem, const struct dh_commit_request *req,
 		      char **backup_path, struct dh_error **err);
 

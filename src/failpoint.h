@@ -6,7 +6,8 @@
  *   DESKHEAP_FAILPOINT=fsync:kill     the process dies on the spot (SIGKILL)
  *   DESKHEAP_FAILPOINT=write:kill@3   ...at the third time the point is hit
  * Points: temp-create, write, fsync, verify, metadata, backup, rename,
- * dir-fsync (commit and restore). In any other build dh_failpoint() is an
+ * log-rename (a retired log's empty file going in, after the hive's
+ * rename), dir-fsync (commit and restore). In any other build dh_failpoint() is an
  * inline 0 and the variable is ignored: release builds carry none of it.
  */
 #ifndef DH_FAILPOINT_H

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "error.h"
@@ -66,27 +67,34 @@ int dh_hive_open_fd(TALLOC_CTX *mem, int fd, const char *name, bool writable,
 	return 0;
 }
 
-int dh_hive_memfd(TALLOC_CTX *mem, uint8_t **bytes, size_t len,
-		  const char *name, int **fd, struct dh_error **err)
+int dh_hive_memfd(TALLOC_CTX *mem, int src, const char *name, int **fd,
+		  struct dh_error **err)
 {
-	int raw = memfd_create("deskheap-hive", MFD_CLOEXEC);
-	int *fdp = NULL;
-	int rc = 0;
+	struct stat st;
+	int raw, *fdp;
 
+	if (fstat(src, &st) != 0)
+		return dh_error_errno(mem, err, DH_ERR_IO, errno,
+				      "cannot stat %s", name);
+	/* The base block's sizes are 32-bit. */
+	if (st.st_size > (off_t)1 << 32)
+		return dh_error_set(mem, err, DH_ERR_NOT_HIVE,
+				    "%s is larger than any hive file can be", name);
+	raw = memfd_create("deskheap-hive", MFD_CLOEXEC);
 	if (raw < 0)
-		rc = dh_error_errno(mem, err, DH_ERR_IO, errno,
-				    "cannot create a memory file for %s", name);
-	else if ((fdp = dh_io_fd_owned(mem, raw)) == NULL)
-		rc = dh_error_set(mem, err, DH_ERR_NOMEM, "out of memory");
-	else if (dh_io_write_all(*fdp, *bytes, len) != 0)
-		rc = dh_error_errno(mem, err, DH_ERR_IO, errno,
-				    "cannot fill a memory file for %s", name);
-	TALLOC_FREE(*bytes);
-	if (rc != 0)
+		return dh_error_errno(mem, err, DH_ERR_IO, errno,
+				      "cannot create a memory file for %s", name);
+	if ((fdp = dh_io_fd_owned(mem, raw)) == NULL)
+		return dh_error_set(mem, err, DH_ERR_NOMEM, "out of memory");
+	if (dh_io_copy(src, *fdp, (size_t)st.st_size) != 0) {
+		int e = errno;
+
 		talloc_free(fdp);
-	else
-		*fd = fdp;
-	return rc;
+		return dh_error_errno(mem, err, DH_ERR_IO, e,
+				      "cannot copy %s into a memory file", name);
+	}
+	*fd = fdp;
+	return 0;
 }
 
 const char *dh_hive_name(const struct dh_hive *h)

@@ -23,13 +23,14 @@ struct dh_hive;
 int dh_hive_open_fd(TALLOC_CTX *mem, int fd, const char *name, bool writable,
 		    struct dh_hive **out, struct dh_error **err);
 
-/* Put a hive held in memory (a recovered hive) into an anonymous memory
- * file, for hivex, which opens files only. Consumes *bytes (a talloc
- * object): it is freed, and *bytes set to NULL, once copied, so the two
- * never take memory at once. *fd is a talloc'd descriptor on mem: freeing
- * it closes the file. */
-int dh_hive_memfd(TALLOC_CTX *mem, uint8_t **bytes, size_t len,
-		  const char *name, int **fd, struct dh_error **err);
+/* A copy of the hive file open at src, whole, in an anonymous memory file
+ * (copied in the kernel, not through this process): what a replay writes
+ * the recovered hive into, and hivex then reads, as it opens files only.
+ * The original is only read. *fd is a talloc'd descriptor on mem, open
+ * read-write: freeing it closes the file. DH_ERR_NOT_HIVE for a file
+ * larger than any hive can be. */
+int dh_hive_memfd(TALLOC_CTX *mem, int src, const char *name, int **fd,
+		  struct dh_error **err);
 
 struct dh_controlset {
 	char *name;          /* as spelled in the hive */

@@ -1,7 +1,8 @@
 /*
  * One target, start to end: the pipeline of the design.
- * target -> resolved, locked/opened file -> base block (dirty?) -> bytes + logs ->
- * recovered bytes -> hivex handle -> patch plan -> commit -> report.
+ * target -> resolved, locked/opened file -> base block (dirty?) -> logs ->
+ * recovered copy (a memory file) -> hivex handle -> patch plan -> commit ->
+ * report.
  */
 #include "config.h"
 
@@ -24,6 +25,7 @@
 
 /* What one run holds while it works; everything hangs off one context. */
 struct run {
+	TALLOC_CTX *mem;              /* what lives until the report is done */
 	const struct dh_options *opts;
 	struct dh_report *report;
 	struct dh_target *target;
@@ -31,12 +33,13 @@ struct run {
 	struct dh_locked *lock;
 	struct dh_hive *hive;
 	struct dh_patch *patch;
-	uint8_t *bytes;               /* a recovered hive, else NULL */
-	size_t len;
-	int source;                   /* what hivex reads: fd, or a memory
-				       * file holding the recovered hive */
+	int *recovered;               /* a memory file holding the recovered
+				       * hive, else NULL */
+	int source;                   /* what hivex reads: fd or *recovered */
 	struct dh_log_file *logs;     /* the logs found (when dirty, or restore) */
 	size_t n_logs;
+	struct dh_log_input *log_in;  /* their bytes, until replayed */
+	bool replay_in_commit;        /* set/recover: replay into the new file */
 	struct dh_recovery *recovery;
 	struct dh_patch_edit *edits;  /* set: the bytes to change in place */
 	size_t n_edits;
@@ -125,42 +128,54 @@ static int report_logs(struct run *run)
 	return 0;
 }
 
-/* Replay the logs of a dirty hive into memory. show carries on without
- * them (saying so): it changes nothing, and the hive file's own values are
- * still worth seeing. */
+/* Replay the logs into fd, a copy of the primary. Their bytes are in the
+ * copy then and are let go; the descriptors stay, for the backup set. */
+static int replay_into(struct run *run, int fd, struct dh_error **err)
+{
+	int rc = dh_recover_apply_fd(run->mem, fd, run->report->hive,
+				     run->log_in, run->n_logs, &run->recovery,
+				     err);
+
+	for (size_t i = 0; i < run->n_logs; i++)
+		TALLOC_FREE(run->logs[i].map);
+	TALLOC_FREE(run->log_in);
+	return rc != 0 ? rc : report_logs(run);
+}
+
+/* The logs of a dirty hive, read. set and recover replay them into the new
+ * file itself (see write_replayed()): the hive is then copied once, in the
+ * kernel. The others replay into a memory copy; show carries on without
+ * the logs when they cannot be used (saying so): it changes nothing, and
+ * the hive file's own values are still worth seeing. */
 static int replay(TALLOC_CTX *mem, struct run *run, const char *path,
 		  struct dh_error **err)
 {
-	struct dh_log_input *in;
 	size_t n = 0;
 	int rc;
 
-	if (dh_target_read_fd(mem, run->fd, path, &run->bytes, &run->len, err) != 0 ||
-	    dh_target_logs(mem, run->target, &run->logs, &n, err) != 0)
+	if (dh_target_logs(mem, run->target, &run->logs, &n, err) != 0)
 		return -1;
 	run->n_logs = n;
-	in = talloc_array(mem, struct dh_log_input, n ? n : 1);
-	if (in == NULL)
+	run->log_in = talloc_array(mem, struct dh_log_input, n ? n : 1);
+	if (run->log_in == NULL)
 		return dh_error_set(mem, err, DH_ERR_NOMEM, "out of memory");
 	for (size_t i = 0; i < n; i++)
-		in[i] = (struct dh_log_input){ run->logs[i].path,
-					       run->logs[i].data,
-					       run->logs[i].len };
-	rc = dh_recover_apply(mem, &run->bytes, &run->len, path, in, n,
-			      &run->recovery, err);
-	/* Their bytes are in the hive now; the descriptors stay, for the
-	 * backup set. */
-	for (size_t i = 0; i < n; i++)
-		TALLOC_FREE(run->logs[i].data);
+		run->log_in[i] = (struct dh_log_input){ run->logs[i].path,
+							run->logs[i].data,
+							run->logs[i].len };
+	run->replay_in_commit = writes(run->opts);
+	if (run->replay_in_commit)
+		return 0;
+	if (dh_hive_memfd(mem, run->fd, path, &run->recovered, err) != 0)
+		return -1;
+	rc = replay_into(run, *run->recovered, err);
+	if (rc != 0)
+		TALLOC_FREE(run->recovered);
 	if (rc != 0 && run->opts->command == DH_CMD_SHOW && *err != NULL &&
-	    (*err)->code == DH_ERR_DIRTY) {
-		run->bytes = NULL;
+	    (*err)->code == DH_ERR_DIRTY)
 		return add_warning(run->report, (*err)->message) == 0 ? 0 :
 			dh_error_set(mem, err, DH_ERR_NOMEM, "out of memory");
-	}
-	if (rc != 0)
-		run->bytes = NULL;
-	return rc != 0 ? rc : report_logs(run);
+	return rc;
 }
 
 static int check_dirty(TALLOC_CTX *mem, struct run *run, const char *path,
@@ -181,20 +196,14 @@ static int check_dirty(TALLOC_CTX *mem, struct run *run, const char *path,
 	return replay(mem, run, path, err);
 }
 
-/* hivex reads the hive for planning only (it maps it, no copy): the file
- * itself, or the recovered bytes moved into a memory file. */
-static int open_hive(TALLOC_CTX *mem, struct run *run, const char *path,
+/* hivex reads the hive for planning only (it maps it, no copy): source
+ * is the file itself, or a recovered copy. */
+static int open_hive(TALLOC_CTX *mem, struct run *run, int source,
 		     struct dh_error **err)
 {
-	int *memfd;
-
-	run->source = run->fd;
-	if (run->bytes != NULL) {
-		if (dh_hive_memfd(mem, &run->bytes, run->len, path, &memfd, err) != 0)
-			return -1;
-		run->source = *memfd;
-	}
-	return dh_hive_open_fd(mem, run->source, path, false, &run->hive, err);
+	run->source = source;
+	return dh_hive_open_fd(mem, source, run->report->hive, false,
+			       &run->hive, err);
 }
 
 static int fill_control_sets(struct dh_report *r, const struct dh_patch *p)
@@ -244,37 +253,56 @@ static int verify_clean(TALLOC_CTX *mem, int fd, const char *path,
 	return dh_hive_open_fd(mem, fd, path, false, written, err);
 }
 
-/* The source copied in the kernel, then only the edited bytes written over
- * it, and the base block marked as written anew: every other byte of the
- * hive stays as it was. */
-static int write_edited(void *arg, int fd, TALLOC_CTX *mem,
-			struct dh_error **err)
+/* Only the edited bytes written over fd, a copy of the hive they were
+ * planned on, and the base block marked as written anew: every other byte
+ * of the hive stays as it was. */
+static int write_edits(struct run *run, int fd, TALLOC_CTX *mem,
+		       struct dh_error **err)
 {
-	struct run *run = arg;
 	const char *name = run->report->hive;
 	uint8_t block[DH_REGF_BASE_BLOCK_SIZE];
-	struct stat st;
 
-	if (fstat(run->source, &st) != 0 ||
-	    dh_io_copy(run->source, fd, (size_t)st.st_size) != 0)
-		return dh_error_errno(mem, err, DH_ERR_IO, errno,
-				      "cannot copy %s", name);
 	for (size_t i = 0; i < run->n_edits; i++)
 		if (dh_failpoint("write") != 0 ||
-		    pwrite(fd, run->edits[i].bytes, run->edits[i].len,
-			   (off_t)run->edits[i].offset) != (ssize_t)run->edits[i].len)
+		    dh_io_pwrite_all(fd, run->edits[i].bytes, run->edits[i].len,
+				     (off_t)run->edits[i].offset) != 0)
 			return dh_error_errno(mem, err, DH_ERR_IO, errno,
 					      "cannot write the new %s", name);
 	if (dh_io_pread_full(fd, block, sizeof(block), 0) != (ssize_t)sizeof(block))
 		return dh_error_errno(mem, err, DH_ERR_IO, errno,
 				      "cannot read back the new %s", name);
 	dh_regf_mark_written(block);
-	if (pwrite(fd, block, sizeof(block), 0) != (ssize_t)sizeof(block))
+	if (dh_io_pwrite_all(fd, block, sizeof(block), 0) != 0)
 		return dh_error_errno(mem, err, DH_ERR_IO, errno,
 				      "cannot write the new %s", name);
 	return 0;
 }
 
+/* The whole of the file open at src into fd, in the kernel. */
+static int copy_file(int src, int fd, const char *name, TALLOC_CTX *mem,
+		     struct dh_error **err)
+{
+	struct stat st;
+
+	if (fstat(src, &st) != 0 || dh_io_copy(src, fd, (size_t)st.st_size) != 0)
+		return dh_error_errno(mem, err, DH_ERR_IO, errno,
+				      "cannot copy %s", name);
+	return 0;
+}
+
+/* A clean hive: the source copied, then the edits. */
+static int write_edited(void *arg, int fd, TALLOC_CTX *mem,
+			struct dh_error **err)
+{
+	struct run *run = arg;
+
+	if (copy_file(run->source, fd, run->report->hive, mem, err) != 0)
+		return -1;
+	return write_edits(run, fd, mem, err);
+}
+
+/* Edits that do not fit in place: hivex, which holds the edited hive
+ * whole in memory, writes all of it. */
 static int write_patched(void *arg, int fd, TALLOC_CTX *mem,
 			 struct dh_error **err)
 {
@@ -302,12 +330,12 @@ static int verify_patched(void *arg, int fd, const char *path,
 	return dh_patch_verify(mem, written, run->patch, err);
 }
 
-/* Bytes to install as the new file (a recovered hive, a backup being
+/* A file whose bytes become the new file (a recovered hive, a backup being
  * restored), and how strictly to check them once written. */
 struct blob {
-	const uint8_t *data;
+	int fd;                  /* read from offset 0 to len */
 	size_t len;
-	const char *what;        /* for messages: "the recovered copy of X" */
+	const char *what;        /* for messages: "the recovered hive" */
 	bool clean_hive;         /* also a clean base block that hivex opens */
 };
 
@@ -315,7 +343,7 @@ static int write_blob(void *arg, int fd, TALLOC_CTX *mem, struct dh_error **err)
 {
 	const struct blob *b = arg;
 
-	if (dh_io_write_all(fd, b->data, b->len) != 0)
+	if (dh_io_copy(b->fd, fd, b->len) != 0)
 		return dh_error_errno(mem, err, DH_ERR_IO, errno,
 				      "cannot write %s", b->what);
 	return 0;
@@ -327,49 +355,54 @@ static int verify_blob(void *arg, int fd, const char *path, TALLOC_CTX *mem,
 {
 	const struct blob *b = arg;
 	struct dh_hive *written;
-	uint8_t chunk[65536];
-	size_t off = 0;
-	ssize_t got;
+	int same;
 
 	if (b->clean_hive) {
 		if (verify_clean(mem, fd, path, &written, err) != 0)
 			return -1;
 		talloc_free(written);
 	}
-	/* In chunks: a whole second copy would double the memory needed. */
-	do {
-		got = dh_io_pread_full(fd, chunk, sizeof(chunk), (off_t)off);
-		if (got < 0)
-			return dh_error_errno(mem, err, DH_ERR_IO, errno,
-					      "cannot read back %s", path);
-		if ((size_t)got > b->len - off ||
-		    memcmp(chunk, b->data + off, (size_t)got) != 0)
-			break;
-		off += (size_t)got;
-	} while (got > 0);
-	if (got != 0 || off != b->len)
+	same = dh_io_same(fd, b->fd);
+	if (same < 0)
+		return dh_error_errno(mem, err, DH_ERR_IO, errno,
+				      "cannot read back %s", path);
+	if (same == 0)
 		return dh_error_set(mem, err, DH_ERR_VERIFY,
 				    "%s did not read back as written", path);
 	return 0;
 }
 
-/* The logs that go into the backup set with the hive: those a replay used,
- * or (all) every log there is. */
-static int companions(TALLOC_CTX *mem, const struct run *run, bool all,
+/* A blob of the whole file open at fd. */
+static int blob_of(TALLOC_CTX *mem, int fd, const char *what, bool clean_hive,
+		   struct blob *b, struct dh_error **err)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) != 0)
+		return dh_error_errno(mem, err, DH_ERR_IO, errno,
+				      "cannot stat %s", what);
+	*b = (struct blob){ fd, (size_t)st.st_size, what, clean_hive };
+	return 0;
+}
+
+/* The logs that go into the backup set with the hive: every log there is
+ * when the commit replays them (which ones it uses is known only then),
+ * or restores; else none. */
+static int companions(TALLOC_CTX *mem, const struct run *run,
 		      struct dh_commit_request *req)
 {
-	const struct dh_recovery *rec = run->recovery;
+	bool all = run->replay_in_commit ||
+		   run->opts->command == DH_CMD_RESTORE;
 	struct dh_commit_companion *c;
-	size_t n = 0;
+	size_t n = all ? run->n_logs : 0;
 
-	c = talloc_array(mem, struct dh_commit_companion, run->n_logs ? run->n_logs : 1);
+	c = talloc_array(mem, struct dh_commit_companion, n ? n : 1);
 	if (c == NULL)
 		return -1;
-	for (size_t i = 0; i < run->n_logs; i++)
-		if (all || (rec != NULL && rec->logs[i].used))
-			c[n++] = (struct dh_commit_companion){
-				run->logs[i].fd, run->logs[i].path,
-				run->logs[i].suffix };
+	for (size_t i = 0; i < n; i++)
+		c[i] = (struct dh_commit_companion){
+			run->logs[i].fd, run->logs[i].path, run->logs[i].suffix,
+			run->logs[i].path + strlen(run->target->dir) };
 	req->companions = c;
 	req->n_companions = n;
 	return 0;
@@ -403,16 +436,21 @@ static int commit(TALLOC_CTX *mem, struct run *run, dh_commit_write_fn write,
 		.backup_dir = run->opts->backup_dir,
 		.backup_dir_create = run->opts->backup_dir_create,
 		.no_backup = run->opts->no_backup,
+		/* Replayed: the hive is written clean, so its logs hold nothing
+		 * more for Windows; the originals go into the backup set. */
+		.retire_companions = run->replay_in_commit,
 		.write = write,
 		.verify = verify,
 		.arg = arg,
 	};
 	char *backup = NULL;
+	int rc;
 
-	if (companions(mem, run, run->opts->command == DH_CMD_RESTORE, &req) != 0)
+	if (companions(mem, run, &req) != 0)
 		return dh_error_set(mem, err, DH_ERR_NOMEM, "out of memory");
-	if (dh_commit_replace(mem, &req, &backup, err) != 0)
-		return -1;
+	rc = dh_commit_replace(mem, &req, &backup, err);
+	if (rc != 0)
+		return rc < 0 ? -1 : 0;  /* 1: nothing to write, none made */
 	if (report_backup(run->report, backup, &req) != 0)
 		return dh_error_set(mem, err, DH_ERR_NOMEM, "out of memory");
 	return 0;
@@ -429,52 +467,76 @@ static enum dh_status outcome(const struct dh_options *opts, bool any_change)
 	return DH_STATUS_CHANGED;
 }
 
-/* recover: any hive, no SharedSection; the replayed bytes are the result,
- * once hivex has shown it can read them. */
-static int run_recover(TALLOC_CTX *mem, struct run *run, const char *path,
+/* recover, dirty: the primary copied into the new file in the kernel, and
+ * the logs replayed into it there. */
+static int write_recovered(void *arg, int fd, TALLOC_CTX *mem,
+			   struct dh_error **err)
+{
+	struct run *run = arg;
+
+	if (copy_file(run->fd, fd, run->report->hive, mem, err) != 0)
+		return -1;
+	return replay_into(run, fd, err);
+}
+
+static int verify_recovered(void *arg, int fd, const char *path,
+			    TALLOC_CTX *mem, struct dh_error **err)
+{
+	struct dh_hive *written;
+
+	(void)arg;
+	if (verify_clean(mem, fd, path, &written, err) != 0)
+		return -1;
+	talloc_free(written);
+	return 0;
+}
+
+/* recover: any hive, no SharedSection; the replayed hive is the result,
+ * once hivex has shown it can read it. */
+static int run_recover(TALLOC_CTX *mem, struct run *run,
 		       struct dh_error **err)
 {
-	struct blob blob;
+	bool dirty = run->recovered != NULL || run->replay_in_commit;
 
-	run->report->status = outcome(run->opts, run->bytes != NULL);
-	if (run->bytes == NULL)
+	run->report->status = outcome(run->opts, dirty);
+	if (!dirty)
 		return 0;
 	/* A dry run still shows whether hivex reads the result; a real run
 	 * finds out when it verifies the written file. */
 	if (run->report->status == DH_STATUS_WOULD_CHANGE)
-		return open_hive(mem, run, path, err);
-	blob = (struct blob){ run->bytes, run->len, "the recovered hive", true };
-	return commit(mem, run, write_blob, verify_blob, &blob, err);
+		return open_hive(mem, run, *run->recovered, err);
+	return commit(mem, run, write_recovered, verify_recovered, run, err);
 }
 
-/* Most edits fit in the value's own data cell: then only those bytes
- * change. Otherwise hivex rewrites the hive, from a writable copy. */
-static int commit_patch(TALLOC_CTX *mem, struct run *run, const char *path,
-			struct dh_error **err)
+/* The edits the plan needs, against the hive open at run->source. Most fit
+ * in the value's own data cell: then only those bytes change (*write is
+ * write_edits). Otherwise hivex rewrites the hive, from a writable copy
+ * (write_patched). */
+static int prepare_edits(TALLOC_CTX *mem, struct run *run, bool *fit,
+			 struct dh_error **err)
 {
-	bool fit;
-
 	if (dh_patch_edits(mem, run->hive, run->source, run->patch, &run->edits,
-			   &run->n_edits, &fit, err) != 0)
+			   &run->n_edits, fit, err) != 0)
 		return -1;
 	/* Done reading: let go of hivex's map of the source. */
 	TALLOC_FREE(run->hive);
-	if (fit)
-		return commit(mem, run, write_edited, verify_patched, run, err);
-	if (dh_hive_open_fd(mem, run->source, path, true, &run->hive, err) != 0 ||
-	    dh_patch_apply(mem, run->hive, run->patch, err) != 0)
+	if (*fit)
+		return 0;
+	if (dh_hive_open_fd(mem, run->source, run->report->hive, true,
+			    &run->hive, err) != 0)
 		return -1;
-	return commit(mem, run, write_patched, verify_patched, run, err);
+	return dh_patch_apply(mem, run->hive, run->patch, err);
 }
 
-static int run_patch(TALLOC_CTX *mem, struct run *run, const char *path,
-		     struct dh_error **err)
+/* Open the hive at source with hivex, plan, and report the plan. */
+static int plan(TALLOC_CTX *mem, struct run *run, int source,
+		struct dh_error **err)
 {
 	const struct dh_options *opts = run->opts;
 	const struct dh_values *want =
 		opts->command == DH_CMD_SHOW ? NULL : &opts->values;
 
-	if (open_hive(mem, run, path, err) != 0)
+	if (open_hive(mem, run, source, err) != 0)
 		return -1;
 	if (dh_patch_plan(mem, run->hive, opts->control_set, want, &run->patch,
 			  err) != 0)
@@ -482,19 +544,59 @@ static int run_patch(TALLOC_CTX *mem, struct run *run, const char *path,
 	if (fill_control_sets(run->report, run->patch) != 0)
 		return dh_error_set(mem, err, DH_ERR_NOMEM, "out of memory");
 	run->report->status = outcome(opts, run->patch->any_change);
-	if (run->report->status != DH_STATUS_CHANGED)
-		return 0;
-	return commit_patch(mem, run, path, err);
+	return 0;
 }
 
-/* Read a file of the backup set, never through a link. */
-static int read_backup_file(TALLOC_CTX *mem, const struct run *run,
+/* set, dirty: the primary copied into the new file in the kernel, the logs
+ * replayed into it there, and the plan made and carried out on it. Nothing
+ * to change: 1, and the commit makes nothing. */
+static int write_replayed(void *arg, int fd, TALLOC_CTX *mem,
+			  struct dh_error **err)
+{
+	struct run *run = arg;
+	bool fit;
+
+	if (copy_file(run->fd, fd, run->report->hive, mem, err) != 0 ||
+	    replay_into(run, fd, err) != 0 || plan(run->mem, run, fd, err) != 0)
+		return -1;
+	if (run->report->status != DH_STATUS_CHANGED)
+		return 1;
+	if (prepare_edits(run->mem, run, &fit, err) != 0)
+		return -1;
+	return fit ? write_edits(run, fd, mem, err)
+		   : write_patched(run, fd, mem, err);
+}
+
+static int commit_patch(TALLOC_CTX *mem, struct run *run,
+			struct dh_error **err)
+{
+	bool fit;
+
+	if (prepare_edits(mem, run, &fit, err) != 0)
+		return -1;
+	return commit(mem, run, fit ? write_edited : write_patched,
+		      verify_patched, run, err);
+}
+
+static int run_patch(TALLOC_CTX *mem, struct run *run, struct dh_error **err)
+{
+	if (run->replay_in_commit)
+		return commit(mem, run, write_replayed, verify_patched, run, err);
+	if (plan(mem, run, run->recovered != NULL ? *run->recovered : run->fd,
+		 err) != 0)
+		return -1;
+	if (run->report->status != DH_STATUS_CHANGED)
+		return 0;
+	return commit_patch(mem, run, err);
+}
+
+/* Open a file of the backup set, never through a link. */
+static int open_backup_file(TALLOC_CTX *mem, const struct run *run,
 			    const struct dh_backup_set *set, const char *name,
 			    struct blob *b, struct dh_error **err)
 {
 	char *path = talloc_asprintf(mem, "%s%s", set->dir, name);
-	int fd;
-	int rc;
+	int fd, *owned;
 
 	if (path == NULL)
 		return dh_error_set(mem, err, DH_ERR_NOMEM, "out of memory");
@@ -504,11 +606,9 @@ static int read_backup_file(TALLOC_CTX *mem, const struct run *run,
 	if (fd < 0)
 		return dh_error_errno(mem, err, DH_ERR_IO, errno,
 				      "cannot open backup %s", path);
-	rc = dh_target_read_fd(mem, fd, path, (uint8_t **)&b->data, &b->len, err);
-	close(fd);
-	b->what = path;
-	b->clean_hive = false;
-	return rc;
+	if ((owned = dh_io_fd_owned(mem, fd)) == NULL)
+		return dh_error_set(mem, err, DH_ERR_NOMEM, "out of memory");
+	return blob_of(mem, *owned, path, false, b, err);
 }
 
 /* A backup to put back must at least be a whole hive: signed, and as long
@@ -518,7 +618,7 @@ static int check_complete(TALLOC_CTX *mem, const struct blob *b,
 {
 	struct dh_regf_header h;
 
-	if (dh_regf_parse(mem, b->data, b->len, b->what, &h, err) != 0)
+	if (dh_regf_read_fd(mem, b->fd, b->what, &h, err) != 0)
 		return -1;
 	if (b->len < (size_t)DH_REGF_BASE_BLOCK_SIZE + h.bins_size)
 		return dh_error_set(mem, err, DH_ERR_NOT_HIVE,
@@ -551,8 +651,9 @@ static int restore_log(TALLOC_CTX *mem, struct run *run,
 					 .verify = verify_blob };
 	struct dh_locked *lock;
 	struct blob b;
+	int same;
 
-	if (read_backup_file(mem, run, set, copy, &b, err) != 0)
+	if (open_backup_file(mem, run, set, copy, &b, err) != 0)
 		return -1;
 	if (live == NULL) {
 		char *w = talloc_asprintf(mem, "%s%s: no such log beside the hive, so it was not put back (%s%s is in the backup set)",
@@ -561,7 +662,12 @@ static int restore_log(TALLOC_CTX *mem, struct run *run,
 		return w != NULL && add_warning(run->report, w) == 0 ? 0 :
 			dh_error_set(mem, err, DH_ERR_NOMEM, "out of memory");
 	}
-	if (live->len == b.len && memcmp(live->data, b.data, b.len) == 0)
+	same = dh_io_same(live->fd, b.fd);
+	if (same < 0)
+		return dh_error_errno(mem, err, DH_ERR_IO, errno,
+				      "cannot compare %s with %s", live->path,
+				      b.what);
+	if (same == 1)
 		return 0;
 	if (dh_commit_lock(mem, run->target->dirfd, live->path + strlen(run->target->dir),
 			   live->path, &lock, err) != 0)
@@ -591,7 +697,7 @@ static int run_restore(TALLOC_CTX *mem, struct run *run,
 	if (run->opts->dry_run)
 		return 0;
 	if (dh_target_logs(mem, run->target, &run->logs, &run->n_logs, err) != 0 ||
-	    read_backup_file(mem, run, set, set->hive, &b, err) != 0 ||
+	    open_backup_file(mem, run, set, set->hive, &b, err) != 0 ||
 	    check_complete(mem, &b, err) != 0 ||
 	    commit(mem, run, write_blob, verify_blob, &b, err) != 0)
 		return -1;
@@ -614,8 +720,8 @@ static int run_steps(TALLOC_CTX *mem, struct run *run, const char *given,
 	if (check_dirty(mem, run, path, err) != 0)
 		return -1;
 	if (run->opts->command == DH_CMD_RECOVER)
-		return run_recover(mem, run, path, err);
-	return run_patch(mem, run, path, err);
+		return run_recover(mem, run, err);
+	return run_patch(mem, run, err);
 }
 
 struct dh_report *dh_run_target(TALLOC_CTX *mem, const struct dh_options *opts,
@@ -632,6 +738,7 @@ struct dh_report *dh_run_target(TALLOC_CTX *mem, const struct dh_options *opts,
 	r->hive = talloc_strdup(r, target);
 	if (r->target == NULL || r->hive == NULL)
 		goto nomem;
+	run.mem = work;
 	if (run_steps(work, &run, target, &err) != 0) {
 		if (err == NULL)
 			goto nomem;

@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -30,12 +31,23 @@ static const char *const LOG_SUFFIXES[] = { ".LOG", ".LOG1", ".LOG2" };
  * "log" is not one, and reading it would only exhaust memory. */
 #define MAX_FILE_SIZE ((off_t)1 << 32)
 
-int dh_target_read_fd(TALLOC_CTX *mem, int fd, const char *name,
-		      uint8_t **data, size_t *len, struct dh_error **err)
+struct mapping {
+	void *addr;
+	size_t len;
+};
+
+static int unmap(struct mapping *m)
 {
+	munmap(m->addr, m->len);
+	return 0;
+}
+
+int dh_target_map_fd(TALLOC_CTX *mem, int fd, const char *name,
+		     const uint8_t **data, size_t *len, void **owner,
+		     struct dh_error **err)
+{
+	struct mapping *m;
 	struct stat st;
-	uint8_t *buf;
-	ssize_t got;
 
 	if (fstat(fd, &st) != 0)
 		return dh_error_errno(mem, err, DH_ERR_IO, errno,
@@ -43,18 +55,25 @@ int dh_target_read_fd(TALLOC_CTX *mem, int fd, const char *name,
 	if (st.st_size > MAX_FILE_SIZE)
 		return dh_error_set(mem, err, DH_ERR_NOT_HIVE,
 				    "%s is larger than any hive file can be", name);
-	buf = talloc_array(mem, uint8_t, st.st_size ? (size_t)st.st_size : 1);
-	if (buf == NULL)
+	if ((m = talloc_zero(mem, struct mapping)) == NULL)
 		return dh_error_set(mem, err, DH_ERR_NOMEM, "out of memory reading %s", name);
-	got = dh_io_pread_full(fd, buf, (size_t)st.st_size, 0);
-	if (got < st.st_size) {
-		int e = got < 0 ? errno : EIO;   /* shorter than it said */
+	*owner = m;
+	*data = NULL;
+	*len = 0;
+	if (st.st_size == 0)
+		return 0;
+	m->addr = mmap(NULL, (size_t)st.st_size, PROT_READ,
+		       MAP_PRIVATE | MAP_POPULATE, fd, 0);
+	if (m->addr == MAP_FAILED) {
+		int e = errno;
 
-		talloc_free(buf);
+		TALLOC_FREE(*owner);
 		return dh_error_errno(mem, err, DH_ERR_IO, e, "cannot read %s", name);
 	}
-	*data = buf;
-	*len = (size_t)got;
+	m->len = (size_t)st.st_size;
+	talloc_set_destructor(m, unmap);
+	*data = m->addr;
+	*len = m->len;
 	return 0;
 }
 
@@ -466,8 +485,8 @@ static int open_log(struct dh_log_file *list, const struct dh_target *t,
 		return dh_error_set(list, err, DH_ERR_IO,
 				    "transaction log %s is not a regular file",
 				    log->path);
-	return dh_target_read_fd(list, log->fd, log->path, &log->data,
-				 &log->len, err);
+	return dh_target_map_fd(list, log->fd, log->path, &log->data,
+				&log->len, &log->map, err);
 }
 
 int dh_target_logs(TALLOC_CTX *mem, const struct dh_target *t,

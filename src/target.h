@@ -59,8 +59,9 @@ struct dh_log_file {
 	char *path;
 	const char *suffix;     /* within path: ".LOG1", as spelled there */
 	int fd;                 /* open read-only; closed with the array */
-	uint8_t *data;          /* its bytes */
+	const uint8_t *data;    /* its bytes, mapped */
 	size_t len;
+	void *map;              /* owns data: free it to let go of them */
 };
 
 /*
@@ -74,8 +75,14 @@ struct dh_log_file {
 int dh_target_logs(TALLOC_CTX *mem, const struct dh_target *t,
 		   struct dh_log_file **logs, size_t *n, struct dh_error **err);
 
-/* Read the whole file open at fd into a talloc array on mem. */
-int dh_target_read_fd(TALLOC_CTX *mem, int fd, const char *name,
-		      uint8_t **data, size_t *len, struct dh_error **err);
+/* The whole file open at fd, mapped read-only (no copy: a replay reads
+ * each byte of a log once or twice). *data (NULL for an empty file) stays
+ * valid until *owner, a talloc object on mem, is freed. A file cut short
+ * by another program while mapped ends the process with SIGBUS, before
+ * anything is renamed: only a temporary file can be left, which the next
+ * run that writes removes. */
+int dh_target_map_fd(TALLOC_CTX *mem, int fd, const char *name,
+		     const uint8_t **data, size_t *len, void **owner,
+		     struct dh_error **err);
 
 #endif

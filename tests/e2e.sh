@@ -352,6 +352,8 @@ expect_rc 0 "check compares the replayed value"
 for c in new-one new-split new-swapped old; do
 	d=$(dirty_case "$c")
 	cp "$d/SYSTEM" "$WORK/dirty-original"
+	inodes=$(for l in "$d"/SYSTEM.LOG*; do printf '%s ' "$(stat -c %i "$l")"; done)
+	chmod 0640 "$d"/SYSTEM.LOG*
 	run set --non-interactive 512 "$d/SYSTEM"
 	expect_rc 0 "set on dirty $c"
 	export_hive "$R/B.hive" >"$WORK/before.reg"
@@ -360,12 +362,18 @@ for c in new-one new-split new-swapped old; do
 	contains "$(windows_value "$d/SYSTEM")" "SharedSection=1024,20480,512 " "$c: the new value is there"
 	b=$(ls "$d" | grep '^SYSTEM\.deskheap-.*\.bak$')
 	check "$c: the backup is the dirty original" cmp -s "$d/$b" "$WORK/dirty-original"
+	# Every log is retired into the backup set: the backup's is the
+	# original file itself (a hard link), the live one a new empty file
+	# with the original's mode, for Windows to start afresh.
 	for log in "$FIX/$c"/SYSTEM.LOG*; do
 		n=$(basename "$log")
-		if [ -s "$log" ]; then
-			check "$c: the backup set holds $n" cmp -s "$d/$b${n#SYSTEM}" "$log"
-		fi
-		check "$c: $n itself is left as it was" cmp -s "$d/$n" "$log"
+		ino=$(stat -c %i "$d/$b${n#SYSTEM}" 2>/dev/null)
+		check "$c: the backup set holds $n" cmp -s "$d/$b${n#SYSTEM}" "$log"
+		check "$c: the backup's $n is the original file" \
+			sh -c 'case " $1" in *" $2 "*) exit 0 ;; esac; exit 1' - "$inodes" "$ino"
+		check "$c: $n itself is now empty" test -f "$d/$n" -a ! -s "$d/$n"
+		check "$c: the empty $n keeps the log's mode" test "$(stat -c %a "$d/$n")" = 640
+		contains "$OUT" "backup: $d/$b${n#SYSTEM}" "$c: the report names the backup's $n"
 	done
 	run show "$d/SYSTEM"
 	contains "$OUT" "(hive clean)" "$c: the written hive is clean"

@@ -49,6 +49,7 @@ struct fixture {
 	const struct dh_commit_companion *comp; /* for commit(); none unset */
 	size_t n_comp;
 	bool create_dir;        /* commit(): backup_dir_create */
+	bool retire;            /* commit(): retire_companions */
 };
 
 /* ------------------------------------------------------------------ */
@@ -101,6 +102,17 @@ static void write_file(const char *path, const char *data, mode_t mode)
 	assert_int_equal(write(fd, data, strlen(data)), (ssize_t)strlen(data));
 	assert_int_equal(fchmod(fd, mode), 0);
 	assert_int_equal(close(fd), 0);
+}
+
+#define MAKE_FILES(f, names) make_files(f, names, sizeof names / sizeof *names)
+
+static void make_files(struct fixture *f, const char *const *names, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		write_file(talloc_asprintf(f->mem, "%s/%s", f->dir, names[i]),
+			   "x\n", 0600);
 }
 
 /* Whole contents of path, NUL-terminated, on mem. */
@@ -207,7 +219,10 @@ static void assert_untouched(struct fixture *f, ino_t ino, const char *dir)
 
 struct cb {
 	const char *data;
+	const char *intrude_at; /* while writing, another file goes there */
+	const char *intrude_keep; /* ...the old one kept under this name */
 	bool fail_write;
+	bool nothing;           /* write, then find nothing to replace */
 	bool fail_verify;
 	int verified;
 	bool path_elsewhere;    /* the path names no file: not checked */
@@ -215,11 +230,27 @@ struct cb {
 	int tmp_seen;           /* how many there were, while verifying */
 };
 
+/* Another program, ignoring the lock, renames a new file holding
+ * "intruder\n" over path; the old file stays as keep, or with keep NULL,
+ * is gone. */
+static void intrude(const char *path, const char *keep)
+{
+	char *tmp = talloc_asprintf(NULL, "%s.intruder", path);
+
+	if (keep != NULL)
+		assert_int_equal(link(path, keep), 0);
+	write_file(tmp, "intruder\n", 0600);
+	assert_int_equal(rename(tmp, path), 0);
+	talloc_free(tmp);
+}
+
 static int cb_write(void *arg, int fd, TALLOC_CTX *mem, struct dh_error **err)
 {
 	struct cb *cb = arg;
 	size_t len = strlen(cb->data);
 
+	if (cb->intrude_at != NULL)
+		intrude(cb->intrude_at, cb->intrude_keep);
 	if (cb->fail_write) {
 		/* Half written, as a real failure would leave it. */
 		if (write(fd, cb->data, len / 2) < 0)
@@ -229,7 +260,7 @@ static int cb_write(void *arg, int fd, TALLOC_CTX *mem, struct dh_error **err)
 	}
 	if (write(fd, cb->data, len) != (ssize_t)len)
 		return dh_error_set(mem, err, DH_ERR_IO, "short write");
-	return 0;
+	return cb->nothing ? 1 : 0;
 }
 
 static int cb_verify(void *arg, int fd, const char *path, TALLOC_CTX *mem,
@@ -267,6 +298,7 @@ static int commit(struct fixture *f, const char *data, const char *backup_dir,
 		.backup_dir_create = f->create_dir,
 		.write = cb_write, .verify = cb_verify, .arg = cb,
 		.companions = f->comp, .n_companions = f->n_comp,
+		.retire_companions = f->retire,
 	};
 	int ret;
 
@@ -377,6 +409,38 @@ static void test_lock_refuses_hive_symlink(void **state)
 	assert_string_equal(read_file(f->mem, target), OLD);
 	assert_int_equal(count_names(f->dir, ".deskheap-"), 0);
 	assert_int_equal(count_names(out, ".deskheap-"), 0);
+}
+
+/* Once locked, the hive's leftover temporary files (a killed run's) go,
+ * and only those: a run finding nothing to change would never remove a
+ * retired log's empty file left after the hive's rename. */
+static void test_lock_removes_leftovers(void **state)
+{
+	static const char *const kept[] = {
+		".SYSTEM.deskheap-tmp-abc",             /* not six */
+		".SYSTEM.deskheap-tmp-abcdefg",         /* not six */
+		".SYSTEM.LOG1.deskheap-tmp-abcdef",     /* another file's */
+		"SYSTEM.deskheap-tmp-abcdef",           /* not hidden */
+	};
+	struct fixture *f = *state;
+	char *dir = talloc_asprintf(f->mem, "%s/.SYSTEM.deskheap-tmp-dirdir",
+				    f->dir);
+	struct dh_locked *l = NULL;
+	struct dh_error *err = NULL;
+	size_t i;
+
+	write_file(f->hive, OLD, 0600);
+	MAKE_FILES(f, kept);
+	write_file(talloc_asprintf(f->mem, "%s/.SYSTEM.deskheap-tmp-aB3xY9",
+				   f->dir), "", 0600);
+	assert_int_equal(mkdir(dir, 0700), 0);
+	assert_int_equal(lock_path(f->mem, f->hive, &l, &err), 0);
+	assert_int_equal(count_names(f->dir, "deskheap-tmp-"), 5);
+	assert_int_equal(count_names(f->dir, "aB3xY9"), 0);
+	for (i = 0; i < sizeof kept / sizeof *kept; i++)
+		assert_string_equal(read_file(f->mem, talloc_asprintf(f->mem,
+				    "%s/%s", f->dir, kept[i])), "x\n");
+	talloc_free(l);
 }
 
 /* Whether /proc/locks shows a process blocked on a lock of inode ino. */
@@ -1158,6 +1222,7 @@ static struct logs *make_logs(struct fixture *f)
 		assert_true(lg->comp[i].fd >= 0);
 		lg->comp[i].path = lg->path[i];
 		lg->comp[i].suffix = suffix[i];
+		lg->comp[i].name = base_of(lg->path[i]);
 	}
 	if (setxattr(lg->path[0], "user.deskheap-test", "log", 3, 0) != 0)
 		lg->xerr = errno;
@@ -1375,6 +1440,399 @@ static void test_companion_bad_request(void **state)
 }
 
 /* ------------------------------------------------------------------ */
+/* Retiring the companions                                            */
+
+/* The logs' inodes as the commit will see them: through their fds. */
+static void stat_logs(const struct logs *lg, struct stat was[N_LOGS])
+{
+	int i;
+
+	for (i = 0; i < N_LOGS; i++)
+		assert_int_equal(fstat(lg->comp[i].fd, &was[i]), 0);
+}
+
+static bool same_inode(const struct stat *a, const struct stat *b)
+{
+	return a->st_dev == b->st_dev && a->st_ino == b->st_ino;
+}
+
+/* Log i's backup beside backup is the inode the log was (was), holding
+ * its data, with nlink names in all (1: no live log shares it). */
+static void assert_log_linked(struct fixture *f, const struct logs *lg,
+			      int i, const char *backup,
+			      const struct stat *was, nlink_t nlink)
+{
+	char *b = talloc_asprintf(f->mem, "%s%s", backup, lg->comp[i].suffix);
+	struct stat bs;
+
+	assert_int_equal(lstat(b, &bs), 0);
+	assert_true(same_inode(&bs, was));
+	assert_int_equal(bs.st_nlink, nlink);
+	assert_string_equal(read_file(f->mem, b), lg->data[i]);
+}
+
+/* The live log i is a new, empty file with the old one's mode and owner. */
+static void assert_log_emptied(const struct logs *lg, int i,
+			       const struct stat *was)
+{
+	struct stat ls;
+
+	assert_int_equal(lstat(lg->path[i], &ls), 0);
+	assert_true(S_ISREG(ls.st_mode));
+	assert_false(same_inode(&ls, was));
+	assert_int_equal(ls.st_size, 0);
+	assert_int_equal(ls.st_nlink, 1);
+	assert_int_equal(ls.st_mode & 07777, was->st_mode & 07777);
+	assert_int_equal(ls.st_uid, was->st_uid);
+	assert_int_equal(ls.st_gid, was->st_gid);
+}
+
+/* The logs are what they were: same inodes, no other name (no backup
+ * link left), same data. */
+static void assert_logs_untouched(struct fixture *f, const struct logs *lg,
+				  const struct stat was[N_LOGS])
+{
+	struct stat ls;
+	int i;
+
+	for (i = 0; i < N_LOGS; i++) {
+		assert_int_equal(lstat(lg->path[i], &ls), 0);
+		assert_true(same_inode(&ls, &was[i]));
+		assert_int_equal(ls.st_nlink, 1);
+		assert_string_equal(read_file(f->mem, lg->path[i]),
+				    lg->data[i]);
+	}
+}
+
+/* The writer finds nothing to change once it has written: 1, no error,
+ * nothing made, the logs to retire untouched. */
+static void test_nothing_to_write(void **state)
+{
+	struct fixture *f = *state;
+	struct dh_error *err = NULL;
+	struct cb cb = { .data = NEW, .nothing = true };
+	struct stat was[N_LOGS];
+	char *backup = NULL;
+	struct logs *lg;
+	ino_t ino;
+
+	write_file(f->hive, OLD, 0600);
+	ino = ino_of(f->hive);
+	lg = make_logs(f);
+	stat_logs(lg, was);
+	f->retire = true;
+	assert_int_equal(commit(f, NEW, NULL, false, &cb, &backup, &err), 1);
+	assert_null(err);
+	assert_null(backup);
+	assert_int_equal(cb.verified, 0);
+	assert_untouched(f, ino, NULL);
+	assert_logs_untouched(f, lg, was);
+}
+
+static void test_retire_links(void **state)
+{
+	struct fixture *f = *state;
+	struct dh_error *err = NULL;
+	struct stat was[N_LOGS];
+	char *backup = NULL, value[16];
+	struct logs *lg;
+	ino_t old_ino;
+	ssize_t n;
+	int i;
+
+	write_file(f->hive, OLD, 0600);
+	old_ino = ino_of(f->hive);
+	lg = make_logs(f);
+	stat_logs(lg, was);
+	assert_int_equal(was[0].st_mode & 07777, 0640);
+	f->retire = true;
+	assert_int_equal(commit(f, NEW, NULL, false, NULL, &backup, &err), 0);
+	assert_null(err);
+	assert_string_equal(read_file(f->mem, f->hive), NEW);
+	assert_true(ino_of(backup) == old_ino);
+	for (i = 0; i < N_LOGS; i++) {
+		assert_log_linked(f, lg, i, backup, &was[i], 1);
+		assert_log_emptied(lg, i, &was[i]);
+	}
+	assert_int_equal(count_names(f->dir, ".bak"), 3);
+	assert_int_equal(count_names(f->dir, ".deskheap-tmp-"), 0);
+
+	if (lg->xerr == ENOTSUP)
+		skip(); /* the filesystem has no user xattrs: nothing to copy */
+	assert_int_equal(lg->xerr, 0);
+	n = getxattr(lg->path[0], "user.deskheap-test", value, sizeof value);
+	assert_int_equal(n, 3);
+	assert_memory_equal(value, "log", 3);
+}
+
+/* A backup directory on the same filesystem: still links. */
+static void test_retire_backup_dir(void **state)
+{
+	struct fixture *f = *state;
+	struct dh_error *err = NULL;
+	char *bdir = talloc_asprintf(f->mem, "%s/backups", f->dir);
+	struct stat was[N_LOGS];
+	char *backup = NULL;
+	struct logs *lg;
+	int i;
+
+	write_file(f->hive, OLD, 0600);
+	assert_int_equal(mkdir(bdir, 0700), 0);
+	lg = make_logs(f);
+	stat_logs(lg, was);
+	f->retire = true;
+	assert_int_equal(commit(f, NEW, bdir, false, NULL, &backup, &err), 0);
+	assert_int_equal(strncmp(backup, bdir, strlen(bdir)), 0);
+	for (i = 0; i < N_LOGS; i++) {
+		assert_log_linked(f, lg, i, backup, &was[i], 1);
+		assert_log_emptied(lg, i, &was[i]);
+	}
+	assert_int_equal(count_names(bdir, ".bak.LOG"), 2);
+	assert_int_equal(count_names(f->dir, ".bak"), 0);
+	assert_int_equal(count_names(f->dir, ".deskheap-tmp-"), 0);
+	assert_int_equal(count_names(bdir, ".deskheap-tmp-"), 0);
+}
+
+/* A backup directory on another filesystem refuses links (EXDEV): the
+ * backup logs are verified copies, and the live logs are emptied all the
+ * same. */
+static void test_retire_copy_fallback(void **state)
+{
+	struct fixture *f = *state;
+	struct dh_error *err = NULL;
+	char tmpl[] = "/dev/shm/deskheap-commit-XXXXXX";
+	struct stat was[N_LOGS], sst, dst, bs;
+	char *backup = NULL, *b;
+	struct logs *lg;
+	int i;
+
+	if (stat("/dev/shm", &sst) != 0 || stat(f->dir, &dst) != 0 ||
+	    sst.st_dev == dst.st_dev || mkdtemp(tmpl) == NULL) {
+		print_message("no /dev/shm on another filesystem than %s: "
+			      "retiring with copies not tested\n", f->dir);
+		skip();
+	}
+	f->shm = talloc_strdup(f, tmpl);
+	write_file(f->hive, OLD, 0600);
+	lg = make_logs(f);
+	stat_logs(lg, was);
+	f->retire = true;
+	assert_int_equal(commit(f, NEW, f->shm, false, NULL, &backup, &err),
+			 0);
+	assert_int_equal(strncmp(backup, f->shm, strlen(f->shm)), 0);
+	for (i = 0; i < N_LOGS; i++) {
+		b = talloc_asprintf(f->mem, "%s%s", backup,
+				    lg->comp[i].suffix);
+		assert_int_equal(lstat(b, &bs), 0);
+		assert_true(S_ISREG(bs.st_mode));
+		assert_true(bs.st_dev == sst.st_dev);
+		assert_int_equal(bs.st_mode & 07777, was[i].st_mode & 07777);
+		assert_int_equal(bs.st_uid, was[i].st_uid);
+		assert_string_equal(read_file(f->mem, b), lg->data[i]);
+		assert_log_emptied(lg, i, &was[i]);
+	}
+	assert_int_equal(count_names(f->dir, ".deskheap-tmp-"), 0);
+	assert_int_equal(count_names(f->shm, ".deskheap-tmp-"), 0);
+}
+
+/* Nothing to retire them into: the logs stay as they are. */
+static void test_retire_no_backup(void **state)
+{
+	struct fixture *f = *state;
+	struct dh_error *err = NULL;
+	struct stat was[N_LOGS];
+	char *backup = NULL;
+	struct logs *lg;
+
+	write_file(f->hive, OLD, 0600);
+	lg = make_logs(f);
+	stat_logs(lg, was);
+	f->retire = true;
+	assert_int_equal(commit(f, NEW, NULL, true, NULL, &backup, &err), 0);
+	assert_null(backup);
+	assert_string_equal(read_file(f->mem, f->hive), NEW);
+	assert_logs_untouched(f, lg, was);
+	assert_int_equal(count_names(f->dir, ".bak"), 0);
+	assert_int_equal(count_names(f->dir, ".deskheap-tmp-"), 0);
+}
+
+/* Failures before the hive's rename: before the backup (the write), at
+ * LOG2's backup (a file has its name; LOG1's link is made by then), and
+ * at the rename itself (the hive replaced, its inode still linked
+ * elsewhere: the backup set and the empty files all made by then). Each
+ * time the logs and the hive are as they were, and nothing is left. */
+static void test_retire_fails_before_rename(void **state)
+{
+	struct fixture *f = *state;
+	char *moved = talloc_asprintf(f->mem, "%s/moved", f->dir);
+	struct cb fail = { .data = NEW, .fail_write = true };
+	struct cb replace = { .data = NEW, .intrude_at = f->hive,
+			      .intrude_keep = moved };
+	struct dh_error *err = NULL;
+	struct stat was[N_LOGS];
+	char *backup = NULL;
+	time_t now = time(NULL);
+	struct logs *lg;
+	ino_t ino;
+	int i;
+
+	write_file(f->hive, OLD, 0600);
+	ino = ino_of(f->hive);
+	lg = make_logs(f);
+	stat_logs(lg, was);
+	f->retire = true;
+	assert_int_equal(commit(f, NEW, NULL, false, &fail, &backup, &err),
+			 -1);
+	assert_non_null(strstr(err->message, "test write failure"));
+	assert_untouched(f, ino, NULL);
+	assert_logs_untouched(f, lg, was);
+
+	decoys(f, f->dir, now, ".LOG2", false);
+	assert_int_equal(commit(f, NEW, NULL, false, NULL, &backup, &err), -1);
+	assert_non_null(strstr(err->message, "exists already"));
+	assert_non_null(strstr(err->message, "not changed"));
+	assert_string_equal(read_file(f->mem, f->hive), OLD);
+	assert_int_equal(count_names(f->dir, ".bak"), DECOYS);
+	assert_int_equal(count_names(f->dir, ".deskheap-tmp-"), 0);
+	assert_logs_untouched(f, lg, was);
+	decoys(f, f->dir, now, ".LOG2", true);
+	for (i = 0; i < DECOYS; i++)
+		assert_int_equal(unlink(decoy_path(f, f->dir, now + i,
+						   ".LOG2")), 0);
+
+	assert_int_equal(commit(f, NEW, NULL, false, &replace, &backup, &err),
+			 -1);
+	assert_null(backup);
+	assert_non_null(strstr(err->message, "replaced by another program"));
+	assert_string_equal(read_file(f->mem, f->hive), "intruder\n");
+	assert_true(ino_of(moved) == ino);
+	assert_int_equal(count_names(f->dir, ".bak"), 0);
+	assert_int_equal(count_names(f->dir, ".deskheap-tmp-"), 0);
+	assert_logs_untouched(f, lg, was);
+}
+
+/* Another file renamed over LOG1 while the hive was being written, the
+ * old LOG1 kept under another name: LOG1's backup is still the log the
+ * replay read, and the new LOG1 is not ours to replace. */
+static void test_retire_log_replaced(void **state)
+{
+	struct fixture *f = *state;
+	struct dh_error *err = NULL;
+	struct stat was[N_LOGS], ls;
+	char *backup = NULL;
+	struct logs *lg;
+	struct cb cb = { .data = NEW };
+
+	write_file(f->hive, OLD, 0600);
+	lg = make_logs(f);
+	stat_logs(lg, was);
+	cb.intrude_at = lg->path[0];
+	cb.intrude_keep = talloc_asprintf(f->mem, "%s/kept", f->dir);
+	f->retire = true;
+	assert_int_equal(commit(f, NEW, NULL, false, &cb, &backup, &err), 0);
+	assert_string_equal(read_file(f->mem, lg->path[0]), "intruder\n");
+	assert_int_equal(lstat(lg->path[0], &ls), 0);
+	assert_false(same_inode(&ls, &was[0]));
+	assert_int_equal(ls.st_nlink, 1);
+	assert_int_equal(ls.st_mode & 07777, 0600);
+	assert_log_linked(f, lg, 0, backup, &was[0], 2); /* and "kept" */
+	assert_log_linked(f, lg, 1, backup, &was[1], 1);
+	assert_log_emptied(lg, 1, &was[1]);
+	assert_int_equal(count_names(f->dir, ".deskheap-tmp-"), 0);
+}
+
+/* The same with the old LOG1 gone: an inode without a name cannot be
+ * linked, so its backup is a copy of what the replay read. */
+static void test_retire_log_unlinked(void **state)
+{
+	struct fixture *f = *state;
+	struct dh_error *err = NULL;
+	struct stat was[N_LOGS], bs;
+	char *backup = NULL, *b;
+	struct logs *lg;
+	struct cb cb = { .data = NEW };
+
+	write_file(f->hive, OLD, 0600);
+	lg = make_logs(f);
+	stat_logs(lg, was);
+	cb.intrude_at = lg->path[0];
+	f->retire = true;
+	assert_int_equal(commit(f, NEW, NULL, false, &cb, &backup, &err), 0);
+	assert_string_equal(read_file(f->mem, lg->path[0]), "intruder\n");
+	b = talloc_asprintf(f->mem, "%s.LOG1", backup);
+	assert_int_equal(lstat(b, &bs), 0);
+	assert_false(same_inode(&bs, &was[0]));
+	assert_int_equal(bs.st_mode & 07777, 0640);
+	assert_string_equal(read_file(f->mem, b), lg->data[0]);
+	assert_log_linked(f, lg, 1, backup, &was[1], 1);
+	assert_log_emptied(lg, 1, &was[1]);
+	assert_int_equal(count_names(f->dir, ".deskheap-tmp-"), 0);
+}
+
+/* LOG1's rename fails after the hive's: the hive is replaced, LOG1 still
+ * shares its inode with its backup, and the error says so and what to do.
+ * Needs a failpoint build. */
+static void test_retire_log_rename_fails(void **state)
+{
+	struct fixture *f = *state;
+	struct dh_error *err = NULL;
+	struct stat was[N_LOGS];
+	char *backup = NULL, *b;
+	struct logs *lg;
+	int ret;
+
+#ifndef DH_FAILPOINTS
+	print_message("not a failpoint build (configure --enable-failpoints): "
+		      "a failed log rename not tested\n");
+	skip();
+#endif
+	write_file(f->hive, OLD, 0600);
+	lg = make_logs(f);
+	stat_logs(lg, was);
+	f->retire = true;
+	assert_int_equal(setenv("DESKHEAP_FAILPOINT", "log-rename:EIO@1", 1),
+			 0);
+	ret = commit(f, NEW, NULL, false, NULL, &backup, &err);
+	unsetenv("DESKHEAP_FAILPOINT");
+	assert_int_equal(ret, -1);
+	assert_non_null(backup);
+	b = talloc_asprintf(f->mem, "%s.LOG1", backup);
+	assert_int_equal(err->code, DH_ERR_IO);
+	assert_non_null(strstr(err->message, "the hive was replaced"));
+	assert_non_null(strstr(err->message, strerror(EIO)));
+	assert_non_null(strstr(err->message, lg->path[0]));
+	assert_non_null(strstr(err->message, b));
+	assert_non_null(strstr(err->message, "then delete"));
+	assert_null(strstr(err->message, lg->path[1]));
+	assert_string_equal(read_file(f->mem, f->hive), NEW);
+	assert_log_linked(f, lg, 0, backup, &was[0], 2); /* and LOG1 */
+	assert_log_linked(f, lg, 1, backup, &was[1], 1);
+	assert_log_emptied(lg, 1, &was[1]);
+	assert_int_equal(count_names(f->dir, ".deskheap-tmp-"), 0);
+}
+
+/* Retiring needs each companion's name in the hive's directory; without
+ * retiring none is needed. */
+static void test_retire_needs_name(void **state)
+{
+	struct fixture *f = *state;
+	struct dh_error *err = NULL;
+	struct logs *lg;
+
+	write_file(f->hive, OLD, 0600);
+	lg = make_logs(f);
+	f->retire = true;
+	lg->comp[1].name = NULL;
+	assert_refused(f, lg, DH_ERR_ARGUMENT, "companion 2");
+	lg->comp[1].name = "../SYSTEM.LOG2";
+	assert_refused(f, lg, DH_ERR_ARGUMENT, "companion 2");
+	lg->comp[1].name = NULL;
+	f->retire = false;
+	assert_int_equal(commit(f, NEW, NULL, false, NULL, NULL, &err), 0);
+	assert_string_equal(read_file(f->mem, lg->path[1]), lg->data[1]);
+}
+
+/* ------------------------------------------------------------------ */
 /* dh_commit_find_backup                                              */
 
 #define NEWEST "SYSTEM.deskheap-20240301T120000Z-10.bak"
@@ -1410,17 +1868,6 @@ static const char *const LOOKALIKES[] = {
 	"XSYSTEM.deskheap-20990101T000000Z.bak",
 	".SYSTEM.deskheap-tmp-abcdef",
 };
-
-#define MAKE_FILES(f, names) make_files(f, names, sizeof names / sizeof *names)
-
-static void make_files(struct fixture *f, const char *const *names, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		write_file(talloc_asprintf(f->mem, "%s/%s", f->dir, names[i]),
-			   "x\n", 0600);
-}
 
 /* Lock f->hive and find its newest backup in backup_dir. */
 static int find(struct fixture *f, const char *backup_dir,
@@ -1530,6 +1977,7 @@ int main(void)
 		T(test_lock_missing),
 		T(test_lock_refuses_hive_symlink),
 		T(test_lock_follows_rename),
+		T(test_lock_removes_leftovers),
 		T(test_replace_success),
 		T(test_replace_relative_path),
 		T(test_replace_through_dirfd),
@@ -1555,6 +2003,16 @@ int main(void)
 		T(test_companion_unreadable),
 		T(test_companion_read_fails),
 		T(test_companion_bad_request),
+		T(test_nothing_to_write),
+		T(test_retire_links),
+		T(test_retire_backup_dir),
+		T(test_retire_copy_fallback),
+		T(test_retire_no_backup),
+		T(test_retire_fails_before_rename),
+		T(test_retire_log_replaced),
+		T(test_retire_log_unlinked),
+		T(test_retire_log_rename_fails),
+		T(test_retire_needs_name),
 		T(test_find_backup_newest),
 		T(test_find_backup_after_commits),
 		T(test_find_backup_none),
