@@ -330,13 +330,11 @@ static int verify_patched(void *arg, int fd, const char *path,
 	return dh_patch_verify(mem, written, run->patch, err);
 }
 
-/* A file whose bytes become the new file (a recovered hive, a backup being
- * restored), and how strictly to check them once written. */
+/* A file of a backup set being put back: its bytes become the new file. */
 struct blob {
 	int fd;                  /* read from offset 0 to len */
 	size_t len;
-	const char *what;        /* for messages: "the recovered hive" */
-	bool clean_hive;         /* also a clean base block that hivex opens */
+	const char *what;        /* its path, for messages */
 };
 
 static int write_blob(void *arg, int fd, TALLOC_CTX *mem, struct dh_error **err)
@@ -354,34 +352,14 @@ static int verify_blob(void *arg, int fd, const char *path, TALLOC_CTX *mem,
 		       struct dh_error **err)
 {
 	const struct blob *b = arg;
-	struct dh_hive *written;
-	int same;
+	int same = dh_io_same(fd, b->fd);
 
-	if (b->clean_hive) {
-		if (verify_clean(mem, fd, path, &written, err) != 0)
-			return -1;
-		talloc_free(written);
-	}
-	same = dh_io_same(fd, b->fd);
 	if (same < 0)
 		return dh_error_errno(mem, err, DH_ERR_IO, errno,
 				      "cannot read back %s", path);
 	if (same == 0)
 		return dh_error_set(mem, err, DH_ERR_VERIFY,
 				    "%s did not read back as written", path);
-	return 0;
-}
-
-/* A blob of the whole file open at fd. */
-static int blob_of(TALLOC_CTX *mem, int fd, const char *what, bool clean_hive,
-		   struct blob *b, struct dh_error **err)
-{
-	struct stat st;
-
-	if (fstat(fd, &st) != 0)
-		return dh_error_errno(mem, err, DH_ERR_IO, errno,
-				      "cannot stat %s", what);
-	*b = (struct blob){ fd, (size_t)st.st_size, what, clean_hive };
 	return 0;
 }
 
@@ -596,6 +574,7 @@ static int open_backup_file(TALLOC_CTX *mem, const struct run *run,
 			    struct blob *b, struct dh_error **err)
 {
 	char *path = talloc_asprintf(mem, "%s%s", set->dir, name);
+	struct stat st;
 	int fd, *owned;
 
 	if (path == NULL)
@@ -608,7 +587,11 @@ static int open_backup_file(TALLOC_CTX *mem, const struct run *run,
 				      "cannot open backup %s", path);
 	if ((owned = dh_io_fd_owned(mem, fd)) == NULL)
 		return dh_error_set(mem, err, DH_ERR_NOMEM, "out of memory");
-	return blob_of(mem, *owned, path, false, b, err);
+	if (fstat(fd, &st) != 0)
+		return dh_error_errno(mem, err, DH_ERR_IO, errno,
+				      "cannot stat backup %s", path);
+	*b = (struct blob){ fd, (size_t)st.st_size, path };
+	return 0;
 }
 
 /* A backup to put back must at least be a whole hive: signed, and as long

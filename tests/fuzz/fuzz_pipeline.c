@@ -1,11 +1,13 @@
 /*
- * libFuzzer harness over the whole in-memory pipeline of `deskheap set`,
+ * libFuzzer harness over the whole pipeline of `deskheap set`, on memory files,
  * from hive + log bytes to patched bytes, step for step as src/run.c
- * drives it (check_dirty, replay, open_hive, run_patch, commit_patch,
+ * drives it (check_dirty, write_replayed, plan, prepare_edits,
  * write_edited / write_patched, verify_patched):
  *
- *   dh_regf_parse -> dh_recover_apply (when the base block is dirty)
- *   -> dh_hive_memfd (the bytes into a memory file: the "source")
+ *   the primary's bytes in a memory file (the hive file) -> dh_regf_read_fd
+ *   -> when the base block is dirty: dh_hive_memfd (a copy, as run.c's
+ *      write_replayed copies the hive into the new file) and
+ *      dh_recover_apply_fd into it, which is then the "source"
  *   -> dh_hive_open_fd (hivex, read-only) -> dh_patch_plan
  *      (want {non_interactive = N from the input})
  *   -> dh_patch_edits: when the new values fit their data cells, the
@@ -207,7 +209,20 @@ static void write_in_place(int src, int out, const struct dh_patch *p,
 	free(before);
 }
 
-static void pipeline(TALLOC_CTX *mem, uint8_t **hive, size_t len,
+/* The primary's bytes as the hive file, a memory file owned by mem. */
+static int primary_file(TALLOC_CTX *mem, const uint8_t *bytes, size_t len)
+{
+	int fd = memfd_create("fuzz-pipeline-hive", MFD_CLOEXEC);
+	int *owned;
+
+	CHECK(fd >= 0);
+	owned = dh_io_fd_owned(mem, fd);
+	CHECK(owned != NULL);
+	CHECK(dh_io_pwrite_all(fd, bytes, len, 0) == 0);
+	return fd;
+}
+
+static void pipeline(TALLOC_CTX *mem, const uint8_t *primary, size_t len,
 		     const struct dh_log_input *logs, size_t n_logs,
 		     uint32_t flags)
 {
@@ -222,32 +237,30 @@ static void pipeline(TALLOC_CTX *mem, uint8_t **hive, size_t len,
 	struct dh_error *err = NULL;
 	size_t n_edits = 0;
 	bool fit = false;
-	int *srcp, src, out;
+	int *copyp, src, out;
 
-	/* run.c: check_dirty, then replay when dirty */
-	if (dh_regf_parse(mem, *hive, len, "SYSTEM", &hdr, &err) != 0) {
+	/* run.c: check_dirty */
+	src = primary_file(mem, primary, len);
+	if (dh_regf_read_fd(mem, src, "SYSTEM", &hdr, &err) != 0) {
 		FAILED(err);
 		return;
 	}
+	/* run.c: write_replayed (dirty): the hive copied in the kernel, the
+	 * logs replayed into the copy, which is then the source */
 	if (dh_regf_dirty_reason(mem, &hdr) != NULL) {
-		if (dh_recover_apply(mem, hive, &len, "SYSTEM", logs, n_logs,
-				     &rec, &err) != 0) {
+		if (dh_hive_memfd(mem, src, "SYSTEM", &copyp, &err) != 0 ||
+		    dh_recover_apply_fd(mem, *copyp, "SYSTEM", logs, n_logs,
+					&rec, &err) != 0) {
 			FAILED(err);
 			return;
 		}
 		CHECK(rec->dirty);
-		CHECK(dh_regf_parse(mem, *hive, len, "SYSTEM", &hdr, &err) == 0);
+		src = *copyp;
+		CHECK(dh_regf_read_fd(mem, src, "SYSTEM", &hdr, &err) == 0);
 		CHECK(dh_regf_dirty_reason(mem, &hdr) == NULL);
 	}
 
-	/* run.c: open_hive (the bytes in a memory file, hivex read-only) */
-	if (dh_hive_memfd(mem, hive, len, "SYSTEM", &srcp, &err) != 0) {
-		CHECK(*hive == NULL);
-		FAILED(err);
-		return;
-	}
-	CHECK(*hive == NULL);
-	src = *srcp;
+	/* run.c: plan (hivex read-only on the source) */
 	if (dh_hive_open_fd(mem, src, "SYSTEM", false, &h, &err) != 0) {
 		FAILED(err);
 		return;
@@ -295,18 +308,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct fuzz_files f;
 	TALLOC_CTX *mem;
-	uint8_t *hive;
 
 	fuzz_files_split(data, size, &f);
 	mem = talloc_new(NULL);
 	if (mem == NULL)
 		abort();
-	hive = talloc_array(mem, uint8_t, f.primary_len);
-	if (hive == NULL)
-		abort();
-	memcpy(hive, f.primary, f.primary_len);
-
-	pipeline(mem, &hive, f.primary_len, f.logs, f.n_logs, f.flags);
+	pipeline(mem, f.primary, f.primary_len, f.logs, f.n_logs, f.flags);
 
 	talloc_free(mem);
 	fuzz_files_free(&f);
