@@ -7,6 +7,7 @@
 #include "config.h"
 
 #include <endian.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -67,18 +68,61 @@ uint64_t dh_marvin32(const uint8_t *data, size_t len, uint64_t seed)
 	return finish(start(seed), data, len);
 }
 
-void dh_marvin32_pair(const uint8_t *a, size_t alen, const uint8_t *b,
-		      size_t blen, uint64_t seed, uint64_t out[2])
+/* One of two hashes running side by side: which input, and how far. */
+struct lane {
+	struct state s;
+	const uint8_t *p;
+	size_t left;
+	size_t i;
+};
+
+/* Start the lane on the next input; false when there is none. */
+static bool take(struct lane *l, const uint8_t *const data[],
+		 const size_t len[], size_t n, size_t *next, uint64_t seed)
 {
-	struct state sa = start(seed), sb = start(seed);
-	size_t both = (alen < blen ? alen : blen) / 4 * 4;
+	if (*next == n)
+		return false;
+	l->i = (*next)++;
+	l->s = start(seed);
+	l->p = data[l->i];
+	l->left = len[l->i];
+	return true;
+}
+
+void dh_marvin32_many(const uint8_t *const data[], const size_t len[],
+		      size_t n, uint64_t seed, uint64_t out[])
+{
+	struct lane a, b;
+	size_t next = 0;
+	bool ha = take(&a, data, len, n, &next, seed);
+	bool hb = take(&b, data, len, n, &next, seed);
 
 	/* Two independent chains in one loop: the processor runs them side
-	 * by side. */
-	for (size_t i = 0; i < both; i += 4) {
-		block(&sa, dh_le32(a + i));
-		block(&sb, dh_le32(b + i));
+	 * by side. A lane whose input ends takes the next one, so the two
+	 * stay busy whatever the lengths. */
+	while (ha && hb) {
+		size_t run = (a.left < b.left ? a.left : b.left) / 4 * 4;
+
+		for (size_t k = 0; k < run; k += 4) {
+			block(&a.s, dh_le32(a.p + k));
+			block(&b.s, dh_le32(b.p + k));
+		}
+		a.p += run;
+		a.left -= run;
+		b.p += run;
+		b.left -= run;
+		if (a.left < 4) {
+			out[a.i] = finish(a.s, a.p, a.left);
+			ha = take(&a, data, len, n, &next, seed);
+		}
+		if (b.left < 4) {
+			out[b.i] = finish(b.s, b.p, b.left);
+			hb = take(&b, data, len, n, &next, seed);
+		}
 	}
-	out[0] = finish(sa, a + both, alen - both);
-	out[1] = finish(sb, b + both, blen - both);
+	/* No input is left to take: finish the one still running. */
+	if (ha)
+		out[a.i] = finish(a.s, a.p, a.left);
+	if (hb)
+		out[b.i] = finish(b.s, b.p, b.left);
 }

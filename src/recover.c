@@ -76,33 +76,40 @@ static const char *entry_parse(const uint8_t *log, size_t len, size_t off,
 	return NULL;
 }
 
-/* Both hashes of an entry: of its header, and of everything after. */
+/* Both hashes of an entry: of its header, and (body_hash, computed) of
+ * everything after. */
 static bool entry_hash_ok(const struct entry *e, uint64_t body_hash)
 {
 	return body_hash == dh_le64(e->p + 24) &&
 	       dh_marvin32(e->p, 32, DH_MARVIN32_LOG_SEED) == dh_le64(e->p + 32);
 }
 
-/* How many of entries[0..n) have right hashes before the first that
- * has not. The long hashes go two at a time (dh_marvin32_pair): most of
- * a replay's time is spent here. */
-static size_t hashes_ok(const struct entry *entries, size_t n)
+/* How many of entries[0..n) have right hashes before the first that has
+ * not; -1 when memory runs out. The long hashes are taken all at once
+ * (dh_marvin32_many runs two side by side): most of a replay's time is
+ * spent here. */
+static ssize_t hashes_ok(TALLOC_CTX *mem, const struct entry *entries,
+			 size_t n)
 {
-	for (size_t i = 0; i < n; i += 2) {
-		const struct entry *a = &entries[i];
-		const struct entry *b = i + 1 < n ? &entries[i + 1] : a;
-		uint64_t h[2];
+	TALLOC_CTX *tmp = talloc_new(mem);
+	const uint8_t **data = talloc_array(tmp, const uint8_t *, n ? n : 1);
+	size_t *len = talloc_array(tmp, size_t, n ? n : 1);
+	uint64_t *hash = talloc_array(tmp, uint64_t, n ? n : 1);
+	size_t i;
 
-		dh_marvin32_pair(a->p + HVLE_HEADER, a->size - HVLE_HEADER,
-				 b->p + HVLE_HEADER,
-				 b == a ? 0 : b->size - HVLE_HEADER,
-				 DH_MARVIN32_LOG_SEED, h);
-		if (!entry_hash_ok(a, h[0]))
-			return i;
-		if (b != a && !entry_hash_ok(b, h[1]))
-			return i + 1;
+	if (data == NULL || len == NULL || hash == NULL) {
+		talloc_free(tmp);
+		return -1;
 	}
-	return n;
+	for (i = 0; i < n; i++) {
+		data[i] = entries[i].p + HVLE_HEADER;
+		len[i] = entries[i].size - HVLE_HEADER;
+	}
+	dh_marvin32_many(data, len, n, DH_MARVIN32_LOG_SEED, hash);
+	for (i = 0; i < n && entry_hash_ok(&entries[i], hash[i]); i++)
+		;
+	talloc_free(tmp);
+	return (ssize_t)i;
 }
 
 /* One new-format log: its valid entries, in order, up to the first bad one. */
@@ -136,11 +143,17 @@ static const char *parse_entries(TALLOC_CTX *mem, const struct dh_log_input *in,
 }
 
 /* The valid entries: sound, hashed right, and numbered in sequence from
- * the log's base block on; those after the first that is not are cut. */
-static void keep_valid(struct new_log *out, uint32_t log_seq, const char *why)
+ * the log's base block on; those after the first that is not are cut.
+ * NULL, or why it cannot be told (out of memory). */
+static const char *keep_valid(TALLOC_CTX *mem, struct new_log *out,
+			      uint32_t log_seq, const char *why)
 {
-	size_t n = hashes_ok(out->entries, out->n);
+	ssize_t ok = hashes_ok(mem, out->entries, out->n);
+	size_t n;
 
+	if (ok < 0)
+		return "out of memory";
+	n = (size_t)ok;
 	if (n < out->n)
 		why = "an entry's hash is wrong";
 	for (size_t i = 0; i < n; i++) {
@@ -155,6 +168,7 @@ static void keep_valid(struct new_log *out, uint32_t log_seq, const char *why)
 	}
 	out->n = n;
 	out->stop = why;
+	return NULL;
 }
 
 static const char *scan_new_log(TALLOC_CTX *mem, const struct dh_log_input *in,
@@ -164,9 +178,9 @@ static const char *scan_new_log(TALLOC_CTX *mem, const struct dh_log_input *in,
 
 	out->entries = NULL;
 	out->n = 0;
-	if ((fail = parse_entries(mem, in, out, &why)) != NULL)
+	if ((fail = parse_entries(mem, in, out, &why)) != NULL ||
+	    (fail = keep_valid(mem, out, dh_le32(in->data + 4), why)) != NULL)
 		return fail;
-	keep_valid(out, dh_le32(in->data + 4), why);
 	if (out->n == 0)
 		return out->stop ? out->stop : "it holds no entry";
 	if (out->entries[0].seq < primary_seq2)

@@ -63,7 +63,7 @@ int dh_target_map_fd(TALLOC_CTX *mem, int fd, const char *name,
 	if (st.st_size == 0)
 		return 0;
 	m->addr = mmap(NULL, (size_t)st.st_size, PROT_READ,
-		       MAP_PRIVATE | MAP_POPULATE, fd, 0);
+		       MAP_PRIVATE, fd, 0);
 	if (m->addr == MAP_FAILED) {
 		int e = errno;
 

@@ -122,52 +122,57 @@ static void test_unaligned_input(void **state)
 	}
 }
 
-/* The pair gives each input's own hash: every published vector paired
- * with every other (lengths equal, shorter and longer, both orders, odd
- * offsets), and with an empty input. */
-static void test_pair_equals_singles(void **state)
+/* Each of many hashes is the input's own: every published vector in one
+ * batch (lengths equal, shorter and longer side by side, odd offsets),
+ * batches of 0 and 1, and an empty input among them. */
+static void test_many_equals_singles(void **state)
 {
-	size_t n = sizeof(vectors) / sizeof(vectors[0]);
-	uint8_t abuf[256], bbuf[256];
+	enum { N = sizeof(vectors) / sizeof(vectors[0]) };
+	static uint8_t buf[N][256];
+	const uint8_t *data[N + 1];
+	size_t len[N + 1], n = 0;
+	uint64_t out[N + 1];
 
 	(void)state;
+	for (size_t i = 0; i < N; i++) {
+		if (vectors[i].seed != vectors[0].seed)
+			continue;
+		memcpy(buf[i] + i % 4, vectors[i].data, vectors[i].len);
+		data[n] = buf[i] + i % 4;
+		len[n++] = vectors[i].len;
+	}
+	data[n] = NULL;
+	len[n++] = 0;
+	dh_marvin32_many(data, len, n, vectors[0].seed, out);
 	for (size_t i = 0; i < n; i++)
-		for (size_t j = 0; j < n; j++) {
-			const struct vector *a = &vectors[i], *b = &vectors[j];
-			uint64_t out[2];
-
-			if (a->seed != b->seed)
-				continue;
-			memcpy(abuf + 1, a->data, a->len);
-			memcpy(bbuf + 3, b->data, b->len);
-			dh_marvin32_pair(abuf + 1, a->len, bbuf + 3, b->len,
-					 a->seed, out);
-			assert_int_equal(out[0], a->hash);
-			assert_int_equal(out[1], b->hash);
-			dh_marvin32_pair(abuf + 1, a->len, NULL, 0, a->seed, out);
-			assert_int_equal(out[0], a->hash);
-			assert_int_equal(out[1], dh_marvin32(NULL, 0, a->seed));
-		}
+		assert_int_equal(out[i], dh_marvin32(data[i], len[i],
+						     vectors[0].seed));
+	dh_marvin32_many(data, len, 1, vectors[0].seed, out);
+	assert_int_equal(out[0], dh_marvin32(data[0], len[0], vectors[0].seed));
+	dh_marvin32_many(data, len, 0, vectors[0].seed, out);
 }
 
-/* Long inputs of every length mod 4, against the single hash. */
-static void test_pair_long(void **state)
+/* Long inputs of uneven lengths (every length mod 4, a short one between
+ * long ones, so the lanes change inputs at different times), against the
+ * single hash. */
+static void test_many_long(void **state)
 {
-	static uint8_t buf[999 + 4010];
-	uint64_t out[2];
+	static uint8_t buf[9000];
+	const uint8_t *data[12];
+	size_t len[12];
+	uint64_t out[12];
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(buf); i++)
 		buf[i] = (uint8_t)(i * 131 + 7);
-	for (size_t alen = 4000; alen < 4008; alen++)
-		for (size_t blen = 3990; blen < 4010; blen += 3) {
-			dh_marvin32_pair(buf, alen, buf + 999, blen,
-					 DH_MARVIN32_LOG_SEED, out);
-			assert_int_equal(out[0], dh_marvin32(buf, alen,
-							     DH_MARVIN32_LOG_SEED));
-			assert_int_equal(out[1], dh_marvin32(buf + 999, blen,
-							     DH_MARVIN32_LOG_SEED));
-		}
+	for (size_t i = 0; i < 12; i++) {
+		data[i] = buf + 97 * i;
+		len[i] = i == 5 ? 3 : 4000 + 1001 * (i % 4) + i;
+	}
+	dh_marvin32_many(data, len, 12, DH_MARVIN32_LOG_SEED, out);
+	for (size_t i = 0; i < 12; i++)
+		assert_int_equal(out[i], dh_marvin32(data[i], len[i],
+						     DH_MARVIN32_LOG_SEED));
 }
 
 /* Flipping any single bit of a log-entry-sized input changes the hash. */
@@ -347,8 +352,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_known_vectors),
 		cmocka_unit_test(test_unaligned_input),
-		cmocka_unit_test(test_pair_equals_singles),
-		cmocka_unit_test(test_pair_long),
+		cmocka_unit_test(test_many_equals_singles),
+		cmocka_unit_test(test_many_long),
 		cmocka_unit_test(test_one_bit_change),
 		cmocka_unit_test_setup_teardown(test_log_first_entry,
 						mem_setup, mem_teardown),
