@@ -379,6 +379,19 @@ for c in new-one new-split new-swapped old; do
 	contains "$OUT" "(hive clean)" "$c: the written hive is clean"
 done
 
+# A value too long for its cell on a dirty hive: hivex rewrites the
+# replayed hive, in the new file the replay went into.
+d=$(dirty_case new-split)
+run set --shared 1048576 --interactive 1048576 --non-interactive 1048576 "$d/SYSTEM"
+expect_rc 0 "set on a dirty hive, a value that does not fit its cell"
+check "the hive was rewritten (it grew)" test "$(stat -c %s "$d/SYSTEM")" -ne "$(stat -c %s "$R/B.hive")"
+export_hive "$R/B.hive" >"$WORK/before.reg"
+export_hive "$d/SYSTEM" >"$WORK/after.reg"
+only_windows_changed "$WORK/before.reg" "$WORK/after.reg" 1 "rewritten: the replayed hive with only the Windows value changed"
+contains "$(windows_value "$d/SYSTEM")" "SharedSection=1048576,1048576,1048576 " "rewritten: the new value is there"
+check "rewritten: both logs are in the backup set, emptied beside the hive" \
+	test -s "$(ls "$d"/SYSTEM.deskheap-*.bak.LOG2)" -a ! -s "$d/SYSTEM.LOG2"
+
 d=$(dirty_case new-one)
 run recover "$d/SYSTEM"
 expect_rc 0 "recover on a dirty hive"
