@@ -236,15 +236,6 @@ static const char *scan_old_log(const struct dh_log_input *in,
 
 /* ---- the replay ---- */
 
-/* Where the recovered hive is written: memory or a file. The replay only
- * writes ranges and sets the length; it never reads the hive back. Both
- * return 0, or -1 with errno set. */
-struct sink {
-	int (*write)(void *arg, size_t off, const void *p, size_t n);
-	int (*resize)(void *arg, size_t len);   /* zeros when it grows */
-	void *arg;
-};
-
 struct replay {
 	TALLOC_CTX *mem;
 	struct dh_recovery *rec;
@@ -257,8 +248,8 @@ struct replay {
 	enum log_format *format;
 	struct new_log *new_logs;
 	struct old_log *old_logs;
-	const struct sink *sink;
-	size_t len;             /* the recovered hive's length so far */
+	int fd;                 /* the copy the hive is recovered into */
+	size_t len;             /* its length so far */
 	uint8_t base[SECTOR];   /* its base block, written last */
 };
 
@@ -327,7 +318,7 @@ static int resize(struct replay *r, uint32_t bins_size)
 
 	if (want == r->len)
 		return 0;
-	if (r->sink->resize(r->sink->arg, want) != 0)
+	if (ftruncate(r->fd, (off_t)want) != 0)
 		return -1;
 	r->len = want;
 	return 0;
@@ -341,7 +332,7 @@ static int finish_base_block(struct replay *r, uint32_t seq, uint32_t bins_size)
 	dh_put_le32(r->base + 8, seq);
 	dh_put_le32(r->base + 40, bins_size);
 	dh_put_le32(r->base + DH_REGF_CHECKSUM_OFFSET, dh_regf_checksum(r->base));
-	return r->sink->write(r->sink->arg, 0, r->base, SECTOR);
+	return dh_io_pwrite_all(r->fd, r->base, SECTOR, 0);
 }
 
 static int apply_entry(struct replay *r, const struct entry *e)
@@ -355,7 +346,7 @@ static int apply_entry(struct replay *r, const struct entry *e)
 		uint32_t at = dh_le32(e->p + HVLE_HEADER + 8 * i);
 		uint32_t sz = dh_le32(e->p + HVLE_HEADER + 8 * i + 4);
 
-		if (r->sink->write(r->sink->arg, BASE + at, data, sz) != 0)
+		if (dh_io_pwrite_all(r->fd, data, sz, (off_t)BASE + at) != 0)
 			return -1;
 		data += sz;
 	}
@@ -477,8 +468,8 @@ static int write_dirty_pages(struct replay *r, const struct old_log *l)
 			bit++;
 			continue;
 		}
-		if (r->sink->write(r->sink->arg, BASE + (size_t)bit * SECTOR,
-				   page, (size_t)(end - bit) * SECTOR) != 0)
+		if (dh_io_pwrite_all(r->fd, page, (size_t)(end - bit) * SECTOR,
+				     (off_t)BASE + (off_t)bit * SECTOR) != 0)
 			return -1;
 		page += (size_t)(end - bit) * SECTOR;
 		bit = end;
@@ -583,24 +574,28 @@ static int recover_dirty(struct replay *r, const char *name,
 	return 0;
 }
 
-/* head: the primary's first head_len bytes (its base block); len: its
- * whole length. */
-static int recover(TALLOC_CTX *mem, const uint8_t *head, size_t head_len,
-		   size_t len, const char *name, const struct dh_log_input *logs,
-		   size_t n_logs, const struct sink *sink,
-		   struct dh_recovery **out, struct dh_error **err)
+int dh_recover_apply_fd(TALLOC_CTX *mem, int fd, const char *name,
+			const struct dh_log_input *logs, size_t n_logs,
+			struct dh_recovery **out, struct dh_error **err)
 {
 	struct dh_regf_header hdr;
-	struct replay r = { .sink = sink };
+	struct replay r = { .fd = fd };
+	uint8_t head[BASE];
+	struct stat st;
+	ssize_t got;
 	int rc;
 
-	if (dh_regf_parse(mem, head, head_len, name, &hdr, err) != 0)
+	if (fstat(fd, &st) != 0 ||
+	    (got = dh_io_pread_full(fd, head, sizeof(head), 0)) < 0)
+		return dh_error_errno(mem, err, DH_ERR_IO, errno,
+				      "cannot read the copy of %s", name);
+	if (dh_regf_parse(mem, head, (size_t)got, name, &hdr, err) != 0)
 		return -1;
-	if (len < BASE)
+	if (st.st_size < (off_t)BASE)
 		return dh_error_set(mem, err, DH_ERR_NOT_HIVE,
-				    "%s is too short to be a hive (%zu bytes); nothing was changed",
-				    name, len);
-	if (replay_init(mem, &r, head, len, logs, n_logs) != 0)
+				    "%s is too short to be a hive (%lld bytes); nothing was changed",
+				    name, (long long)st.st_size);
+	if (replay_init(mem, &r, head, (size_t)st.st_size, logs, n_logs) != 0)
 		return dh_error_set(mem, err, DH_ERR_NOMEM, "out of memory");
 	*out = r.rec;
 	r.rec->dirty_reason = dh_regf_dirty_reason(r.rec, &hdr);
@@ -611,75 +606,4 @@ static int recover(TALLOC_CTX *mem, const uint8_t *head, size_t head_len,
 	if (rc != 0 && err != NULL && *err != NULL)
 		talloc_steal(mem, *err);
 	return rc;
-}
-
-/* ---- the two sinks ---- */
-
-struct buffer {
-	uint8_t **hive;
-	size_t *len;
-};
-
-static int buffer_write(void *arg, size_t off, const void *p, size_t n)
-{
-	struct buffer *b = arg;
-
-	memcpy(*b->hive + off, p, n);
-	return 0;
-}
-
-static int buffer_resize(void *arg, size_t len)
-{
-	struct buffer *b = arg;
-	uint8_t *p = talloc_realloc(talloc_parent(*b->hive), *b->hive,
-				    uint8_t, len);
-
-	if (p == NULL) {
-		errno = ENOMEM;
-		return -1;
-	}
-	if (len > *b->len)
-		memset(p + *b->len, 0, len - *b->len);
-	*b->hive = p;
-	*b->len = len;
-	return 0;
-}
-
-int dh_recover_apply(TALLOC_CTX *mem, uint8_t **hive, size_t *len,
-		     const char *name, const struct dh_log_input *logs,
-		     size_t n_logs, struct dh_recovery **out,
-		     struct dh_error **err)
-{
-	struct buffer b = { hive, len };
-	struct sink sink = { buffer_write, buffer_resize, &b };
-
-	return recover(mem, *hive, *len < BASE ? *len : BASE, *len, name, logs,
-		       n_logs, &sink, out, err);
-}
-
-static int file_write(void *arg, size_t off, const void *p, size_t n)
-{
-	return dh_io_pwrite_all(*(int *)arg, p, n, (off_t)off);
-}
-
-static int file_resize(void *arg, size_t len)
-{
-	return ftruncate(*(int *)arg, (off_t)len);
-}
-
-int dh_recover_apply_fd(TALLOC_CTX *mem, int fd, const char *name,
-			const struct dh_log_input *logs, size_t n_logs,
-			struct dh_recovery **out, struct dh_error **err)
-{
-	struct sink sink = { file_write, file_resize, &fd };
-	uint8_t head[BASE];
-	struct stat st;
-	ssize_t got;
-
-	if (fstat(fd, &st) != 0 ||
-	    (got = dh_io_pread_full(fd, head, sizeof(head), 0)) < 0)
-		return dh_error_errno(mem, err, DH_ERR_IO, errno,
-				      "cannot read the copy of %s", name);
-	return recover(mem, head, (size_t)got, (size_t)st.st_size, name, logs,
-		       n_logs, &sink, out, err);
 }

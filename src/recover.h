@@ -1,6 +1,7 @@
 /*
- * Transaction-log replay: what Windows does at boot to a dirty hive, done in
- * memory on untrusted bytes. The primary file is never touched here.
+ * Transaction-log replay: what Windows does at boot to a dirty hive, done
+ * on a copy of it, from untrusted bytes. The primary file is never touched
+ * here.
  *
  * A hive is dirty when its base block checksum is wrong or its sequence
  * numbers differ. Its newest changes are then in NAME.LOG1/NAME.LOG2 (or
@@ -51,29 +52,20 @@ struct dh_recovery {
 };
 
 /*
- * Replay logs[0..n_logs) into the primary's bytes: *hive, a talloc array of
- * *len bytes, changed in place and reallocated when the hive grows.
+ * Replay logs[0..n_logs) into fd (open read-write), a copy of the primary
+ * hive file: only the pages the logs hold are written (pwrite), the length
+ * set (ftruncate) and the base block written last, so a copy whose pages
+ * failed to go in is never signed clean; nothing else of it is read or
+ * copied. The primary file itself is never touched here.
  * A clean primary is left alone: *out says dirty = false (logs are ignored,
  * as Windows ignores them). A dirty primary with at least one usable log is
  * recovered: sequence numbers both equal to the last applied entry's, bins
  * size the last entry's, checksum recomputed. A dirty primary with no usable
  * log fails with DH_ERR_DIRTY naming each log and why it cannot be used;
- * *out is still set then (what each log offered), and *hive is untouched.
- * The report *out is allocated on mem.
- */
-int dh_recover_apply(TALLOC_CTX *mem, uint8_t **hive, size_t *len,
-		     const char *name, const struct dh_log_input *logs,
-		     size_t n_logs, struct dh_recovery **out,
-		     struct dh_error **err);
-
-/*
- * The same replay into a file instead of memory: fd (open read-write)
- * holds a copy of the primary's bytes, its length is the primary's. Only
- * the pages the logs hold are written (pwrite), the length set (ftruncate)
- * and the base block written last; nothing else of the file is read or
- * copied. Results and errors as dh_recover_apply(); on DH_ERR_DIRTY the
- * file is untouched. A failed write (DH_ERR_IO) leaves it partly written,
- * with its old base block: the caller discards it.
+ * *out is still set then (what each log offered), and the file is
+ * untouched. A failed write is DH_ERR_IO and leaves the copy partly
+ * written, with its old base block: the caller discards it. The report
+ * *out is allocated on mem.
  */
 int dh_recover_apply_fd(TALLOC_CTX *mem, int fd, const char *name,
 			const struct dh_log_input *logs, size_t n_logs,

@@ -2,6 +2,8 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "fuzz_input.h"
 #include "io.h"
@@ -103,4 +105,25 @@ void fuzz_files_free(struct fuzz_files *f)
 	free(f->bufs[0]);
 	free(f->bufs[1]);
 	memset(f, 0, sizeof(*f));
+}
+
+int fuzz_memfile(const uint8_t *bytes, size_t len)
+{
+	int fd = memfd_create("fuzz-hive", MFD_CLOEXEC);
+
+	if (fd < 0 || dh_io_pwrite_all(fd, bytes, len, 0) != 0)
+		abort();
+	return fd;
+}
+
+uint8_t *fuzz_slurp(int fd, size_t *len)
+{
+	off_t end = lseek(fd, 0, SEEK_END);
+	uint8_t *b;
+
+	if (end < 0 || (b = malloc(end ? (size_t)end : 1)) == NULL ||
+	    dh_io_pread_full(fd, b, (size_t)end, 0) != (ssize_t)end)
+		abort();
+	*len = (size_t)end;
+	return b;
 }

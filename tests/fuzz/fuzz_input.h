@@ -37,4 +37,12 @@ void fuzz_files_split(const uint8_t *data, size_t size, struct fuzz_files *f);
 
 void fuzz_files_free(struct fuzz_files *f);
 
+/* A memory file holding len bytes (a primary, as the hive file a replay
+ * copies from); the caller closes it. abort() when it cannot be made. */
+int fuzz_memfile(const uint8_t *bytes, size_t len);
+
+/* The whole of the file open at fd, in a heap block of exactly its size
+ * (free() it), so a read past its end is caught; abort() on an error. */
+uint8_t *fuzz_slurp(int fd, size_t *len);
+
 #endif

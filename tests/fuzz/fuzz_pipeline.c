@@ -155,20 +155,6 @@ static void check_output(TALLOC_CTX *mem, int out, const struct dh_patch *p)
 	talloc_free(back);
 }
 
-/* A whole memory file into a fresh heap block. */
-static uint8_t *slurp(int fd, size_t *len)
-{
-	off_t end = lseek(fd, 0, SEEK_END);
-	uint8_t *b;
-
-	CHECK(end >= 0);
-	b = malloc(end ? (size_t)end : 1);
-	CHECK(b != NULL);
-	CHECK(dh_io_pread_full(fd, b, (size_t)end, 0) == (ssize_t)end);
-	*len = (size_t)end;
-	return b;
-}
-
 /* run.c's write_edited, then the checks on what it wrote. */
 static void write_in_place(int src, int out, const struct dh_patch *p,
 			   const struct dh_patch_edit *edits, size_t n)
@@ -179,7 +165,7 @@ static void write_in_place(int src, int out, const struct dh_patch *p,
 	for (size_t i = 0; i < p->n_items; i++)
 		changed += p->items[i].changed;
 	CHECK(n == 2 * changed);
-	before = slurp(src, &len);
+	before = fuzz_slurp(src, &len);
 	mask = calloc(len ? len : 1, 1);
 	CHECK(mask != NULL);
 	for (size_t i = 0; i < n; i++) {
@@ -200,26 +186,13 @@ static void write_in_place(int src, int out, const struct dh_patch *p,
 	dh_regf_mark_written(block);
 	CHECK(pwrite(out, block, sizeof(block), 0) == (ssize_t)sizeof(block));
 
-	after = slurp(out, &out_len);
+	after = fuzz_slurp(out, &out_len);
 	CHECK(out_len == len);
 	for (size_t i = 0; i < len; i++)
 		CHECK(mask[i] || before[i] == after[i]);
 	free(after);
 	free(mask);
 	free(before);
-}
-
-/* The primary's bytes as the hive file, a memory file owned by mem. */
-static int primary_file(TALLOC_CTX *mem, const uint8_t *bytes, size_t len)
-{
-	int fd = memfd_create("fuzz-pipeline-hive", MFD_CLOEXEC);
-	int *owned;
-
-	CHECK(fd >= 0);
-	owned = dh_io_fd_owned(mem, fd);
-	CHECK(owned != NULL);
-	CHECK(dh_io_pwrite_all(fd, bytes, len, 0) == 0);
-	return fd;
 }
 
 static void pipeline(TALLOC_CTX *mem, const uint8_t *primary, size_t len,
@@ -240,7 +213,9 @@ static void pipeline(TALLOC_CTX *mem, const uint8_t *primary, size_t len,
 	int *copyp, src, out;
 
 	/* run.c: check_dirty */
-	src = primary_file(mem, primary, len);
+	copyp = dh_io_fd_owned(mem, fuzz_memfile(primary, len));
+	CHECK(copyp != NULL);
+	src = *copyp;
 	if (dh_regf_read_fd(mem, src, "SYSTEM", &hdr, &err) != 0) {
 		FAILED(err);
 		return;

@@ -1,6 +1,7 @@
 /*
  * libFuzzer harness over transaction-log replay (src/recover.c,
- * dh_recover_apply) on arbitrary primary + log bytes. Built and run by
+ * dh_recover_apply_fd, into a memory file holding the primary) on
+ * arbitrary primary + log bytes. Built and run by
  * tests/fuzz/run.sh; seeds come from tests/fuzz/mkseeds.sh.
  *
  * Input layout (every input is valid; all numbers little-endian):
@@ -26,9 +27,9 @@
  * refused at its checksum or hash; with them the fuzzer reaches the checks
  * behind (page offsets, bins sizes, sequence chains, growth limit).
  *
- * Each part gets its own heap block of exactly its size (the primary a
- * talloc array, as the API wants), so AddressSanitizer catches a read past
- * the end of any one file.
+ * Each log gets its own heap block of exactly its size, so
+ * AddressSanitizer catches a read past the end of any one file; the
+ * primary goes into a memory file, read back whole after the replay.
  *
  * Invariants checked (abort() when broken, which libFuzzer reports as a
  * crash), from src/recover.h:
@@ -49,6 +50,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <talloc.h>
 
@@ -98,20 +100,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	TALLOC_CTX *mem;
 	uint8_t *hive;
 	size_t len;
-	int rc;
+	int fd, rc;
 
 	fuzz_files_split(data, size, &f);
 	mem = talloc_new(NULL);
 	if (mem == NULL)
 		abort();
-	len = f.primary_len;
-	hive = talloc_array(mem, uint8_t, len);
-	if (hive == NULL)
-		abort();
-	memcpy(hive, f.primary, len);
-
-	rc = dh_recover_apply(mem, &hive, &len, "SYSTEM", f.logs, f.n_logs,
-			      &rec, &err);
+	fd = fuzz_memfile(f.primary, f.primary_len);
+	rc = dh_recover_apply_fd(mem, fd, "SYSTEM", f.logs, f.n_logs, &rec,
+				 &err);
+	hive = fuzz_slurp(fd, &len);
+	close(fd);
 	if (rc == 0) {
 		CHECK(rec != NULL);
 		if (rec->dirty) {
@@ -129,6 +128,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		CHECK(memcmp(hive, f.primary, len) == 0);
 	}
 
+	free(hive);
 	talloc_free(mem);
 	fuzz_files_free(&f);
 	return 0;

@@ -3,7 +3,7 @@
 # directory with clang (ASan + UBSan), replay every input of
 # testdata/fuzz-regressions/HARNESS/ once, make its seed corpus (mkseeds.sh),
 # then fuzz for SECONDS. HARNESS is one of
-#   recover        fuzz_recover.c: log replay (dh_recover_apply)
+#   recover        fuzz_recover.c: log replay (dh_recover_apply_fd)
 #   pipeline       fuzz_pipeline.c: hive + logs -> replay -> hivex -> plan ->
 #                  apply -> commit -> re-open -> verify
 #   regf           fuzz_regf.c: base block parsing (regf.c)
