@@ -116,77 +116,64 @@ int dh_io_same(int a, int b)
 	return same;
 }
 
-/* Through a buffer, from off on, when the kernel cannot copy for us. */
-static int copy_buffered(int src, int dst, off_t off, size_t len)
-{
-	char buf[1 << 16];
+/* The ways to copy, best first: within a filesystem, across filesystems
+ * (still in the kernel, e.g. from or to a memory file), through a buffer. */
+enum way { RANGE, SENDFILE, BUFFER };
 
-	while (len > 0) {
-		size_t want = len < sizeof(buf) ? len : sizeof(buf);
-		ssize_t got = dh_io_pread_full(src, buf, want, off);
-
-		if (got < 0)
-			return -1;
-		if (got == 0) {
-			errno = EIO;
-			return -1;
-		}
-		if (dh_io_pwrite_all(dst, buf, (size_t)got, off) != 0)
-			return -1;
-		off += got;
-		len -= (size_t)got;
-	}
-	return lseek(dst, off, SEEK_SET) < 0 ? -1 : 0;
-}
-
-/* Errors that mean "not this way", where another way may still copy. */
+/* Errors that mean "not this way", where the next way may still copy. */
 static bool cannot(int e)
 {
 	return e == EXDEV || e == EINVAL || e == ENOSYS || e == EOPNOTSUPP;
 }
 
-/* Across filesystems: still in the kernel, from off on. */
-static int copy_sendfile(int src, int dst, off_t off, size_t len)
+/* Copy up to len bytes at off one way: the count, or -1 with errno. */
+static ssize_t copy_some(enum way way, int src, int dst, off_t off, size_t len)
 {
-	if (lseek(dst, off, SEEK_SET) < 0)
-		return -1;
-	while (len > 0) {
-		ssize_t n = sendfile(dst, src, &off, len);
+	loff_t in = off, out = off;
+	char buf[1 << 16];
+	ssize_t got;
 
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && cannot(errno))
-			return copy_buffered(src, dst, off, len);
-		if (n < 0)
+	switch (way) {
+	case RANGE:
+		return copy_file_range(src, &in, dst, &out, len, 0);
+	case SENDFILE:
+		if (lseek(dst, off, SEEK_SET) < 0)
 			return -1;
-		if (n == 0) {
-			errno = EIO;
-			return -1;
-		}
-		len -= (size_t)n;
+		return sendfile(dst, src, &in, len);
+	case BUFFER:
+		break;
 	}
-	return 0;
+	got = dh_io_pread_full(src, buf, len < sizeof(buf) ? len : sizeof(buf),
+			       off);
+	if (got > 0 && dh_io_pwrite_all(dst, buf, (size_t)got, off) != 0)
+		return -1;
+	return got;
 }
 
 int dh_io_copy(int src, int dst, size_t len)
 {
-	loff_t in = 0, out = 0;
+	enum way way = RANGE;
+	off_t off = 0;
 
+	if (dh_failpoint("write") != 0)
+		return -1;
 	while (len > 0) {
-		ssize_t n = dh_failpoint("write") != 0 ? -1 :
-			copy_file_range(src, &in, dst, &out, len, 0);
+		ssize_t n = copy_some(way, src, dst, off, len);
 
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n < 0 && cannot(errno))
-			return copy_sendfile(src, dst, in, len);
+		if (n < 0 && way != BUFFER && cannot(errno)) {
+			way++;
+			continue;
+		}
 		if (n < 0)
 			return -1;
 		if (n == 0) {
 			errno = EIO;
 			return -1;
 		}
+		off += n;
 		len -= (size_t)n;
 	}
-	return lseek(dst, out, SEEK_SET) < 0 ? -1 : 0;
+	return lseek(dst, off, SEEK_SET) < 0 ? -1 : 0;
 }
