@@ -1135,30 +1135,21 @@ static int copy_data(struct commit *c, const struct source *src,
 /* Read the synced copy back and compare it with src. Dropping the copy's
  * cached pages first makes the read come from the device. */
 static int compare_copy(struct commit *c, const struct source *src,
-			const char *name, char *a)
+			const char *name)
 {
-	char *b = a + COPY_CHUNK;
-	off_t off = 0;
-	ssize_t na, nb;
+	int same;
 
 	posix_fadvise(c->bfd, 0, 0, POSIX_FADV_DONTNEED);
-	do {
-		na = dh_io_pread_full(src->fd, a, COPY_CHUNK, off);
-		if (na < 0)
-			return io_error(c->mem, c->err, errno, UNCHANGED,
-					"cannot read %s", src->path);
-		nb = dh_io_pread_full(c->bfd, b, COPY_CHUNK, off);
-		if (nb < 0)
-			return io_error(c->mem, c->err, errno, UNCHANGED,
-					"cannot read back backup %s", name);
-		if (na != nb || memcmp(a, b, na) != 0)
-			return dh_error_set(c->mem, c->err, DH_ERR_VERIFY,
-					    "backup %s does not read back "
-					    "equal to %s: check the disk it "
-					    "is on; %s", name, src->path,
-					    UNCHANGED);
-		off += na;
-	} while (na > 0);
+	same = dh_io_same(src->fd, c->bfd);
+	if (same < 0)
+		return io_error(c->mem, c->err, errno, UNCHANGED,
+				"cannot read back backup %s and %s to "
+				"compare them", name, src->path);
+	if (same == 0)
+		return dh_error_set(c->mem, c->err, DH_ERR_VERIFY,
+				    "backup %s does not read back equal to "
+				    "%s: check the disk it is on; %s", name,
+				    src->path, UNCHANGED);
 	return 0;
 }
 
@@ -1170,7 +1161,7 @@ static int fill_copy(struct commit *c, const struct source *src,
 	char *buf;
 	int ret;
 
-	buf = talloc_size(c->scratch, 2 * COPY_CHUNK);
+	buf = talloc_size(c->scratch, COPY_CHUNK);
 	if (buf == NULL)
 		return nomem(c->mem, c->err);
 	ret = copy_data(c, src, name, buf);
@@ -1178,7 +1169,7 @@ static int fill_copy(struct commit *c, const struct source *src,
 		ret = io_error(c->mem, c->err, errno, UNCHANGED,
 			       "cannot write backup %s to disk", name);
 	if (ret == 0)
-		ret = compare_copy(c, src, name, buf);
+		ret = compare_copy(c, src, name);
 	if (ret == 0)
 		ret = copy_metadata(c, src, c->bfd, name, true);
 	if (ret == 0 && fsync(c->bfd) != 0)
@@ -1692,20 +1683,9 @@ static int cmp_candidates(const void *a, const void *b)
  * open at fd. */
 static bool same_content(struct find *f, const char *name, int fd)
 {
-	char a[1 << 16], b[1 << 16];
 	int bfd = openat(dirfd(f->d), name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	off_t off = 0;
-	ssize_t na, nb;
-	bool same = bfd >= 0;
+	bool same = bfd >= 0 && dh_io_same(fd, bfd) == 1;
 
-	while (same) {
-		na = dh_io_pread_full(fd, a, sizeof a, off);
-		nb = dh_io_pread_full(bfd, b, sizeof b, off);
-		same = na >= 0 && na == nb && memcmp(a, b, (size_t)na) == 0;
-		if (na <= 0)
-			break;
-		off += na;
-	}
 	if (bfd >= 0)
 		close(bfd);
 	return same;

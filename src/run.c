@@ -1,8 +1,8 @@
 /*
  * One target, start to end: the pipeline of the design.
  * target -> resolved, locked/opened file -> base block (dirty?) -> logs ->
- * recovered copy (a memory file) -> hivex handle -> patch plan -> commit ->
- * report.
+ * recovered copy (the new file for set and recover, else a memory file) ->
+ * hivex handle -> patch plan -> commit -> report.
  */
 #include "config.h"
 
