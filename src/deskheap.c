@@ -318,6 +318,7 @@ static int parse_args(struct cli *cli, int argc, char **argv, int *first_target)
 /* The batch: per target, its options (its own backup subdirectory) and
  * what became of it. */
 struct batch {
+	TALLOC_CTX *mem;              /* holds backup_dirs */
 	const struct cli *cli;
 	char **targets;
 	size_t n;
@@ -434,6 +435,7 @@ static int work(void *arg, size_t i, int fd)
 	text = r ? render(ctx, b->cli, r) : NULL;
 	if (text == NULL) {
 		talloc_free(ctx);
+		TALLOC_FREE(b->mem);
 		return EXIT_TARGET_FAILED;
 	}
 	if (dh_io_write_all(fd, text, strlen(text)) != 0)
@@ -441,6 +443,8 @@ static int work(void *arg, size_t i, int fd)
 	else
 		status = exit_for(b->cli, r);
 	talloc_free(ctx);
+	/* This worker process ends now: its copy of the batch goes too. */
+	TALLOC_FREE(b->mem);
 	return status;
 }
 
@@ -501,7 +505,7 @@ static void progress(void *arg, size_t ended, size_t total)
 static int run_all(const struct cli *cli, int argc, char **argv, int first)
 {
 	TALLOC_CTX *mem = talloc_new(NULL);
-	struct batch b = { .cli = cli, .targets = argv + first,
+	struct batch b = { .mem = mem, .cli = cli, .targets = argv + first,
 			   .n = (size_t)(argc - first), .status = EXIT_OK };
 	int rc;
 

@@ -34,8 +34,15 @@ struct pool {
  * nothing the parent had buffered or registered runs twice. */
 static void child(struct pool *p, size_t i, int fd)
 {
-	int status = p->work(p->arg, i, fd);
+	int status;
 
+	/* The parent's table of jobs, and the read ends of the other
+	 * children's pipes in it, are not this process's to keep. */
+	for (size_t k = 0; k < i; k++)
+		if (p->jobs[k].fd >= 0)
+			close(p->jobs[k].fd);
+	TALLOC_FREE(p->jobs);
+	status = p->work(p->arg, i, fd);
 	close(fd);
 	_exit(status);
 }
