@@ -29,12 +29,11 @@ int *dh_io_fd_owned(void *mem, int fd)
 	return fdp;
 }
 
-int dh_io_write_all(int fd, const void *buf, size_t len)
+/* Write all len bytes at off, or at the file offset when off < 0. */
+static int write_loop(int fd, const char *p, size_t len, off_t off)
 {
-	const char *p = buf;
-
 	while (len > 0) {
-		ssize_t w = dh_failpoint("write") != 0 ? -1 : write(fd, p, len);
+		ssize_t w = off < 0 ? write(fd, p, len) : pwrite(fd, p, len, off);
 
 		if (w < 0 && errno == EINTR)
 			continue;
@@ -45,31 +44,23 @@ int dh_io_write_all(int fd, const void *buf, size_t len)
 			return -1;
 		}
 		p += w;
+		if (off >= 0)
+			off += w;
 		len -= (size_t)w;
 	}
 	return 0;
 }
 
+int dh_io_write_all(int fd, const void *buf, size_t len)
+{
+	if (dh_failpoint("write") != 0)
+		return -1;
+	return write_loop(fd, buf, len, -1);
+}
+
 int dh_io_pwrite_all(int fd, const void *buf, size_t len, off_t off)
 {
-	const char *p = buf;
-
-	while (len > 0) {
-		ssize_t w = pwrite(fd, p, len, off);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return -1;
-		if (w == 0) {
-			errno = EIO;
-			return -1;
-		}
-		p += w;
-		off += w;
-		len -= (size_t)w;
-	}
-	return 0;
+	return write_loop(fd, buf, len, off);
 }
 
 ssize_t dh_io_pread_full(int fd, void *buf, size_t len, off_t off)

@@ -21,6 +21,7 @@
 #include <cmocka.h>
 
 #include "fixtures.h"
+#include "io.h"
 
 static const char *tmp_base(void)
 {
@@ -188,28 +189,9 @@ char *tmpdir_new(TALLOC_CTX *mem)
 
 /* ------------------------------------------------------------------ */
 
-/* Read up to len bytes, fewer only at end of file; -1 on error. */
-static ssize_t read_full(int fd, char *buf, size_t len)
-{
-	size_t got = 0;
-
-	while (got < len) {
-		ssize_t n = read(fd, buf + got, len - got);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -1;
-		if (n == 0)
-			break;
-		got += (size_t)n;
-	}
-	return (ssize_t)got;
-}
-
 int file_equal(const char *a, const char *b)
 {
-	static char ba[65536], bb[65536];
-	int fa = open(a, O_RDONLY | O_CLOEXEC), fb = -1, equal = 0;
+	int fa = open(a, O_RDONLY | O_CLOEXEC), fb = -1, equal = 0, same;
 	struct stat sa, sb;
 
 	if (fa < 0) {
@@ -224,21 +206,11 @@ int file_equal(const char *a, const char *b)
 	if (fstat(fa, &sa) != 0 || fstat(fb, &sb) != 0 ||
 	    sa.st_size != sb.st_size)
 		goto out;
-	for (;;) {
-		ssize_t na = read_full(fa, ba, sizeof ba);
-		ssize_t nb = read_full(fb, bb, sizeof bb);
-
-		if (na < 0 || nb < 0) {
-			fprintf(stderr, "file_equal: reading %s or %s: %s\n", a,
-				b, strerror(errno));
-			goto out;
-		}
-		if (na != nb || memcmp(ba, bb, (size_t)na) != 0)
-			goto out;
-		if (na == 0)
-			break;
-	}
-	equal = 1;
+	same = dh_io_same(fa, fb);
+	if (same < 0)
+		fprintf(stderr, "file_equal: reading %s or %s: %s\n", a, b,
+			strerror(errno));
+	equal = same == 1;
 out:
 	close(fa);
 	if (fb >= 0)
