@@ -28,12 +28,16 @@
 #include <unistd.h>
 
 #include "commit.h"
+#include "journal.h"
+#include "regf.h"
 #include "failpoint.h"
 #include "io.h"
 #include "error.h"
 
-/* How many "-N" suffixes to try before giving up on a backup name. */
+/* How many backup numbers to try when names are taken. */
 #define BACKUP_TRIES 1000
+/* Backup numbers have at least this many digits, so that names sort. */
+#define BACKUP_SEQ_DIGITS 4
 /* How many random names to try for the temporary file. */
 #define TEMP_TRIES 100
 /* Buffer for copying and comparing a backup copy. */
@@ -228,34 +232,87 @@ static int locked_new(TALLOC_CTX *mem, int dirfd, const char *name,
 	return 0;
 }
 
+/* path up to and including its last '/', or "" (on mem). */
+static char *path_prefix(TALLOC_CTX *mem, const char *path)
+{
+	const char *slash = strrchr(path, '/');
+
+	return talloc_strndup(mem, path, slash ? slash + 1 - path : 0);
+}
+
+/* Whether name is ".<base>[.LOG|.LOG1|.LOG2].deskheap-tmp-XXXXXX": a
+ * temporary file of this hive's (or, from older versions, of one of its
+ * logs'). */
+static bool stale_temp_name(const char *base, const char *name)
+{
+	static const char *const mid[] = { "", ".LOG", ".LOG1", ".LOG2" };
+	static const char tail[] = ".deskheap-tmp-";
+	size_t len = strlen(base);
+
+	if (name[0] != '.' || strncmp(name + 1, base, len) != 0)
+		return false;
+	name += 1 + len;
+	for (size_t i = 0; i < sizeof mid / sizeof *mid; i++) {
+		size_t m = strlen(mid[i]);
+
+		if (strncasecmp(name, mid[i], m) == 0 &&
+		    strncmp(name + m, tail, sizeof tail - 1) == 0 &&
+		    strlen(name + m + sizeof tail - 1) == 6)
+			return true;
+	}
+	return false;
+}
+
 /* Temporary files a killed run left in dir: the new hive's, a backup
- * copy's, or a retired log's empty file (that one even after the hive's
- * rename, when the next run may find nothing to change). Every run that
- * makes one holds the hive's lock while it exists, and we hold it now: any
- * such file is a leftover, never another run's work in progress. */
+ * copy's, a log's new content, a journal being written. Every run that
+ * makes one holds the hive's lock while it exists, and we hold it now,
+ * with any unfinished journal completed: any such file is a leftover,
+ * never another run's work in progress. */
 static void remove_stale_temps(TALLOC_CTX *mem, int dir, const char *base)
 {
-	char *prefix = talloc_asprintf(mem, ".%s.deskheap-tmp-", base);
-	int fd = prefix != NULL ? dup(dir) : -1;
+	int fd = dup(dir);
 	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
 	struct dirent *e;
 	struct stat st;
 
+	(void)mem;
 	if (d == NULL) {
 		if (fd >= 0)
 			close(fd);
-		talloc_free(prefix);
 		return;
 	}
 	rewinddir(d);
 	while ((e = readdir(d)) != NULL)
-		if (strncmp(e->d_name, prefix, strlen(prefix)) == 0 &&
-		    strlen(e->d_name) == strlen(prefix) + 6 &&
+		if (stale_temp_name(base, e->d_name) &&
 		    fstatat(dir, e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
 		    S_ISREG(st.st_mode))
 			unlinkat(dir, e->d_name, 0);
 	closedir(d);
+}
+
+/* An earlier run's unfinished transaction is completed (or found stale)
+ * before anything else: 1 when it changed which file the name is (lock
+ * again), 0 when there was none, -1 on error. */
+static int finish_earlier(TALLOC_CTX *mem, struct dh_locked *l,
+			  struct dh_error **err)
+{
+	char *prefix = path_prefix(mem, l->path), *done = NULL, *cmd = NULL;
+	int ret;
+
+	if (prefix == NULL)
+		return nomem(mem, err);
+	ret = dh_journal_recover(l, l->dirfd, l->name, prefix, &done, &cmd,
+				 err);
 	talloc_free(prefix);
+	if (ret != 0)
+		return -1;
+	if (done == NULL)
+		return 0;
+	talloc_free(l->completed);
+	talloc_free(l->completed_command);
+	l->completed = done;
+	l->completed_command = cmd;
+	return 1;
 }
 
 int dh_commit_lock(TALLOC_CTX *mem, int dirfd, const char *name,
@@ -275,15 +332,21 @@ int dh_commit_lock(TALLOC_CTX *mem, int dirfd, const char *name,
 			goto fail;
 		}
 		cur = still_current(l->fd, l->dirfd, l->name);
-		if (cur == 1)
-			break;
 		if (cur < 0) {
 			io_error(mem, err, errno, NULL, "cannot stat %s", path);
 			goto fail;
 		}
-		/* Another run renamed a new hive over name while we waited:
-		 * a lock on the old inode protects nothing. Start again on
-		 * whatever name is now. */
+		if (cur == 1) {
+			cur = finish_earlier(mem, l, err);
+			if (cur < 0)
+				goto fail;
+			if (cur == 0)
+				break;
+		}
+		/* Another run renamed a new hive over name while we waited,
+		 * or we just completed an earlier run's renames: a lock on
+		 * the old inode protects nothing. Start again on whatever
+		 * name is now. */
 		close(l->fd);
 		l->fd = -1;
 	}
@@ -312,6 +375,7 @@ struct made {
 	char *name;
 	char *path;             /* for messages */
 	bool linked;            /* a backup that is the companion's inode */
+	int fd;                 /* a replacement, staged: open until the end */
 };
 
 struct commit {
@@ -335,16 +399,16 @@ struct commit {
 	char *bprefix;          /* backup directory, as a path prefix */
 	int bdirfd;             /* backup directory, or -1 with no_backup */
 	bool bdir_made;         /* this call created backup_dir */
+	bool decided;           /* the journal is on disk: no going back */
 	char *bname;            /* the backup this call made, or NULL */
 	char *bpath;            /* bprefix + bname, for messages */
 	int bfd;                /* a backup copy being written */
 	char *ctmp;             /* ...under this temporary name, in bdirfd */
 };
 
-/* retire_companions means nothing without a backup to retire them into. */
 static bool retiring(const struct commit *c)
 {
-	return c->req->retire_companions && !c->req->no_backup;
+	return c->req->retire_companions;
 }
 
 static void note_leftover(struct commit *c, const char *file, int errnum)
@@ -395,6 +459,9 @@ static void commit_discard(struct commit *c)
 
 static void commit_finish(struct commit *c)
 {
+	for (size_t i = 0; c->empty != NULL && i < c->req->n_companions; i++)
+		if (c->empty[i].fd >= 0)
+			close(c->empty[i].fd);
 	if (c->bfd >= 0)
 		close(c->bfd);
 	if (c->tmpfd >= 0)
@@ -451,14 +518,6 @@ static int check_request(TALLOC_CTX *mem, const struct dh_commit_request *req,
 	return 0;
 }
 
-/* path up to and including its last '/', or "" (on mem). */
-static char *path_prefix(TALLOC_CTX *mem, const char *path)
-{
-	const char *slash = strrchr(path, '/');
-
-	return talloc_strndup(mem, path, slash ? slash + 1 - path : 0);
-}
-
 /* The backup directory as a path prefix for messages: dir with a '/'
  * appended, or with dir NULL or "", the hive's (on mem). */
 static char *backup_prefix(TALLOC_CTX *mem, const struct dh_locked *hive,
@@ -473,8 +532,38 @@ static char *backup_prefix(TALLOC_CTX *mem, const struct dh_locked *hive,
 			       dir[len - 1] == '/' ? "" : "/");
 }
 
+/* A backup directory another user could write to would let them swap a
+ * backup, which a restore as root then puts in place: it must be a real
+ * directory (not a link to one) of the user running deskheap, and nobody
+ * else's to write. */
+static int backup_dir_trusted(TALLOC_CTX *mem, int fd, const char *dir,
+			      const char *outcome, struct dh_error **err)
+{
+	struct stat st;
+	const char *why = NULL;
+
+	if (fstat(fd, &st) != 0)
+		return io_error(mem, err, errno, outcome,
+				"cannot stat backup directory %s", dir);
+	if (st.st_uid != geteuid())
+		why = "it belongs to another user";
+	else if (st.st_mode & (S_IWGRP | S_IWOTH))
+		why = "others can write to it";
+	if (why == NULL)
+		return 0;
+	return dh_error_set(mem, err, DH_ERR_ARGUMENT,
+			    "backup directory %s is refused: %s (uid %u, mode "
+			    "%04o), so someone else could replace a backup; "
+			    "use a directory of your own that only you can "
+			    "write (deskheap makes it, mode 0700, when it does "
+			    "not exist)%s%s", dir, why, (unsigned)st.st_uid,
+			    (unsigned)(st.st_mode & 07777),
+			    outcome ? "; " : "", outcome ? outcome : "");
+}
+
 /* A descriptor of our own of the backup directory: dir, opened by path
- * (the user named it), or with dir NULL or "", the hive's directory. */
+ * (the user named it) but never through a symbolic link, and only when
+ * backup_dir_trusted(); or with dir NULL or "", the hive's directory. */
 static int backup_dir_open(TALLOC_CTX *mem, const struct dh_locked *hive,
 			   const char *dir, const char *outcome, int *fdp,
 			   struct dh_error **err)
@@ -487,11 +576,36 @@ static int backup_dir_open(TALLOC_CTX *mem, const struct dh_locked *hive,
 					hive->path);
 		return 0;
 	}
-	*fdp = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	/* "link/" would be followed whatever the flags say. */
+	size_t len = strlen(dir);
+	struct stat st;
+	char *bare;
+
+	while (len > 1 && dir[len - 1] == '/')
+		len--;
+	if ((bare = talloc_strndup(mem, dir, len)) == NULL)
+		return nomem(mem, err);
+	*fdp = open(bare, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	/* With O_DIRECTORY a link fails as ENOTDIR, not ELOOP. */
+	if (*fdp < 0 && (errno == ENOTDIR || errno == ELOOP))
+		errno = lstat(bare, &st) == 0 && S_ISLNK(st.st_mode) ? ELOOP :
+									ENOTDIR;
+	talloc_free(bare);
+	if (*fdp < 0 && errno == ELOOP)
+		return dh_error_set(mem, err, DH_ERR_ARGUMENT,
+				    "backup directory %s is refused: it is a "
+				    "symbolic link, which someone else could "
+				    "point elsewhere; name the directory "
+				    "itself%s%s", dir, outcome ? "; " : "",
+				    outcome ? outcome : "");
 	if (*fdp < 0)
 		return io_error(mem, err, errno, outcome,
 				"cannot open backup directory %s", dir);
-	return 0;
+	if (backup_dir_trusted(mem, *fdp, dir, outcome, err) == 0)
+		return 0;
+	close(*fdp);
+	*fdp = -1;
+	return -1;
 }
 
 /* backup_dir_create: make the directory, private. Only the last
@@ -552,7 +666,7 @@ static int open_companions(struct commit *c)
 	const struct dh_commit_request *r = c->req;
 	size_t i;
 
-	if (r->no_backup || r->n_companions == 0)
+	if (r->n_companions == 0 || (r->no_backup && !retiring(c)))
 		return 0;
 	c->comp = talloc_zero_array(c->scratch, struct source, r->n_companions);
 	c->made = talloc_zero_array(c->scratch, struct made, r->n_companions);
@@ -563,6 +677,8 @@ static int open_companions(struct commit *c)
 					     r->n_companions);
 		if (c->empty == NULL)
 			return nomem(c->mem, c->err);
+		for (i = 0; i < r->n_companions; i++)
+			c->empty[i].fd = -1;
 	}
 	for (i = 0; i < r->n_companions; i++) {
 		struct source *s = &c->comp[i];
@@ -996,6 +1112,103 @@ static int copy_metadata(struct commit *c, const struct source *src, int fd,
 }
 
 /* ------------------------------------------------------------------ */
+/* Backup names                                                       */
+
+/* A backup's place in the order: its number, then (for names without
+ * one, made before backups were numbered) its stamp and its n. */
+struct backup_key {
+	unsigned long seq;      /* 0: an unnumbered name */
+	char stamp[17];         /* YYYYmmddTHHMMSSZ */
+	unsigned long n;        /* 1 without "-n" */
+};
+
+/* "-n" with n >= 2, decimal, no leading zero: the end of it, or NULL. */
+static const char *parse_n(const char *p, unsigned long *n)
+{
+	unsigned long v = 0;
+	int i;
+
+	if (*p < '1' || *p > '9')
+		return NULL;
+	for (i = 0; i < 9 && *p >= '0' && *p <= '9'; i++, p++)
+		v = v * 10 + (unsigned long)(*p - '0');
+	*n = v;
+	return v >= 2 ? p : NULL;
+}
+
+/* A backup number as backup_name() writes it: at least BACKUP_SEQ_DIGITS
+ * digits, no more leading zeros than that needs, at least 1. The end of
+ * it, or NULL. */
+static const char *parse_seq(const char *p, unsigned long *seq)
+{
+	char canon[24];
+	size_t len = strspn(p, "0123456789");
+	unsigned long v = 0;
+
+	if (len == 0 || len > 9)
+		return NULL;
+	for (size_t i = 0; i < len; i++)
+		v = v * 10 + (unsigned long)(p[i] - '0');
+	snprintf(canon, sizeof canon, "%0*lu", BACKUP_SEQ_DIGITS, v);
+	if (v == 0 || strlen(canon) != len || strncmp(canon, p, len) != 0)
+		return NULL;
+	*seq = v;
+	return p + len;
+}
+
+/* "YYYYmmddTHHMMSSZ" into k->stamp: the end of it, or NULL. */
+static const char *parse_stamp(const char *p, struct backup_key *k)
+{
+	static const char shape[] = "########T######Z";
+	size_t i;
+
+	for (i = 0; i < sizeof shape - 1; i++)
+		if (shape[i] == '#' ? p[i] < '0' || p[i] > '9' :
+				      p[i] != shape[i])
+			return NULL;
+	memcpy(k->stamp, p, sizeof shape - 1);
+	k->stamp[sizeof shape - 1] = '\0';
+	return p + sizeof shape - 1;
+}
+
+/* Whether name is exactly "<base>.deskheap-<seq>-YYYYmmddTHHMMSSZ.bak",
+ * or an unnumbered "<base>.deskheap-YYYYmmddTHHMMSSZ[-n].bak" of an older
+ * deskheap; if so, its key. */
+static bool parse_backup_name(const char *base, const char *name,
+			      struct backup_key *k)
+{
+	size_t len = strlen(base);
+	const char *p, *q;
+
+	if (strncmp(name, base, len) != 0 ||
+	    strncmp(name + len, ".deskheap-", 10) != 0)
+		return false;
+	p = name + len + 10;
+	*k = (struct backup_key){ .n = 1 };
+	q = parse_seq(p, &k->seq);
+	if (q != NULL && *q == '-' && (q = parse_stamp(q + 1, k)) != NULL)
+		return strcmp(q, ".bak") == 0;
+	k->seq = 0;
+	if ((p = parse_stamp(p, k)) == NULL)
+		return false;
+	if (*p == '-' && (p = parse_n(p + 1, &k->n)) == NULL)
+		return false;
+	return strcmp(p, ".bak") == 0;
+}
+
+/* The number decides; the clock only orders unnumbered names, which all
+ * come before numbered ones. */
+static bool key_greater(const struct backup_key *a,
+			const struct backup_key *b)
+{
+	int c = strcmp(a->stamp, b->stamp);
+
+	if (a->seq != b->seq)
+		return a->seq > b->seq;
+	return c > 0 || (c == 0 && a->n > b->n);
+}
+
+/* ------------------------------------------------------------------ */
 /* Backup                                                             */
 
 static int backup_stamp(struct commit *c, char *buf, size_t size)
@@ -1011,14 +1224,41 @@ static int backup_stamp(struct commit *c, char *buf, size_t size)
 	return 0;
 }
 
-/* "NAME.deskheap-<stamp>.bak", or "...-<n>.bak" from n = 2 on. */
-static char *backup_name(struct commit *c, const char *stamp, int n)
+/* "NAME.deskheap-<seq>-<stamp>.bak". */
+static char *backup_name(struct commit *c, unsigned long seq, const char *stamp)
 {
-	if (n == 1)
-		return talloc_asprintf(c->scratch, "%s.deskheap-%s.bak",
-				       c->base, stamp);
-	return talloc_asprintf(c->scratch, "%s.deskheap-%s-%d.bak", c->base,
-			       stamp, n);
+	return talloc_asprintf(c->scratch, "%s.deskheap-%0*lu-%s.bak", c->base,
+			       BACKUP_SEQ_DIGITS, seq, stamp);
+}
+
+/* The number of the next backup of the hive in the backup directory: one
+ * more than the highest there (we hold the hive's lock, so no other run
+ * numbers one meanwhile). */
+static int next_seq(struct commit *c, unsigned long *seq)
+{
+	int fd = fcntl(c->bdirfd, F_DUPFD_CLOEXEC, 0);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	struct backup_key k;
+	struct dirent *e;
+
+	if (d == NULL) {
+		if (fd >= 0)
+			close(fd);
+		return io_error(c->mem, c->err, errno, UNCHANGED,
+				"cannot list backup directory %s", c->bprefix);
+	}
+	rewinddir(d);
+	*seq = 0;
+	while ((errno = 0, e = readdir(d)) != NULL)
+		if (parse_backup_name(c->base, e->d_name, &k) && k.seq > *seq)
+			*seq = k.seq;
+	fd = errno;
+	closedir(d);
+	if (fd != 0)
+		return io_error(c->mem, c->err, fd, UNCHANGED,
+				"cannot list backup directory %s", c->bprefix);
+	*seq += 1;
+	return 0;
 }
 
 /* Hard-link the file open as src, named name in the hive's directory, as
@@ -1179,27 +1419,31 @@ static int fill_copy(struct commit *c, const struct source *src,
 	return ret;
 }
 
-/* Try name after name (never replacing an existing file): first as a
- * hard link, and once the filesystem refuses links, as a copy. */
+/* The next number, and after it the ones above (a name taken meanwhile is
+ * never replaced): first as a hard link, and once the filesystem refuses
+ * links, as a copy. */
 static int make_backup(struct commit *c)
 {
 	char stamp[32], *name;
+	unsigned long seq = 0;
 	bool copy = false;
-	int n = 1, e;
+	int tries = 0, e;
 
 	if (dh_failpoint("backup") != 0)
 		return io_error(c->mem, c->err, errno, UNCHANGED,
 				"cannot create a backup of %s", c->orig.path);
-	if (backup_stamp(c, stamp, sizeof stamp) != 0)
+	if (backup_stamp(c, stamp, sizeof stamp) != 0 ||
+	    next_seq(c, &seq) != 0)
 		return -1;
-	while (n <= BACKUP_TRIES) {
-		name = backup_name(c, stamp, n);
+	while (tries < BACKUP_TRIES) {
+		name = backup_name(c, seq, stamp);
 		if (name == NULL)
 			return nomem(c->mem, c->err);
 		e = copy ? create_copy(c, name) :
 			   link_source(c, &c->orig, c->base, name);
 		if (e == EEXIST) {
-			n++;
+			seq++;
+			tries++;
 			continue;
 		}
 		if (!copy && link_refused(e)) {
@@ -1224,9 +1468,10 @@ static int make_backup(struct commit *c)
 		return 0;
 	}
 	return dh_error_set(c->mem, c->err, DH_ERR_IO,
-			    "%d backups of %s named %s%s.deskheap-%s*.bak "
-			    "exist already: remove some; %s", BACKUP_TRIES,
-			    c->orig.path, c->bprefix, c->base, stamp,
+			    "%d files named like the next backups of %s "
+			    "(%s%s.deskheap-<number>-*.bak) exist already "
+			    "without being backups: move them away; %s",
+			    BACKUP_TRIES, c->orig.path, c->bprefix, c->base,
 			    UNCHANGED);
 }
 
@@ -1312,29 +1557,60 @@ static int backup_companions(struct commit *c)
 	return 0;
 }
 
-/* Step 6: the empty file that takes companion i's name once the hive is
- * replaced, with its owner, mode and attributes as the new hive gets the
- * original's; synced, so what the rename puts in place is complete. */
+/* The new content of companion i, when the request gives one, into the
+ * staged file fd (named path): copied, synced, read back. */
+static int fill_replacement(struct commit *c, size_t i, int fd,
+			    const char *path)
+{
+	const int *contents = c->req->companion_contents;
+	struct stat st;
+	int same;
+
+	if (contents == NULL || contents[i] < 0)
+		return 0;
+	if (fstat(contents[i], &st) != 0 ||
+	    dh_io_copy(contents[i], fd, (size_t)st.st_size) != 0 ||
+	    fsync(fd) != 0)
+		return io_error(c->mem, c->err, errno, UNCHANGED,
+				"cannot write %s (the new %s)", path,
+				c->comp[i].path);
+	posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+	same = dh_io_same(contents[i], fd);
+	if (same == 1)
+		return 0;
+	if (same < 0)
+		return io_error(c->mem, c->err, errno, UNCHANGED,
+				"cannot read back %s", path);
+	return dh_error_set(c->mem, c->err, DH_ERR_VERIFY,
+			    "%s (the new %s) does not read back as written: "
+			    "check the disk; %s", path, c->comp[i].path,
+			    UNCHANGED);
+}
+
+/* Step 6: the file that takes companion i's name (empty, or the content
+ * the request gives), with its owner, mode and attributes as the new hive
+ * gets the original's; synced, so what the rename puts in place is
+ * complete. It stays open: the journal describes it. */
 static int make_empty(struct commit *c, size_t i)
 {
 	const struct source *s = &c->comp[i];
 	struct made *m = &c->empty[i];
-	int fd, ret;
+	int ret;
 
 	if (dh_failpoint("temp-create") != 0 ||
-	    (fd = open_temp(c, c->dirfd, &m->name)) < 0)
+	    (m->fd = open_temp(c, c->dirfd, &m->name)) < 0)
 		return io_error(c->mem, c->err, errno, UNCHANGED,
 				"cannot create a temporary file beside %s",
 				s->path);
 	m->path = talloc_asprintf(c->scratch, "%s%s", c->prefix, m->name);
 	if (m->path == NULL)
-		ret = nomem(c->mem, c->err);
-	else
-		ret = copy_metadata(c, s, fd, m->path, false);
-	if (ret == 0 && (dh_failpoint("fsync") != 0 || fsync(fd) != 0))
+		return nomem(c->mem, c->err);
+	ret = fill_replacement(c, i, m->fd, m->path);
+	if (ret == 0)
+		ret = copy_metadata(c, s, m->fd, m->path, false);
+	if (ret == 0 && (dh_failpoint("fsync") != 0 || fsync(m->fd) != 0))
 		ret = io_error(c->mem, c->err, errno, UNCHANGED,
 			       "cannot write %s to disk", m->path);
-	close(fd);
 	return ret;
 }
 
@@ -1383,6 +1659,19 @@ static int sync_made_dir(struct commit *c)
 /* ------------------------------------------------------------------ */
 /* The commit                                                         */
 
+/* Step 5: the backup set, durable before anything can make it the only
+ * copy of the old files. */
+static int make_backups(struct commit *c)
+{
+	if (make_backup(c) != 0 || backup_companions(c) != 0)
+		return -1;
+	if (sync_dir(c->bdirfd) != 0) /* the companions' entries too */
+		return io_error(c->mem, c->err, errno, UNCHANGED,
+				"cannot write the directory of backup %s to "
+				"disk", c->bpath);
+	return sync_made_dir(c);
+}
+
 /* Steps 1-6 of commit.h, and the backup set made durable before the
  * rename can make it the only copy of the old hive. */
 static int commit_prepare(struct commit *c)
@@ -1397,142 +1686,157 @@ static int commit_prepare(struct commit *c)
 		return -1;
 	if (sync_temp(c) != 0) /* the metadata too, before the rename */
 		return -1;
-	if (c->req->no_backup)
-		return 0;
-	if (make_backup(c) != 0 || backup_companions(c) != 0)
-		return -1;
-	if (sync_dir(c->bdirfd) != 0) /* the companions' entries too */
-		return io_error(c->mem, c->err, errno, UNCHANGED,
-				"cannot write the directory of backup %s to "
-				"disk", c->bpath);
-	if (sync_made_dir(c) != 0)
+	if (!c->req->no_backup && make_backups(c) != 0)
 		return -1;
 	return make_empties(c);
 }
 
-/* Step 7. The lock only binds programs that take it, so check once more
- * that the name is the file we locked, read and backed up. */
-static int commit_rename(struct commit *c)
+/* The lock only binds programs that take it, so check once more that
+ * each name is the file we locked, read and backed up. */
+static int check_current(struct commit *c, int fd, const char *name,
+			 const char *path)
 {
-	int cur = still_current(c->orig.fd, c->dirfd, c->base);
+	int cur = still_current(fd, c->dirfd, name);
 
 	if (cur < 0)
 		return io_error(c->mem, c->err, errno, UNCHANGED,
-				"cannot stat %s", c->orig.path);
+				"cannot stat %s", path);
 	if (cur == 0)
 		return dh_error_set(c->mem, c->err, DH_ERR_IO,
 				    "%s was replaced by another program while "
-				    "locked: run again; %s", c->orig.path,
-				    UNCHANGED);
-	if (dh_failpoint("rename") != 0 ||
-	    renameat(c->dirfd, c->tmpname, c->dirfd, c->base) != 0)
-		return io_error(c->mem, c->err, errno, UNCHANGED,
-				"cannot rename %s to %s", c->tmppath,
-				c->orig.path);
-	c->tmpname = NULL; /* it is the hive now */
+				    "locked: run again; %s", path, UNCHANGED);
 	return 0;
 }
 
-/* The end of step 7: the renames made durable. */
-static int commit_sync(struct commit *c)
+/* One rename of the journal: staged file tmp (open at tmpfd) over name,
+ * which is the file open at fd. */
+static int journal_entry(struct commit *c, struct dh_journal_entry *e,
+			 char *tmp, int tmpfd, char *name, int fd,
+			 const char *path)
 {
-	if (sync_dir(c->dirfd) == 0)
-		return 0;
-	return io_error(c->mem, c->err, errno,
-			"the hive was replaced but may not survive a crash: "
-			"run sync before shutting down",
-			"cannot write the directory of %s to disk",
-			c->orig.path);
+	e->tmp = tmp;
+	e->name = name;
+	if (check_current(c, fd, name, path) != 0)
+		return -1;
+	if (dh_journal_describe_fd(fd, &e->before) != 0 ||
+	    dh_journal_describe_fd(tmpfd, &e->after) != 0)
+		return io_error(c->mem, c->err, errno, UNCHANGED,
+				"cannot read %s or its replacement %s", path,
+				tmp);
+	return 0;
 }
 
-/* After the hive's rename: live log i could not be replaced by its empty
- * file. Stale, it is harmless beside the clean hive; but a linked backup
- * still shares its inode, which Windows would write into. */
-static int log_kept(struct commit *c, size_t i, int errnum)
+/* Whether the new hive is dirty: its logs then hold what it lacks, and it
+ * must be the last file renamed. What is not a hive is the caller's
+ * business (verify), and has no logs to order it by. */
+static bool new_hive_dirty(struct commit *c)
 {
-	const char *live = c->comp[i].path, *bak = c->made[i].path;
-	char *outcome;
+	struct dh_regf_header h;
+	struct dh_error *e = NULL;
 
-	if (c->made[i].linked)
-		outcome = talloc_asprintf(c->scratch, "the hive was replaced, "
-					  "but %s still shares its data with "
-					  "the backup %s, and Windows would "
-					  "write into both: copy %s somewhere "
-					  "safe, then delete %s (Windows makes "
-					  "a new one)", live, bak, bak, live);
-	else
-		outcome = talloc_asprintf(c->scratch, "the hive was replaced; "
-					  "%s keeps its old data, which "
-					  "Windows ignores beside the clean "
-					  "hive, and the backup %s is a copy "
-					  "of its own", live, bak);
-	if (outcome == NULL)
-		return nomem(c->mem, c->err);
-	return io_error(c->mem, c->err, errnum, outcome,
-			"cannot replace %s by an empty log", live);
-}
-
-/* Step 7, for companion i: its empty file goes over its name, unless
- * another file has the name by now: that is not ours to replace, and the
- * backup no longer shares an inode with the live log. */
-static int retire_one(struct commit *c, size_t i)
-{
-	const char *name = c->req->companions[i].name;
-	struct made *m = &c->empty[i];
-	int cur = still_current(c->comp[i].fd, c->dirfd, name), ret = 0;
-
-	if (cur == 1 && dh_failpoint("log-rename") == 0 &&
-	    renameat(c->dirfd, m->name, c->dirfd, name) == 0) {
-		m->name = NULL;
-		return 0;
+	if (dh_regf_read_fd(c->scratch, c->tmpfd, c->tmppath, &h, &e) != 0) {
+		talloc_free(e);
+		return false;
 	}
-	if (cur != 0)
-		ret = log_kept(c, i, errno);
-	/* A leftover is removed by the next run, as after a kill. */
-	if (unlinkat(c->dirfd, m->name, 0) != 0 && ret != 0)
-		note_leftover(c, m->path, errno);
-	m->name = NULL;
-	return ret;
+	return dh_regf_dirty_reason(c->scratch, &h) != NULL;
 }
 
-/* After the rename nothing is undone, and each failure names something the
- * user must see to: a later one is added to the first (returned, for the
- * next), not put in its place. */
-static struct dh_error *late_error(struct commit *c, struct dh_error *first)
+/* The renames, in the order that keeps every state between them one that
+ * Windows loads as the old set or the new one: a clean primary makes it
+ * ignore the logs, so a clean new hive goes first (then the logs do not
+ * matter), and a dirty one last (the old hive, clean, ignores new logs). */
+static int build_journal(struct commit *c, struct dh_journal *j)
+{
+	size_t n = 1 + (c->empty ? c->req->n_companions : 0);
+	bool dirty = new_hive_dirty(c);
+
+	j->entries = talloc_zero_array(c->scratch, struct dh_journal_entry, n);
+	if (j->entries == NULL)
+		return nomem(c->mem, c->err);
+	j->n_entries = n;
+	if (journal_entry(c, &j->entries[dirty ? n - 1 : 0], c->tmpname,
+			  c->tmpfd, (char *)c->base, c->orig.fd,
+			  c->orig.path) != 0)
+		return -1;
+	for (size_t i = 0; i + 1 < n; i++)
+		if (journal_entry(c, &j->entries[dirty ? i : i + 1],
+				  c->empty[i].name, c->empty[i].fd,
+				  (char *)c->req->companions[i].name,
+				  c->comp[i].fd, c->comp[i].path) != 0)
+			return -1;
+	return 0;
+}
+
+/* The staged files have their final names, or are the journal's to
+ * rename: no longer ours to remove. */
+static void forget_staged(struct commit *c)
+{
+	c->tmpname = NULL;
+	for (size_t i = 0; c->empty != NULL && i < c->req->n_companions; i++)
+		c->empty[i].name = NULL;
+}
+
+static void append_outcome(struct commit *c, const char *outcome)
 {
 	struct dh_error *e = c->err != NULL ? *c->err : NULL;
 
-	if (first == NULL || e == NULL || first->message == NULL ||
-	    e->message == NULL)
-		return e;
-	first->message = talloc_asprintf_append(first->message, "; also, %s",
-						e->message);
-	*c->err = first;
-	talloc_free(e);
-	return first;
+	if (e != NULL && e->message != NULL)
+		e->message = talloc_asprintf_append(e->message, "; %s",
+						    outcome);
 }
 
-/* The new hive is in place and the backup (if any) is the only copy of
- * the old one. The logs go after the hive, deliberately: a crash between
- * the renames leaves a clean hive with stale logs, which Windows ignores;
- * logs first could leave the old dirty hive with empty logs, its pending
- * changes lost. */
-static int commit_after(struct commit *c)
+/* Once the journal is on disk the change is decided: a failure from here
+ * on is completed by the next run, and the message says so. */
+static int decided(struct commit *c, const char *jpath)
 {
-	struct dh_error *first = NULL;
-	int ret = 0;
-	size_t i;
+	struct dh_error *e = c->err != NULL ? *c->err : NULL;
 
-	for (i = 0; retiring(c) && i < c->req->n_companions; i++)
-		if (retire_one(c, i) != 0) {
-			first = late_error(c, first);
-			ret = -1;
-		}
-	if (commit_sync(c) != 0) {
-		late_error(c, first);
-		ret = -1;
+	if (e != NULL && e->message != NULL)
+		e->message = talloc_asprintf_append(
+			e->message, "; the change is recorded in the journal "
+			"%s: the next deskheap run on this hive completes it "
+			"(run deskheap show on it)", jpath);
+	return -1;
+}
+
+/* The commit point and what follows it. Until the journal is durable,
+ * nothing has changed; after it, the temporary files are no longer ours
+ * to remove. */
+static int commit_renames(struct commit *c)
+{
+	struct dh_journal j = { .command = (char *)c->req->command,
+				.note = (char *)c->req->note };
+	char *jpath;
+
+	if (j.command == NULL)
+		j.command = "commit";
+	if (j.note == NULL)
+		j.note = "";
+	size_t renamed = 0;
+
+	jpath = talloc_asprintf(c->scratch, "%s.%s.deskheap-journal",
+				c->prefix, c->base);
+	if (jpath == NULL)
+		return nomem(c->mem, c->err);
+	if (build_journal(c, &j) != 0 ||
+	    dh_journal_write(c->mem, c->dirfd, c->base, c->prefix, &j,
+			     c->err) != 0)
+		return -1;
+	if (dh_journal_apply(c->mem, c->dirfd, c->base, c->prefix, &j,
+			     &renamed, c->err) == 0) {
+		forget_staged(c);
+		return 0;
 	}
-	return ret;
+	/* Nothing renamed yet: the journal can still be taken back, and
+	 * then the staged files and backups are removed as after any
+	 * earlier failure. */
+	if (renamed == 0 && dh_journal_withdraw(c->dirfd, c->base) == 0) {
+		append_outcome(c, UNCHANGED);
+		return -1;
+	}
+	forget_staged(c);
+	c->decided = true;
+	return decided(c, jpath);
 }
 
 int dh_commit_replace(TALLOC_CTX *mem, const struct dh_commit_request *req,
@@ -1558,26 +1862,18 @@ int dh_commit_replace(TALLOC_CTX *mem, const struct dh_commit_request *req,
 	ret = commit_init(&c);
 	if (ret == 0)
 		ret = commit_prepare(&c);
-	if (ret == 0 && commit_rename(&c) != 0)
-		ret = -1;
-	if (ret != 0)
-		commit_discard(&c);
-	if (ret == 0 && backup_path != NULL && c.bpath != NULL)
-		*backup_path = talloc_steal(mem, c.bpath);
 	if (ret == 0)
-		ret = commit_after(&c);
+		ret = commit_renames(&c);
+	if (ret != 0 && !c.decided)
+		commit_discard(&c);
+	if ((ret == 0 || c.decided) && backup_path != NULL && c.bpath != NULL)
+		*backup_path = talloc_steal(mem, c.bpath);
 	commit_finish(&c);
 	return ret;
 }
 
 /* ------------------------------------------------------------------ */
 /* Finding the newest backup set                                      */
-
-/* A backup's place in the order: its stamp, then its n. */
-struct backup_key {
-	char stamp[17];         /* YYYYmmddTHHMMSSZ: sorts as time does */
-	unsigned long n;        /* 1 without "-n" */
-};
 
 struct candidate {
 	char *name;
@@ -1593,54 +1889,6 @@ struct find {
 	struct candidate *cands;    /* every backup of the hive, on set */
 	size_t n_cands;
 };
-
-/* "-n" with n >= 2, decimal, no leading zero: the end of it, or NULL. */
-static const char *parse_n(const char *p, unsigned long *n)
-{
-	unsigned long v = 0;
-	int i;
-
-	if (*p < '1' || *p > '9')
-		return NULL;
-	for (i = 0; i < 9 && *p >= '0' && *p <= '9'; i++, p++)
-		v = v * 10 + (unsigned long)(*p - '0');
-	*n = v;
-	return v >= 2 ? p : NULL;
-}
-
-/* Whether name is exactly "<base>.deskheap-YYYYmmddTHHMMSSZ[-n].bak";
- * if so, its key. */
-static bool parse_backup_name(const char *base, const char *name,
-			      struct backup_key *k)
-{
-	static const char shape[] = "########T######Z";
-	size_t len = strlen(base), i;
-	const char *p;
-
-	if (strncmp(name, base, len) != 0 ||
-	    strncmp(name + len, ".deskheap-", 10) != 0)
-		return false;
-	p = name + len + 10;
-	for (i = 0; i < sizeof shape - 1; i++)
-		if (shape[i] == '#' ? p[i] < '0' || p[i] > '9' :
-				      p[i] != shape[i])
-			return false;
-	memcpy(k->stamp, p, sizeof shape - 1);
-	k->stamp[sizeof shape - 1] = '\0';
-	p += sizeof shape - 1;
-	k->n = 1;
-	if (*p == '-' && (p = parse_n(p + 1, &k->n)) == NULL)
-		return false;
-	return strcmp(p, ".bak") == 0;
-}
-
-static bool key_greater(const struct backup_key *a,
-			const struct backup_key *b)
-{
-	int c = strcmp(a->stamp, b->stamp);
-
-	return c > 0 || (c == 0 && a->n > b->n);
-}
 
 /* Not a link, a directory or a device that merely has the name. */
 static bool is_regular(DIR *d, const char *name)

@@ -89,6 +89,10 @@ struct dh_locked {
 	int dirfd;       /* its directory (a descriptor of the lock's own) */
 	char *name;      /* its name in dirfd */
 	char *path;      /* for messages: the directory's path + name */
+	char *completed; /* set when locking finished an earlier run's
+			  * unfinished transaction: what it did (see
+			  * dh_journal_recover()); else NULL */
+	char *completed_command; /* the command it had ("restore"...) */
 };
 
 /*
@@ -146,8 +150,15 @@ struct dh_commit_request {
 	const struct dh_commit_companion *companions; /* with the backup */
 	size_t n_companions;
 	bool retire_companions;        /* link them into the backup set and
-					* leave empty ones in their place
+					* put new ones in their place
 					* (steps 5-7); nothing with no_backup */
+	const int *companion_contents; /* with retire_companions: per
+					* companion, a file (open for
+					* reading) whose bytes its new file
+					* gets, or -1 for an empty one;
+					* NULL: all empty */
+	const char *command;           /* for the journal: "set", ... */
+	const char *note;              /* for the journal: free text */
 };
 
 /* Replace the locked hive as above: 0, or 1 when the write callback found

@@ -43,6 +43,8 @@ struct run {
 	struct dh_recovery *recovery;
 	struct dh_patch_edit *edits;  /* set: the bytes to change in place */
 	size_t n_edits;
+	int *log_contents;            /* restore: per log, the backup copy
+				       * that replaces it, or -1 (empty) */
 };
 
 static bool writes(const struct dh_options *opts)
@@ -103,7 +105,10 @@ static int open_target(TALLOC_CTX *mem, struct run *run, const char *given,
 	if (dh_commit_lock(mem, t->dirfd, t->name, t->path, &run->lock, err) != 0)
 		return -1;
 	run->fd = run->lock->fd;
-	return 0;
+	if (run->lock->completed == NULL)
+		return 0;
+	return add_warning(run->report, run->lock->completed) == 0 ? 0 :
+		dh_error_set(mem, err, DH_ERR_NOMEM, "out of memory");
 }
 
 static int report_logs(struct run *run)
@@ -406,17 +411,28 @@ static int report_backup(struct dh_report *r, char *backup,
 	return 0;
 }
 
+static const char *command_word(enum dh_command c)
+{
+	return c == DH_CMD_RESTORE ? "restore" :
+	       c == DH_CMD_RECOVER ? "recover" : "set";
+}
+
 static int commit(TALLOC_CTX *mem, struct run *run, dh_commit_write_fn write,
 		  dh_commit_verify_fn verify, void *arg, struct dh_error **err)
 {
+	bool restore = run->opts->command == DH_CMD_RESTORE;
 	struct dh_commit_request req = {
 		.hive = run->lock,
 		.backup_dir = run->opts->backup_dir,
 		.backup_dir_create = run->opts->backup_dir_create,
 		.no_backup = run->opts->no_backup,
 		/* Replayed: the hive is written clean, so its logs hold nothing
-		 * more for Windows; the originals go into the backup set. */
-		.retire_companions = run->replay_in_commit,
+		 * more for Windows; the originals go into the backup set.
+		 * Restored: the backup set's logs come back with its hive. */
+		.retire_companions = run->replay_in_commit || restore,
+		.companion_contents = run->log_contents,
+		.command = command_word(run->opts->command),
+		.note = run->report->restored_from,
 		.write = write,
 		.verify = verify,
 		.arg = arg,
@@ -610,59 +626,96 @@ static int check_complete(TALLOC_CTX *mem, const struct blob *b,
 	return 0;
 }
 
-/* The live log a backed-up log copy goes back over: same suffix, any
- * letter case. */
-static const struct dh_log_file *live_log(const struct run *run,
-					  const char *suffix)
+/* The backed-up copy of the live log with this suffix (any letter case)
+ * in the set, or NULL. */
+static const char *backup_log(const struct dh_backup_set *set,
+			      const char *suffix)
 {
-	for (size_t i = 0; i < run->n_logs; i++)
-		if (strcasecmp(run->logs[i].suffix, suffix) == 0)
-			return &run->logs[i];
+	size_t len = strlen(set->hive);
+
+	for (size_t i = 0; i < set->n_logs; i++)
+		if (strcasecmp(set->logs[i] + len, suffix) == 0)
+			return set->logs[i];
 	return NULL;
 }
 
-/* Put a backed-up log back, atomically, unless it already is as saved.
- * Its present state is already in the backup set this restore made. */
-static int restore_log(TALLOC_CTX *mem, struct run *run,
-		       const struct dh_backup_set *set, const char *copy,
-		       struct dh_error **err)
+/* A backed-up log with no live log of its name is not put back: say so. */
+static int warn_unmatched(TALLOC_CTX *mem, struct run *run,
+			  const struct dh_backup_set *set,
+			  struct dh_error **err)
 {
-	const char *suffix = copy + strlen(set->hive);
-	const struct dh_log_file *live = live_log(run, suffix);
-	struct dh_commit_request req = { .no_backup = true,
-					 .write = write_blob,
-					 .verify = verify_blob };
-	struct dh_locked *lock;
-	struct blob b;
-	int same;
+	size_t len = strlen(set->hive);
 
-	if (open_backup_file(mem, run, set, copy, &b, err) != 0)
-		return -1;
-	if (live == NULL) {
-		char *w = talloc_asprintf(mem, "%s%s: no such log beside the hive, so it was not put back (%s%s is in the backup set)",
-					  run->target->path, suffix, set->dir, copy);
+	for (size_t i = 0; i < set->n_logs; i++) {
+		const char *suffix = set->logs[i] + len;
+		bool live = false;
+		char *w;
 
-		return w != NULL && add_warning(run->report, w) == 0 ? 0 :
-			dh_error_set(mem, err, DH_ERR_NOMEM, "out of memory");
+		for (size_t k = 0; k < run->n_logs; k++)
+			live = live || strcasecmp(run->logs[k].suffix,
+						  suffix) == 0;
+		if (live)
+			continue;
+		w = talloc_asprintf(mem, "%s%s: no such log beside the hive, so it was not put back (%s%s is in the backup set)",
+				    run->target->path, suffix, set->dir,
+				    set->logs[i]);
+		if (w == NULL || add_warning(run->report, w) != 0)
+			return dh_error_set(mem, err, DH_ERR_NOMEM,
+					    "out of memory");
 	}
-	same = dh_io_same(live->fd, b.fd);
-	if (same < 0)
-		return dh_error_errno(mem, err, DH_ERR_IO, errno,
-				      "cannot compare %s with %s", live->path,
-				      b.what);
-	if (same == 1)
-		return 0;
-	if (dh_commit_lock(mem, run->target->dirfd, live->path + strlen(run->target->dir),
-			   live->path, &lock, err) != 0)
-		return -1;
-	req.hive = lock;
-	req.arg = &b;
-	return dh_commit_replace(mem, &req, NULL, err);
+	return 0;
 }
 
-/* restore: the newest backup set goes back, hive first (with a backup of
- * what it replaces, logs included), then its logs. deskheap never writes
- * the logs itself, so they normally match already. */
+/* Each live log gets the backed-up copy of its name, or when the set has
+ * none, an empty file: a log of the state being replaced must not be
+ * replayed over the restored hive. */
+static int restore_logs(TALLOC_CTX *mem, struct run *run,
+			const struct dh_backup_set *set, struct dh_error **err)
+{
+	run->log_contents = talloc_array(mem, int, run->n_logs ? run->n_logs : 1);
+	if (run->log_contents == NULL)
+		return dh_error_set(mem, err, DH_ERR_NOMEM, "out of memory");
+	for (size_t i = 0; i < run->n_logs; i++) {
+		const char *copy = backup_log(set, run->logs[i].suffix);
+		struct blob b;
+
+		run->log_contents[i] = -1;
+		if (copy == NULL)
+			continue;
+		if (open_backup_file(mem, run, set, copy, &b, err) != 0)
+			return -1;
+		run->log_contents[i] = b.fd;
+	}
+	return warn_unmatched(mem, run, set, err);
+}
+
+/* A dirty backup goes in after its logs (the hive in place, clean, makes
+ * Windows ignore them meanwhile); that needs the hive in place to be clean
+ * while they change. */
+static int check_restorable(TALLOC_CTX *mem, struct run *run,
+			    const struct blob *b, struct dh_error **err)
+{
+	struct dh_regf_header now, then;
+
+	if (dh_regf_read_fd(mem, b->fd, b->what, &then, err) != 0 ||
+	    dh_regf_read_fd(mem, run->fd, run->target->path, &now, err) != 0)
+		return -1;
+	if (dh_regf_dirty_reason(mem, &then) == NULL ||
+	    dh_regf_dirty_reason(mem, &now) == NULL)
+		return 0;
+	return dh_error_set(mem, err, DH_ERR_DIRTY,
+			    "%s and the backup %s are both dirty (changes only "
+			    "their logs hold): putting back the backup's logs "
+			    "beside the hive in place could have Windows "
+			    "replay them over the wrong hive if it were "
+			    "interrupted; boot Windows once and shut it down "
+			    "fully (so the hive is written clean), then run "
+			    "restore again; nothing was changed",
+			    run->target->path, b->what);
+}
+
+/* restore: the newest backup set goes back as one transaction (hive and
+ * logs, with a backup set of what it replaces). */
 static int run_restore(TALLOC_CTX *mem, struct run *run,
 		       struct dh_error **err)
 {
@@ -675,19 +728,34 @@ static int run_restore(TALLOC_CTX *mem, struct run *run,
 	run->report->restored_from = talloc_asprintf(run->report, "%s%s", set->dir, set->hive);
 	if (run->report->restored_from == NULL)
 		return dh_error_set(mem, err, DH_ERR_NOMEM, "out of memory");
+	if (dh_target_logs(mem, run->target, &run->logs, &run->n_logs, err) != 0 ||
+	    open_backup_file(mem, run, set, set->hive, &b, err) != 0 ||
+	    check_complete(mem, &b, err) != 0 ||
+	    check_restorable(mem, run, &b, err) != 0)
+		return -1;
 	run->report->status = run->opts->dry_run ? DH_STATUS_WOULD_CHANGE
 						 : DH_STATUS_CHANGED;
 	if (run->opts->dry_run)
 		return 0;
-	if (dh_target_logs(mem, run->target, &run->logs, &run->n_logs, err) != 0 ||
-	    open_backup_file(mem, run, set, set->hive, &b, err) != 0 ||
-	    check_complete(mem, &b, err) != 0 ||
-	    commit(mem, run, write_blob, verify_blob, &b, err) != 0)
+	if (restore_logs(mem, run, set, err) != 0 ||
+	    commit(mem, run, write_blob, verify_blob, &b, err) != 0) {
+		/* Not restored: the error says what happened. */
+		TALLOC_FREE(run->report->restored_from);
 		return -1;
-	for (size_t i = 0; i < set->n_logs; i++)
-		if (restore_log(mem, run, set, set->logs[i], err) != 0)
-			return -1;
+	}
 	return 0;
+}
+
+/* A restore an earlier run left unfinished, completed when locking, is
+ * what a restore run after it is for: not a second step back. */
+static bool restore_done(struct run *run)
+{
+	const char *cmd = run->lock->completed_command;
+
+	if (cmd == NULL || strcmp(cmd, "restore") != 0 || run->opts->dry_run)
+		return false;
+	run->report->status = DH_STATUS_CHANGED;
+	return true;
 }
 
 static int run_steps(TALLOC_CTX *mem, struct run *run, const char *given,
@@ -699,7 +767,7 @@ static int run_steps(TALLOC_CTX *mem, struct run *run, const char *given,
 		return -1;
 	path = run->target->path;
 	if (run->opts->command == DH_CMD_RESTORE)
-		return run_restore(mem, run, err);
+		return restore_done(run) ? 0 : run_restore(mem, run, err);
 	if (check_dirty(mem, run, path, err) != 0)
 		return -1;
 	if (run->opts->command == DH_CMD_RECOVER)

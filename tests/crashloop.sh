@@ -165,13 +165,14 @@ while read -r frac; do
 			p="$p${p:+; }backup $(basename "$b") ($(stat -c %s "$b") bytes) is not the hive before the run"
 		rm -f "$b"
 	done
-	# Temporary files: at most one (a committing run removes older ones),
-	# named .SYSTEM.deskheap-tmp-XXXXXX.
+	# Temporary files: at most the new hive's and the journal being
+	# written (a committing run removes older ones), named
+	# .SYSTEM.deskheap-tmp-XXXXXX.
 	t=$(ls -A "$d" | grep '^\.SYSTEM\.deskheap-tmp' || true)
 	if [ -n "$t" ]; then
 		TEMPS=$((TEMPS + 1))
 		n=$(printf '%s\n' "$t" | wc -l)
-		[ "$n" -le 1 ] || p="$p${p:+; }$n temporary files: $(printf '%s ' $t)"
+		[ "$n" -le 2 ] || p="$p${p:+; }$n temporary files: $(printf '%s ' $t)"
 		bad=$(printf '%s\n' "$t" | grep -v '^\.SYSTEM\.deskheap-tmp-[A-Za-z0-9]\{6\}$' || true)
 		[ -z "$bad" ] || p="$p${p:+; }misnamed: $bad"
 	fi

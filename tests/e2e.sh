@@ -32,8 +32,8 @@ contains "$OUT" "SharedSection=1024,3072 -> SharedSection=1024,3072,512" "set re
 export_hive "$h" >"$WORK/after.reg"
 contains "$(windows_value "$h")" "SharedSection=1024,3072,512 Windows=On" "the hive now holds the third number"
 only_windows_changed "$WORK/before.reg" "$WORK/after.reg" 1 "only the Windows value changed"
-backup=$(ls "$d" | grep '^SYSTEM\.deskheap-[0-9]\{8\}T[0-9]\{6\}Z\.bak$')
-check "a backup named SYSTEM.deskheap-<UTC>.bak was made" test -n "$backup"
+backup=$(ls "$d" | grep '^SYSTEM\.deskheap-[0-9]\{4,\}-[0-9]\{8\}T[0-9]\{6\}Z\.bak$')
+check "a backup named SYSTEM.deskheap-<number>-<UTC>.bak was made" test -n "$backup"
 check "the backup is byte-identical to the original" cmp -s "$d/$backup" "$FIX/nt4.hive"
 contains "$OUT" "$backup" "the report names the backup"
 check "no temporary file is left" test "$(listing "$d")" = "SYSTEM $backup "
@@ -43,6 +43,19 @@ expect_rc 0 "second set"
 contains "$OUT" "unchanged" "second set reports unchanged"
 check "second set writes nothing" cmp -s "$h" "$WORK/after-first"
 check "second set makes no backup" test "$(listing "$d")" = "SYSTEM $backup "
+
+# A wrong clock cannot reorder backups: the first set's backup renamed as
+# if made in 2099 (a rescue system's clock hours or years off) is still
+# older than the second's, which restore puts back.
+run set --non-interactive 768 "$h"
+expect_rc 0 "third set"
+b2=$(ls "$d" | grep '^SYSTEM\.deskheap-0002-[0-9]\{8\}T[0-9]\{6\}Z\.bak$')
+check "the next backup is number 0002" test -n "$b2"
+mv "$d/$backup" "$d/SYSTEM.deskheap-0001-20991231T235959Z.bak"
+run restore "$h"
+expect_rc 0 "restore after a clock skew"
+contains "$OUT" "$b2" "restore takes the highest number, not the latest time"
+check "restore gives back the hive before the last set" cmp -s "$h" "$WORK/after-first"
 
 ## set: other eras and forms
 

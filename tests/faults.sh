@@ -20,7 +20,7 @@ if ! "$DESKHEAP" --version 2>/dev/null | grep -q failpoints; then
 	exit 0
 fi
 
-POINTS="temp-create write fsync verify metadata backup rename log-rename dir-fsync"
+POINTS="temp-create write fsync verify metadata backup journal rename log-rename journal-remove dir-fsync"
 # log-rename (a retired log's empty file put in place, after the hive's
 # rename) is hit only where a replay's logs go into the backup set.
 LOG_SCENARIOS="dirty recover"
@@ -116,7 +116,7 @@ state_of() {
 
 # backups_in DIR BK: every deskheap backup file in DIR or under BK.
 backups_in() {
-	ls -A "$1" | grep '\.deskheap-[0-9]\{8\}T[0-9]\{6\}Z\(-[0-9]*\)\?\.bak' | sed "s|^|$1/|"
+	ls -A "$1" | grep '\.deskheap-[0-9]\{4,\}-[0-9]\{8\}T[0-9]\{6\}Z\.bak' | sed "s|^|$1/|"
 	# In BK, every file but the temporary copies a killed run can leave
 	# (named like the hive's temporary files, and removed the same way).
 	[ -z "$2" ] || find "$2" -type f ! -name '.*.deskheap-tmp-*'
@@ -149,12 +149,12 @@ temps() {
 }
 
 # bad_temps DIR SCENARIO: temporary files misnamed, or more than can be in
-# flight at once: the new hive's and a backup copy's, or the new hive's and
-# an empty replacement per log (two at least).
+# flight at once: the new hive's and a backup copy's, or the new hive's, a
+# replacement per log and the journal being written.
 bad_temps() {
 	t=$(temps "$1")
 	[ -z "$t" ] && return 0
-	max=$(($(ls "$WORK/tpl-$2" | grep -c '^SYSTEM\.LOG') + 1))
+	max=$(($(ls "$WORK/tpl-$2" | grep -c '^SYSTEM\.LOG') + 2))
 	[ "$max" -ge 2 ] || max=2
 	printf '%s\n' "$t" | grep -v '^\.SYSTEM\.deskheap-tmp-[A-Za-z0-9]\{6\}$' | sed 's/^/misnamed: /'
 	[ "$(printf '%s\n' "$t" | wc -l)" -le "$max" ] || echo "more than $max: $(printf '%s ' $t)"
@@ -267,9 +267,16 @@ one_case() {
 	fi
 	verdict "$name: every backup left is byte-identical to what it saves" "$p"
 
-	if [ "$3" != kill ]; then
+	# An error after the first rename leaves the change decided: its
+	# journal stays, with the files still to rename, and the next run
+	# completes it (checked below as after a kill).
+	if [ "$3" != kill ] && [ ! -e "$D/.SYSTEM.deskheap-journal" ]; then
 		verdict "$name: no temporary file is left" "$(temps "$D")"
 		return
+	fi
+	if [ "$3" != kill ]; then
+		verdict "$name: the error says the next run completes the change" \
+			"$(grep -q 'the next deskheap run on this hive completes it' "$WORK/err" || cat "$WORK/err")"
 	fi
 	verdict "$name: leftover temporary files are few, named .SYSTEM.deskheap-tmp-XXXXXX" "$(bad_temps "$D" "$scen")"
 

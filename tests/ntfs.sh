@@ -86,7 +86,7 @@ ino() {
 }
 
 backups() {
-	ls -A "$1" | grep -E '\.deskheap-[0-9]{8}T[0-9]{6}Z(-[0-9]+)?\.bak$'
+	ls -A "$1" | grep -E '\.deskheap-[0-9]{4,}-[0-9]{8}T[0-9]{6}Z\.bak$'
 }
 
 ## lay out the volume; a distinctive descriptor, attributes, a named stream

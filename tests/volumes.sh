@@ -6,7 +6,7 @@
 . "${top_srcdir:-.}/tests/lib.sh"
 
 CFG=Windows/System32/config
-BAK_RE='\.deskheap-[0-9]{8}T[0-9]{6}Z(-[0-9]+)?\.bak$'
+BAK_RE='\.deskheap-[0-9]{4,}-[0-9]{8}T[0-9]{6}Z\.bak$'
 
 # layout ROOT DIRS FIXTURE [NAME]: ROOT/DIRS/NAME (default SYSTEM), a copy of
 # a generated fixture; prints its path.
