@@ -406,9 +406,12 @@ struct commit {
 	char *ctmp;             /* ...under this temporary name, in bdirfd */
 };
 
+/* Emptying logs beside a clean hive changes nothing Windows reads, so
+ * without a backup to keep them it is not done; new contents are. */
 static bool retiring(const struct commit *c)
 {
-	return c->req->retire_companions;
+	return c->req->retire_companions &&
+	       (!c->req->no_backup || c->req->companion_contents != NULL);
 }
 
 static void note_leftover(struct commit *c, const char *file, int errnum)
@@ -1818,6 +1821,12 @@ static int commit_renames(struct commit *c)
 				c->prefix, c->base);
 	if (jpath == NULL)
 		return nomem(c->mem, c->err);
+	/* The new hive is locked before it takes the name: a run that opens
+	 * it then waits until the journal is done and gone, rather than
+	 * taking it for an unfinished one. Ours alone, so this never waits. */
+	if (flock(c->tmpfd, LOCK_EX | LOCK_NB) != 0)
+		return io_error(c->mem, c->err, errno, UNCHANGED,
+				"cannot lock %s", c->tmppath);
 	if (build_journal(c, &j) != 0 ||
 	    dh_journal_write(c->mem, c->dirfd, c->base, c->prefix, &j,
 			     c->err) != 0)
