@@ -136,6 +136,15 @@ while read -r frac; do
 	[ "$rc" -eq 137 ] && KILLED=$((KILLED + 1))
 
 	p=
+	# Killed after its journal was made durable: the change is decided,
+	# and the next run that locks the hive completes it (recover, which
+	# then finds nothing to replay, is such a run).
+	if [ -e "$d/.SYSTEM.deskheap-journal" ]; then
+		"$DESKHEAP" recover -q --no-backup "$H" >/dev/null 2>&1 ||
+			p="the next run did not complete the journal"
+		[ ! -e "$d/.SYSTEM.deskheap-journal" ] || p="$p${p:+; }the journal is still there"
+		[ "$(export_id "$H")" = "$ref" ] || p="$p${p:+; }the completed journal did not give $want"
+	fi
 	# The hive: the one before the run, or the one asked for.
 	sum=$(sha256sum <"$H" | cut -c1-64)
 	if [ "$sum" = "$PREV" ]; then
