@@ -49,12 +49,14 @@ roff() {
 }
 
 # entry ROFF-TEXT: deskheap.1 has a tagged paragraph (.TP) whose tag
-# holds ROFF-TEXT as a word.
+# holds ROFF-TEXT as a word. The word comes through the environment: awk
+# -v would process its backslashes as escapes, and gawk and busybox awk
+# turn "\-" into "-" where mawk keeps it.
 entry() {
-	awk -v want="$1" '
+	want=$1 awk '
 		prev == ".TP" {
 			n = split($0, w, /[ ",=]+/)
-			for (i = 1; i <= n; i++) if (w[i] == want) found = 1
+			for (i = 1; i <= n; i++) if (w[i] == ENVIRON["want"]) found = 1
 		}
 		{ prev = $0 }
 		END { exit !found }' "$MAN"
