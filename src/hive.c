@@ -143,8 +143,10 @@ static unsigned roles_of(hive_h *h, hive_node_h select, unsigned number)
 	};
 	unsigned bits = 0;
 
+	/* 0 means "none" (Failed is 0 on most hives): it names no
+	 * ControlSet000, even where a stray one exists. */
 	for (size_t i = 0; i < sizeof(roles) / sizeof(roles[0]); i++)
-		if (select_dword(h, select, roles[i].key) == number)
+		if (number != 0 && select_dword(h, select, roles[i].key) == number)
 			bits |= roles[i].role;
 	return bits;
 }

@@ -548,6 +548,7 @@ struct hive_spec {
 	const char *name;
 	uint32_t minor;           /* base block minor version (0: BASE_MINOR) */
 	bool no_select;
+	bool from_zero;           /* control sets numbered from 000, not 001 */
 	uint32_t current, deflt, lkg, failed;
 	size_t ncs;
 	struct cs_spec cs[MAX_CS];
@@ -587,6 +588,10 @@ static const struct hive_spec fixtures[] = {
 	{ .name = "partial.hive",
 	  .current = 1, .deflt = 1, .lkg = 2, .failed = 0, .ncs = 2,
 	  .cs = { { .numbers = "1024,3072" }, { .numbers = NULL } } },
+	/* a stray ControlSet000 beside the real one; Select\Failed = 0
+	 * means "none", not ControlSet000 */
+	{ .name = "stray000.hive", NT4_SELECT, .from_zero = true, .ncs = 2,
+	  .cs = { { .numbers = "1024,3072" }, { .numbers = "1024,3072" } } },
 	{ .name = "dirty-seq.hive", .minor = 5, NT4_SELECT, .ncs = 1,
 	  .cs = { { .numbers = "1024,20480,768", .style = CL_SXSSRV } },
 	  .edit = EDIT_DIRTY_SEQ },
@@ -637,6 +642,12 @@ static char *cmdline(TALLOC_CTX *mem, const struct cs_spec *cs)
 		line = check_alloc(talloc_asprintf_append(line, "%s%s", sep, tok[i]));
 	}
 	return line;
+}
+
+/* The number of the i-th control set of spec. */
+static unsigned cs_number(const struct hive_spec *spec, size_t i)
+{
+	return (unsigned)i + (spec->from_zero ? 0 : 1);
 }
 
 static hive_type windows_type(const struct cs_spec *cs)
@@ -715,7 +726,7 @@ static void build_hive(TALLOC_CTX *mem, const char *base, const char *out,
 		set_values(&b, node, &vs);
 	}
 	for (size_t i = 0; i < spec->ncs; i++)
-		build_control_set(&b, root, (unsigned)(i + 1), &spec->cs[i]);
+		build_control_set(&b, root, cs_number(spec, i), &spec->cs[i]);
 
 	node = key(&b, root, "Setup");
 	vs = vs_new(&b);
@@ -749,8 +760,8 @@ static void verify_hive(TALLOC_CTX *mem, const char *path,
 	for (size_t i = 0; i < spec->ncs; i++) {
 		const struct cs_spec *cs = &spec->cs[i];
 		char *kpath = check_alloc(talloc_asprintf(mem,
-			"ControlSet%03zu\\Control\\Session Manager\\SubSystems",
-			i + 1));
+			"ControlSet%03u\\Control\\Session Manager\\SubSystems",
+			cs_number(spec, i)));
 		char *save = NULL, *want;
 		hive_node_h node = root;
 		hive_value_h val;
