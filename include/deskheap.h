@@ -132,6 +132,8 @@ struct dh_report {
 	char **warnings;            /* n_warnings messages that did not stop it */
 	size_t n_warnings;
 	struct dh_error *error;     /* set when status is DH_STATUS_FAILED */
+	enum dh_command command;    /* the command that made it (what the
+				     * status means depends on it) */
 };
 
 /*

@@ -198,19 +198,28 @@ static bool differs(const char *a, const char *b)
 	return a != NULL && b != NULL && strcmp(a, b) != 0;
 }
 
-static const char *status_phrase(enum dh_status status)
+/* The status in words for people: what it means depends on the command
+ * (check changes nothing, so it matches or differs; a clean hive gives
+ * recover nothing to do). JSON keeps the status names. */
+static const char *status_phrase(const struct dh_report *r)
 {
-	switch (status) {
+	if (r->command == DH_CMD_CHECK && r->status == DH_STATUS_UNCHANGED)
+		return "matches";
+	if (r->command == DH_CMD_CHECK && r->status == DH_STATUS_WOULD_CHANGE)
+		return "differs";
+	if (r->command == DH_CMD_RECOVER && r->status == DH_STATUS_UNCHANGED)
+		return "nothing to replay";
+	switch (r->status) {
 	case DH_STATUS_UNCHANGED: return "unchanged (already as asked)";
 	case DH_STATUS_WOULD_CHANGE: return "would change";
-	default: return dh_status_name(status);
+	default: return dh_status_name(r->status);
 	}
 }
 
 static void text_header(struct sb *b, const struct dh_report *r)
 {
 	sb_text(b, report_name(r));
-	sb_printf(b, ": %s (", status_phrase(r->status));
+	sb_printf(b, ": %s (", status_phrase(r));
 	if (!r->dirty)
 		sb_puts(b, "hive clean");
 	else if (r->log_entries_applied == 0)
@@ -270,7 +279,8 @@ static void text_cs_line(struct sb *b, const struct dh_report *r,
 	} else if (r->status == DH_STATUS_CHANGED ||
 		   r->status == DH_STATUS_WOULD_CHANGE) {
 		/* others in the same hive changed: say why this one did not */
-		sb_puts(b, " (already as asked)");
+		sb_puts(b, r->command == DH_CMD_CHECK ? " (matches)"
+						       : " (already as asked)");
 	}
 	sb_puts(b, "\n");
 }

@@ -9,7 +9,9 @@
 
 /*
  * Text for one target, lines ending in '\n'. The header line names the hive
- * (the target when no hive was found), the status and clean/dirty; for a
+ * (the target when no hive was found), the status in words (for check
+ * "matches" or "differs", for recover of a clean hive "nothing to
+ * replay") and clean/dirty; for a
  * dirty hive, "dirty: <reason>" and "logs replayed: N entries, P pages,
  * from <logs>"; then per control set one line with its roles and its token ("before -> after" when
  * the command changed or would change it) and one with the three effective

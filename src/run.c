@@ -717,6 +717,7 @@ struct dh_report *dh_run_target(TALLOC_CTX *mem, const struct dh_options *opts,
 
 	if (r == NULL || work == NULL)
 		goto nomem;
+	r->command = opts->command;
 	r->target = talloc_strdup(r, target);
 	r->hive = talloc_strdup(r, target);
 	if (r->target == NULL || r->hive == NULL)

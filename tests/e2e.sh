@@ -124,8 +124,12 @@ d=$(case_dir check)
 h=$(fixture xp.hive "$d")
 run check --non-interactive 512 "$h"
 expect_rc 0 "check when every control set matches"
+contains "$OUT" "$h: matches (hive clean)" "check says the hive matches"
 run check --non-interactive 768 "$h"
 expect_rc 1 "check when a control set differs"
+contains "$OUT" "$h: differs (hive clean)" "check says the hive differs"
+run check --json --non-interactive 768 "$h"
+contains "$OUT" '"status":"would-change"' "check --json keeps the status name would-change"
 run check --interactive 3072 --non-interactive 512 "$h"
 expect_rc 0 "check of two numbers that match"
 d=$(case_dir check-nt4)
@@ -426,7 +430,7 @@ d=$(case_dir recover-clean)
 h=$(fixture win7.hive "$d")
 run recover "$h"
 expect_rc 0 "recover on a clean hive"
-contains "$OUT" "unchanged" "a clean hive is left alone"
+contains "$OUT" "$h: nothing to replay (hive clean)" "recover says a clean hive has nothing to replay"
 check "recover writes nothing to a clean hive" test "$(listing "$d")" = "SYSTEM "
 
 for c in new-badbase new-stale old-timestamp nologs; do

@@ -371,6 +371,42 @@ static void test_text_would_change(void **state)
 		"size applies)\n");
 }
 
+/* check changes nothing: its words are "matches" and "differs". */
+static void test_text_check_words(void **state)
+{
+	struct dh_report *r = new_report(*state, "/mnt/win", SYSTEM,
+					 DH_STATUS_WOULD_CHANGE);
+
+	r->command = DH_CMD_CHECK;
+	add_cs(r, 1, DH_ROLE_CURRENT, TOK2, v2, TOK3, v3);
+	add_cs(r, 2, 0, TOK3, v3, TOK3, v3);
+	assert_string_equal(dh_report_text(*state, r, 0),
+		SYSTEM ": differs (hive clean)\n"
+		"  ControlSet001 [current]: " TOK2 " -> " TOK3 "\n"
+		"    shared 1024 KB, interactive 3072 KB, non-interactive "
+		"512 KB (now 3072 KB: third number absent, the interactive "
+		"size applies)\n"
+		"  ControlSet002: " TOK3 " (matches)\n"
+		"    shared 1024 KB, interactive 3072 KB, non-interactive "
+		"512 KB\n");
+	r->status = DH_STATUS_UNCHANGED;
+	r->n_control_sets = 0;
+	assert_string_equal(dh_report_text(*state, r, 0),
+			    SYSTEM ": matches (hive clean)\n");
+	assert_non_null(strstr(dh_report_json(*state, r),
+			       "\"status\":\"unchanged\""));
+}
+
+static void test_text_recover_clean(void **state)
+{
+	struct dh_report *r = new_report(*state, "/mnt/win", SYSTEM,
+					 DH_STATUS_UNCHANGED);
+
+	r->command = DH_CMD_RECOVER;
+	assert_string_equal(dh_report_text(*state, r, 0),
+			    SYSTEM ": nothing to replay (hive clean)\n");
+}
+
 static void test_text_failed(void **state)
 {
 	struct dh_report *r = new_report(*state, "/mnt/win", SYSTEM,
@@ -898,6 +934,8 @@ int main(void)
 		T(test_text_set_first_two),
 		T(test_text_unchanged),
 		T(test_text_would_change),
+		T(test_text_check_words),
+		T(test_text_recover_clean),
 		T(test_text_failed),
 		T(test_text_quiet),
 		T(test_text_verbose),
