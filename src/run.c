@@ -103,7 +103,25 @@ static int open_target(TALLOC_CTX *mem, struct run *run, const char *given,
 	if (dh_commit_lock(mem, t->dirfd, t->name, t->path, &run->lock, err) != 0)
 		return -1;
 	run->fd = run->lock->fd;
-	return 0;
+	return writes(run->opts) ? dh_target_replaceable(mem, t, run->fd, err)
+				 : 0;
+}
+
+/* A hive without write permission is replaced all the same (the rename
+ * needs only the directory's): say so, since its owner may have meant it
+ * to stay as it was. */
+static int warn_read_only(TALLOC_CTX *mem, struct run *run,
+			  struct dh_error **err)
+{
+	struct stat st;
+	char *w;
+
+	if (fstat(run->fd, &st) != 0 || (st.st_mode & 0222) != 0)
+		return 0;
+	w = talloc_asprintf(mem, "%s was read-only (mode %04o) and was replaced all the same; the new file keeps that mode",
+			    run->report->hive, (unsigned)(st.st_mode & 07777));
+	return w != NULL && add_warning(run->report, w) == 0 ? 0 :
+		dh_error_set(mem, err, DH_ERR_NOMEM, "out of memory");
 }
 
 static int report_logs(struct run *run)
@@ -431,7 +449,7 @@ static int commit(TALLOC_CTX *mem, struct run *run, dh_commit_write_fn write,
 		return rc < 0 ? -1 : 0;  /* 1: nothing to write, none made */
 	if (report_backup(run->report, backup, &req) != 0)
 		return dh_error_set(mem, err, DH_ERR_NOMEM, "out of memory");
-	return 0;
+	return warn_read_only(mem, run, err);
 }
 
 static enum dh_status outcome(const struct dh_options *opts, bool any_change)

@@ -311,6 +311,35 @@ else
 	contains "$ERR" "cannot open $h" "the error names the unreadable hive"
 fi
 
+d=$(case_dir read-only)
+h=$(fixture nt4.hive "$d")
+chmod 444 "$h"
+run set --non-interactive 512 "$h"
+expect_rc 0 "a read-only (0444) hive is replaced"
+contains "$OUT" "warning: $h was read-only (mode 0444)" "a warning says the hive was read-only"
+check "the new hive keeps mode 0444" test "$(stat -c %a "$h")" = 444
+contains "$(windows_value "$h")" "SharedSection=1024,3072,512 " "the read-only hive was patched"
+
+d=$(case_dir immutable)
+h=$(fixture nt4.hive "$d")
+if ! chattr +i "$h" 2>/dev/null; then
+	skip "chattr +i is not supported here ($(stat -f -c %T "$d")) or needs root"
+else
+	run set --non-interactive 512 "$h"
+	chattr -i "$h"
+	expect_rc 3 "an immutable hive is refused"
+	contains "$ERR" "$h is immutable (chattr +i)" "the error says the hive is immutable"
+	contains "$ERR" "chattr -i $h" "the error gives the remedy"
+	lacks "$ERR" "run as root" "the error does not send root to become root"
+	check "the immutable hive is unchanged" cmp -s "$h" "$FIX/nt4.hive"
+	check "nothing is left beside the immutable hive" test "$(listing "$d")" = "SYSTEM "
+	chattr +i "$d"
+	run set --non-interactive 512 "$h"
+	chattr -i "$d"
+	expect_rc 3 "a hive in an immutable directory is refused"
+	contains "$ERR" "$d/ is immutable (chattr +i): the hive in it cannot be replaced" "the error names the immutable directory"
+fi
+
 d=$(case_dir full)
 if [ "$(id -u)" -ne 0 ] || ! mount -t tmpfs -o size=64k tmpfs "$d" 2>/dev/null; then
 	skip "full and read-only filesystem tests need root to mount a small tmpfs"
