@@ -134,6 +134,8 @@ struct dh_report {
 	struct dh_error *error;     /* set when status is DH_STATUS_FAILED */
 	enum dh_command command;    /* the command that made it (what the
 				     * status means depends on it) */
+	unsigned log_entries_not_applied; /* newer log entries a replay left
+				     * out (a damaged entry stopped it) */
 };
 
 /*

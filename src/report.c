@@ -638,8 +638,10 @@ char *dh_report_json(TALLOC_CTX *mem, const struct dh_report *r)
 	json_key_str(&b, "status", dh_status_name(r->status));
 	sb_printf(&b, ",\"dirty\":%s,", r->dirty ? "true" : "false");
 	json_key_str(&b, "dirty_reason", r->dirty_reason);
-	sb_printf(&b, ",\"log_entries_applied\":%u,\"log_pages_applied\":%u,",
-		  r->log_entries_applied, r->log_pages_applied);
+	sb_printf(&b, ",\"log_entries_applied\":%u,\"log_pages_applied\":%u,"
+		  "\"log_entries_not_applied\":%u,",
+		  r->log_entries_applied, r->log_pages_applied,
+		  r->log_entries_not_applied);
 	json_strings(&b, "logs_applied", r->logs_applied, r->n_logs_applied);
 	sb_puts(&b, ",");
 	json_control_sets(&b, r);

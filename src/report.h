@@ -32,7 +32,7 @@ char *dh_report_text(TALLOC_CTX *mem, const struct dh_report *r,
 /*
  * One JSON object on one line, ending in '\n', with the fields: target,
  * hive, status, dirty, dirty_reason (string or null), log_entries_applied,
- * log_pages_applied, logs_applied[], control_sets[] {name, number,
+ * log_pages_applied, log_entries_not_applied, logs_applied[], control_sets[] {name, number,
  * roles[], before, after, changed, sizes_before {shared, interactive,
  * non_interactive, non_interactive_effective}, sizes_after {...}}, backup
  * (string or null), backup_logs[], restored_from (string or null),

@@ -124,6 +124,41 @@ static int warn_read_only(TALLOC_CTX *mem, struct run *run,
 		dh_error_set(mem, err, DH_ERR_NOMEM, "out of memory");
 }
 
+/* A replay that stopped short of newer entries: where, why, and what was
+ * left out, log by log. Windows stops at the same entry: the result is
+ * the hive it would load, and the newer changes are in neither. */
+static int warn_stop(struct dh_report *r, const struct dh_recovery *rec)
+{
+	const struct dh_replay_stop *s = rec->stop;
+	char *w = talloc_asprintf(r, "%s: the log replay stopped at entry %u (",
+				  rec->logs[s->log].path, s->index);
+	const char *sep = " (";
+	int rc;
+
+	if (w != NULL && s->sequence != 0)
+		w = talloc_asprintf_append(w, "sequence %u, ", s->sequence);
+	if (w != NULL)
+		w = talloc_asprintf_append(w, "offset 0x%llx), after sequence %u: %s. Windows stops there too when it loads this hive: %u later log %s not applied",
+					   (unsigned long long)s->offset,
+					   s->after, s->why ? s->why : "it cannot be used",
+					   s->left_out,
+					   s->left_out == 1 ? "entry was" : "entries were");
+	for (size_t i = 0; w != NULL && i < rec->n_logs; i++) {
+		if (rec->logs[i].left_out == 0)
+			continue;
+		w = talloc_asprintf_append(w, "%s%u in %s", sep,
+					   rec->logs[i].left_out,
+					   rec->logs[i].path);
+		sep = ", ";
+	}
+	if (w != NULL)
+		w = talloc_asprintf_append(w, "), and the changes they hold are not in the result");
+	r->log_entries_not_applied = s->left_out;
+	rc = w != NULL ? add_warning(r, w) : -1;
+	talloc_free(w);
+	return rc;
+}
+
 static int report_logs(struct run *run)
 {
 	struct dh_report *r = run->report;
@@ -143,7 +178,7 @@ static int report_logs(struct run *run)
 			return -1;
 		r->n_logs_applied++;
 	}
-	return 0;
+	return rec->stop != NULL ? warn_stop(r, rec) : 0;
 }
 
 /* Replay the logs into fd, a copy of the primary. Their bytes are in the

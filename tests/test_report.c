@@ -532,6 +532,7 @@ static void test_json_changed_exact(void **state)
 	r->dirty = true;
 	r->log_entries_applied = 3;
 	r->log_pages_applied = 7;
+	r->log_entries_not_applied = 2;
 	add_log(r, LOG2);
 	add_cs(r, 1, DH_ROLE_CURRENT | DH_ROLE_DEFAULT, TOK2, v2, TOK3, v3);
 	r->backup = talloc_strdup(r, BACKUP);
@@ -543,6 +544,7 @@ static void test_json_changed_exact(void **state)
 		"\"status\":\"changed\",\"dirty\":true,"
 		"\"dirty_reason\":null,"
 		"\"log_entries_applied\":3,\"log_pages_applied\":7,"
+		"\"log_entries_not_applied\":2,"
 		"\"logs_applied\":[\"" LOG2 "\"],\"control_sets\":[{"
 		"\"name\":\"ControlSet001\",\"number\":1,"
 		"\"roles\":[\"current\",\"default\"],"
@@ -645,6 +647,7 @@ static void test_json_failed(void **state)
 		"{\"target\":\"/mnt/x\",\"hive\":null,\"status\":\"failed\","
 		"\"dirty\":false,\"dirty_reason\":null,"
 		"\"log_entries_applied\":0,\"log_pages_applied\":0,"
+		"\"log_entries_not_applied\":0,"
 		"\"logs_applied\":[],"
 		"\"control_sets\":[],\"backup\":null,\"backup_logs\":[],\"restored_from\":null,"
 		"\"warnings\":[],"
@@ -721,6 +724,7 @@ static void test_json_replayed_exact(void **state)
 		"\"status\":\"shown\",\"dirty\":true,"
 		"\"dirty_reason\":\"" REASON "\","
 		"\"log_entries_applied\":24,\"log_pages_applied\":315,"
+		"\"log_entries_not_applied\":0,"
 		"\"logs_applied\":[\"" LOG1 "\",\"" LOG2 "\"],"
 		"\"control_sets\":[{"
 		"\"name\":\"ControlSet001\",\"number\":1,"
@@ -740,7 +744,8 @@ static void test_json_replayed_exact(void **state)
 		    "['" LOG1 "', '" LOG2 "'] and d['backup_logs'] == [] and "
 		    "list(d) == ['target', 'hive', 'status', 'dirty', "
 		    "'dirty_reason', 'log_entries_applied', "
-		    "'log_pages_applied', 'logs_applied', 'control_sets', "
+		    "'log_pages_applied', 'log_entries_not_applied', "
+		    "'logs_applied', 'control_sets', "
 		    "'backup', 'backup_logs', 'restored_from', 'warnings', 'error']");
 }
 
@@ -807,6 +812,7 @@ static void test_clean_report_empty_fields(void **state)
 	assert_non_null(strstr(j, "\"dirty\":false,\"dirty_reason\":null,"
 			       "\"log_entries_applied\":0,"
 			       "\"log_pages_applied\":0,"
+			       "\"log_entries_not_applied\":0,"
 			       "\"logs_applied\":[],\"control_sets\":["));
 	assert_non_null(strstr(j, "\"backup\":null,\"backup_logs\":[],\"restored_from\":null,"
 			       "\"warnings\":[],\"error\":null}\n"));
