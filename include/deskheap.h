@@ -106,6 +106,8 @@ struct dh_controlset_report {
 	struct dh_values before_values;
 	struct dh_values after_values;
 	bool changed;
+	struct dh_error *error;     /* show: why this control set cannot be
+				     * read (before and after are then NULL) */
 };
 
 /* Effective non-interactive size: the third number, or the second when the

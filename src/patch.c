@@ -91,6 +91,33 @@ static void warn_sizes(struct dh_patch *p, const struct dh_patch_item *it)
 		p->warnings[p->n_warnings++] = w;
 }
 
+/* Plan one chosen control set into the plan's next item. Reading only, a
+ * set that cannot be read is kept, marked with why; anything else that
+ * fails fails the plan. */
+static int plan_next(struct dh_patch *p, struct dh_hive *h,
+		     const struct dh_controlset *cs,
+		     const struct dh_values *want, struct dh_error **err)
+{
+	struct dh_patch_item *it = &p->items[p->n_items];
+	struct dh_error *e = NULL;
+
+	it->cs = *cs;
+	if (plan_item(p, h, want, it, &e) != 0) {
+		if (want != NULL || e == NULL || e->code == DH_ERR_NOMEM) {
+			if (err != NULL)
+				*err = e;
+			return -1;
+		}
+		it->error = e;
+		p->n_unreadable++;
+	}
+	p->any_change |= it->changed;
+	if (want != NULL)
+		warn_sizes(p, it);
+	p->n_items++;
+	return 0;
+}
+
 int dh_patch_plan(TALLOC_CTX *mem, struct dh_hive *h, int control_set,
 		  const struct dh_values *want, struct dh_patch **out,
 		  struct dh_error **err)
@@ -111,19 +138,10 @@ int dh_patch_plan(TALLOC_CTX *mem, struct dh_hive *h, int control_set,
 		dh_error_set(mem, err, DH_ERR_NOMEM, "out of memory");
 		goto fail;
 	}
-	for (size_t i = 0; i < n; i++) {
-		struct dh_patch_item *it = &p->items[p->n_items];
-
-		if (!chosen(&sets[i], control_set))
-			continue;
-		it->cs = sets[i];
-		if (plan_item(p, h, want, it, err) != 0)
+	for (size_t i = 0; i < n; i++)
+		if (chosen(&sets[i], control_set) &&
+		    plan_next(p, h, &sets[i], want, err) != 0)
 			goto fail;
-		p->any_change |= it->changed;
-		if (want != NULL)
-			warn_sizes(p, it);
-		p->n_items++;
-	}
 	if (p->n_items == 0) {
 		no_such_set(mem, h, control_set, err);
 		goto fail;

@@ -17,12 +17,15 @@ struct dh_patch_item {
 	struct dh_token tok_before;
 	struct dh_token tok_after;
 	bool changed;
+	struct dh_error *error;        /* show: why this control set cannot be
+					* read (the rest is then unset) */
 };
 
 struct dh_patch {
 	struct dh_patch_item *items;
 	size_t n_items;
 	bool any_change;
+	size_t n_unreadable;           /* show: items with error set */
 	char **warnings;               /* n_warnings messages, children of the array */
 	size_t n_warnings;
 };
@@ -32,7 +35,9 @@ struct dh_patch {
  * Select marks current) or a number. want is NULL to only read (show).
  * Fails when a chosen control set lacks the value or its token cannot be
  * edited, or when a requested size is outside DH_KB_MIN..DH_KB_MAX: a hive
- * is patched whole or not at all. Warns when the effective non-interactive
+ * is patched whole or not at all. Only reading, a control set that cannot
+ * be read does not stop the others: its item has error set (on the plan)
+ * and n_unreadable counts it. Warns when the effective non-interactive
  * size would exceed the interactive one.
  */
 int dh_patch_plan(TALLOC_CTX *mem, struct dh_hive *h, int control_set,

@@ -272,6 +272,12 @@ static int fill_control_sets(struct dh_report *r, const struct dh_patch *p)
 		c->name = talloc_strdup(r->control_sets, it->cs.name);
 		c->number = it->cs.number;
 		c->roles = it->cs.roles;
+		if (c->name == NULL)
+			return -1;
+		if (it->error != NULL) {
+			c->error = talloc_steal(r->control_sets, it->error);
+			continue;
+		}
 		c->before = dh_sharedsection_token_text(r->control_sets,
 							it->before.units,
 							&it->tok_before);
@@ -281,7 +287,7 @@ static int fill_control_sets(struct dh_report *r, const struct dh_patch *p)
 		c->before_values = it->tok_before.values;
 		c->after_values = it->tok_after.values;
 		c->changed = it->changed;
-		if (c->name == NULL || c->before == NULL || c->after == NULL)
+		if (c->before == NULL || c->after == NULL)
 			return -1;
 	}
 	r->n_control_sets = p->n_items;
@@ -559,6 +565,19 @@ static int prepare_edits(TALLOC_CTX *mem, struct run *run, bool *fit,
 	return dh_patch_apply(mem, run->hive, run->patch, err);
 }
 
+/* show: the hive fails on the first control set it cannot read, which
+ * the report shows with the others. */
+static int unreadable(TALLOC_CTX *mem, const struct dh_report *r,
+		      struct dh_error **err)
+{
+	for (size_t i = 0; i < r->n_control_sets; i++)
+		if (r->control_sets[i].error != NULL)
+			return dh_error_set(mem, err,
+					    r->control_sets[i].error->code, "%s",
+					    r->control_sets[i].error->message);
+	return 0;
+}
+
 /* Open the hive at source with hivex, plan, and report the plan. */
 static int plan(TALLOC_CTX *mem, struct run *run, int source,
 		struct dh_error **err)
@@ -575,7 +594,8 @@ static int plan(TALLOC_CTX *mem, struct run *run, int source,
 	if (fill_control_sets(run->report, run->patch) != 0)
 		return dh_error_set(mem, err, DH_ERR_NOMEM, "out of memory");
 	run->report->status = outcome(opts, run->patch->any_change);
-	return 0;
+	return run->patch->n_unreadable > 0 ? unreadable(mem, run->report, err)
+					    : 0;
 }
 
 /* set, dirty: the primary copied into the new file in the kernel, the logs

@@ -217,6 +217,26 @@ refuse truncated "nothing was changed"
 refuse dirty-seq "no transaction log can be replayed"
 refuse dirty-sum "checksum"
 
+# show reads every control set it can: the unreadable one is marked, the
+# hive still fails (exit 3).
+d=$(case_dir show-partial)
+h=$(fixture partial.hive "$d")
+run show "$h"
+expect_rc 3 "show of a hive with an unreadable control set fails"
+contains "$ERR" "ControlSet001 [current, default]: SharedSection=1024,3072" "show still shows the control set it can read"
+contains "$ERR" "ControlSet002 [last known good]: cannot be read" "show marks the control set it cannot read"
+contains "$ERR" "ControlSet002\\Control\\Session Manager\\SubSystems has no Windows value" "and says why"
+run show --json "$h"
+check "show --json lists both control sets, the unreadable one with its error" python3 -c '
+import json, sys
+r = json.loads(sys.stdin.read())
+assert r["status"] == "failed" and r["error"]["code"] == "not-a-system-hive", r
+a, b = r["control_sets"]
+assert a["before"] == "SharedSection=1024,3072" and a["error"] is None, a
+assert b["name"] == "ControlSet002" and b["before"] is None, b
+assert b["error"]["code"] == "not-a-system-hive" and "no Windows value" in b["error"]["message"], b
+' <"$WORK/out"
+
 d=$(case_dir show-dirty)
 h=$(fixture dirty-seq.hive "$d")
 run show "$h"

@@ -107,6 +107,29 @@ static void test_plan_whole_or_nothing(void **state)
 	talloc_free(mem);
 }
 
+/* Only reading, a control set that cannot be read does not hide the
+ * others: it is marked with why. */
+static void test_plan_show_marks_unreadable(void **state)
+{
+	TALLOC_CTX *mem = talloc_new(NULL);
+	struct dh_hive *h = fixture_open(mem, "partial.hive", false);
+	struct dh_patch *p = NULL;
+	struct dh_error *err = NULL;
+
+	(void)state;
+	assert_int_equal(dh_patch_plan(mem, h, DH_CONTROL_SET_ALL, NULL, &p, &err), 0);
+	assert_null(err);
+	assert_int_equal(p->n_items, 2);
+	assert_int_equal(p->n_unreadable, 1);
+	assert_null(p->items[0].error);
+	assert_int_equal(p->items[0].tok_before.values.interactive, 3072);
+	assert_non_null(p->items[1].error);
+	assert_int_equal(p->items[1].error->code, DH_ERR_NOT_SYSTEM);
+	assert_non_null(strstr(p->items[1].error->message, "ControlSet002"));
+	assert_int_equal(p->items[1].cs.number, 2);
+	talloc_free(mem);
+}
+
 static void test_plan_refuses_bad_requests(void **state)
 {
 	TALLOC_CTX *mem = talloc_new(NULL);
@@ -198,6 +221,7 @@ int main(void)
 		cmocka_unit_test(test_plan_unchanged),
 		cmocka_unit_test(test_plan_choose_control_set),
 		cmocka_unit_test(test_plan_whole_or_nothing),
+		cmocka_unit_test(test_plan_show_marks_unreadable),
 		cmocka_unit_test(test_plan_refuses_bad_requests),
 		cmocka_unit_test(test_plan_edit_errors_name_control_set),
 		cmocka_unit_test(test_warns_when_non_interactive_is_larger),

@@ -440,6 +440,49 @@ static void test_text_failed(void **state)
 			    "/mnt/win: failed: unknown error\n");
 }
 
+/* show of a hive with one control set it cannot read: failed, with the
+ * others shown and that one marked, in text and in JSON. */
+static void test_show_unreadable_control_set(void **state)
+{
+	struct dh_report *r = new_report(*state, SYSTEM, SYSTEM,
+					 DH_STATUS_FAILED);
+	struct dh_controlset_report *cs;
+	char *j;
+
+	add_cs(r, 1, DH_ROLE_CURRENT, TOK2, v2, TOK2, v2);
+	add_cs(r, 2, DH_ROLE_LASTKNOWNGOOD, NULL, v2, NULL, v2);
+	add_cs(r, 3, 0, NULL, v2, NULL, v2);
+	cs = r->control_sets;
+	cs[1].before_values = cs[1].after_values = (struct dh_values){ 0 };
+	cs[2].before_values = cs[2].after_values = (struct dh_values){ 0 };
+	cs[1].error = talloc_zero(r, struct dh_error);
+	cs[1].error->code = DH_ERR_VALUE;
+	cs[1].error->message = talloc_strdup(r, "bad token");
+	cs[2].error = talloc_zero(r, struct dh_error);
+	cs[2].error->code = DH_ERR_NOT_SYSTEM;
+	cs[2].error->message = talloc_strdup(r, "no value");
+	set_error(r, DH_ERR_VALUE, "bad token");
+	assert_string_equal(dh_report_text(*state, r, 0),
+		SYSTEM ": failed: bad token\n"
+		"  ControlSet001 [current]: " TOK2 "\n"
+		"    shared 1024 KB, interactive 3072 KB, non-interactive "
+		"3072 KB (third number absent: the interactive size "
+		"applies)\n"
+		"  ControlSet002 [last known good]: cannot be read (the error "
+		"above)\n"
+		"  ControlSet003: cannot be read: no value\n");
+	assert_string_equal(dh_report_text(*state, r, -1),
+			    SYSTEM ": failed: bad token\n");
+	j = dh_report_json(*state, r);
+	assert_json(j, "d['status'] == 'failed' and "
+		    "d['error'] == {'code': 'value', 'message': 'bad token'} and "
+		    "[c['error'] for c in d['control_sets']] == [None, "
+		    "{'code': 'value', 'message': 'bad token'}, "
+		    "{'code': 'not-a-system-hive', 'message': 'no value'}] and "
+		    "d['control_sets'][0]['before'] == '" TOK2 "' and "
+		    "d['control_sets'][1]['before'] is None");
+}
+
 static void test_text_quiet(void **state)
 {
 	static const struct {
@@ -553,7 +596,8 @@ static void test_json_changed_exact(void **state)
 		"\"sizes_before\":{\"shared\":1024,\"interactive\":3072,"
 		"\"non_interactive\":null,\"non_interactive_effective\":3072},"
 		"\"sizes_after\":{\"shared\":1024,\"interactive\":3072,"
-		"\"non_interactive\":512,\"non_interactive_effective\":512}}],"
+		"\"non_interactive\":512,\"non_interactive_effective\":512},"
+		"\"error\":null}],"
 		"\"backup\":\"" BACKUP "\",\"backup_logs\":[],\"restored_from\":null,"
 		"\"warnings\":[\"w1\"],\"error\":null}\n");
 	assert_one_line(j);
@@ -734,7 +778,8 @@ static void test_json_replayed_exact(void **state)
 		"\"sizes_before\":{\"shared\":1024,\"interactive\":3072,"
 		"\"non_interactive\":512,\"non_interactive_effective\":512},"
 		"\"sizes_after\":{\"shared\":1024,\"interactive\":3072,"
-		"\"non_interactive\":512,\"non_interactive_effective\":512}}],"
+		"\"non_interactive\":512,\"non_interactive_effective\":512},"
+		"\"error\":null}],"
 		"\"backup\":null,\"backup_logs\":[],\"restored_from\":null,\"warnings\":[],"
 		"\"error\":null}\n");
 	assert_one_line(j);
@@ -941,6 +986,7 @@ int main(void)
 		T(test_text_unchanged),
 		T(test_text_would_change),
 		T(test_text_check_words),
+		T(test_show_unreadable_control_set),
 		T(test_text_recover_clean),
 		T(test_text_failed),
 		T(test_text_quiet),
