@@ -85,4 +85,8 @@ int dh_hive_commit_fd(TALLOC_CTX *mem, struct dh_hive *h, int fd,
 /* The name given at open, for messages. */
 const char *dh_hive_name(const struct dh_hive *h);
 
+/* The minor format version of its base block (1.3 = 3, 1.5 = 5): what the
+ * Windows that reads it expects, e.g. big-data records from 1.4 on. */
+uint32_t dh_hive_minor_version(const struct dh_hive *h);
+
 #endif

@@ -24,6 +24,25 @@ static int check_request(TALLOC_CTX *mem, const struct dh_values *want,
 	return 0;
 }
 
+/* The longest value data a plain cell holds in a hive of version 1.4 or
+ * later: Windows reads longer data only as a big-data ("db") record, and
+ * both ways deskheap writes (in place, hivex) write a plain cell. */
+#define PLAIN_DATA_MAX 16344u
+
+static int check_length(TALLOC_CTX *mem, struct dh_hive *h,
+			const struct dh_patch_item *it, struct dh_error **err)
+{
+	size_t bytes = 2 * it->after.n_units;
+
+	if (!it->changed || bytes <= PLAIN_DATA_MAX ||
+	    dh_hive_minor_version(h) < 4)
+		return 0;
+	return dh_error_set(mem, err, DH_ERR_VALUE,
+			    "%s: the Windows value of %s would grow to %zu bytes, more than the %u a hive of version 1.%u holds without a big-data record, which deskheap does not write; shorten another part of the value with a registry editor, or ask for numbers with fewer digits; nothing was changed",
+			    dh_hive_name(h), it->cs.name, bytes, PLAIN_DATA_MAX,
+			    (unsigned)dh_hive_minor_version(h));
+}
+
 static bool chosen(const struct dh_controlset *cs, int control_set)
 {
 	if (control_set == DH_CONTROL_SET_ALL)
@@ -67,10 +86,12 @@ static int plan_item(TALLOC_CTX *mem, struct dh_hive *h,
 	it->tok_after = it->tok_before;
 	if (want == NULL)
 		return 0;
-	return dh_sharedsection_edit(mem, it->before.units, it->before.n_units,
-				     &it->tok_before, want, &it->after.units,
-				     &it->after.n_units, &it->tok_after,
-				     &it->changed, err);
+	if (dh_sharedsection_edit(mem, it->before.units, it->before.n_units,
+				  &it->tok_before, want, &it->after.units,
+				  &it->after.n_units, &it->tok_after,
+				  &it->changed, err) != 0)
+		return -1;
+	return check_length(mem, h, it, err);
 }
 
 static void warn_sizes(struct dh_patch *p, const struct dh_patch_item *it)

@@ -540,6 +540,8 @@ struct cs_spec {
 	const char *second;       /* CL_TWO_TOKENS: the second token's numbers */
 	hive_type type;           /* 0 means REG_EXPAND_SZ */
 	bool no_nul;              /* data without the UTF-16 terminator */
+	size_t pad_to;            /* the value padded to this many bytes,
+				   * terminator included (0: not padded) */
 };
 
 #define MAX_CS 3
@@ -592,6 +594,12 @@ static const struct hive_spec fixtures[] = {
 	 * means "none", not ControlSet000 */
 	{ .name = "stray000.hive", NT4_SELECT, .from_zero = true, .ncs = 2,
 	  .cs = { { .numbers = "1024,3072" }, { .numbers = "1024,3072" } } },
+	/* values of exactly 16,344 bytes, the most a 1.4+ hive holds in a
+	 * plain cell: appending ",512" makes it a big-data value there (1.5),
+	 * not in a 1.3 hive */
+	{ .name = "long15.hive", .minor = 5, NT4_SELECT,
+	  NT4_CS(.pad_to = 16344) },
+	{ .name = "long13.hive", NT4_SELECT, NT4_CS(.pad_to = 16344) },
 	{ .name = "dirty-seq.hive", .minor = 5, NT4_SELECT, .ncs = 1,
 	  .cs = { { .numbers = "1024,20480,768", .style = CL_SXSSRV } },
 	  .edit = EDIT_DIRTY_SEQ },
@@ -640,6 +648,18 @@ static char *cmdline(TALLOC_CTX *mem, const struct cs_spec *cs)
 		if (cs->style == CL_SPACES)
 			sep = i == shared ? " \t" : "  ";
 		line = check_alloc(talloc_asprintf_append(line, "%s%s", sep, tok[i]));
+	}
+	if (cs->pad_to != 0) {
+		size_t want = cs->pad_to / 2 - 1;   /* code units before the NUL */
+		size_t have;
+
+		line = check_alloc(talloc_asprintf_append(line, " Padding="));
+		have = strlen(line);
+		if (have > want)
+			die("pad_to %zu is too short for the command line", cs->pad_to);
+		line = check_alloc(talloc_realloc(mem, line, char, want + 1));
+		memset(line + have, 'x', want - have);
+		line[want] = '\0';
 	}
 	return line;
 }

@@ -212,6 +212,7 @@ refuse noselect "no Select key"
 refuse novalue "no Windows value"
 refuse partial "ControlSet002"
 refuse empty "no Select key"
+refuse long15 "would grow to 16352 bytes, more than the 16344"
 refuse garbage "not a registry hive"
 refuse truncated "nothing was changed"
 refuse dirty-seq "no transaction log can be replayed"
@@ -236,6 +237,12 @@ assert a["before"] == "SharedSection=1024,3072" and a["error"] is None, a
 assert b["name"] == "ControlSet002" and b["before"] is None, b
 assert b["error"]["code"] == "not-a-system-hive" and "no Windows value" in b["error"]["message"], b
 ' <"$WORK/out"
+
+d=$(case_dir long13)
+h=$(fixture long13.hive "$d")
+run set --no-backup --non-interactive 512 "$h"
+expect_rc 0 "a 1.3 hive (no big-data records) takes a value past 16,344 bytes"
+contains "$(windows_value "$h")" "SharedSection=1024,3072,512 " "the long value was patched"
 
 d=$(case_dir show-dirty)
 h=$(fixture dirty-seq.hive "$d")

@@ -130,6 +130,34 @@ static void test_plan_show_marks_unreadable(void **state)
 	talloc_free(mem);
 }
 
+/* A 16,344-byte value: one byte more would need a big-data record in a
+ * 1.4+ hive (refused); a 1.3 hive has none, and an edit that keeps the
+ * length is fine anywhere. */
+static void test_plan_refuses_big_data(void **state)
+{
+	TALLOC_CTX *mem = talloc_new(NULL);
+	struct dh_hive *h = fixture_open(mem, "long15.hive", false);
+	struct dh_values third = { .non_interactive = 512 };
+	struct dh_values second = { .interactive = 4096 };
+	struct dh_patch *p = NULL;
+	struct dh_error *err = NULL;
+
+	(void)state;
+	assert_int_equal(dh_patch_plan(mem, h, DH_CONTROL_SET_ALL, &third, &p, &err), -1);
+	assert_null(p);
+	assert_int_equal(err->code, DH_ERR_VALUE);
+	assert_non_null(strstr(err->message, "16352 bytes"));
+	assert_non_null(strstr(err->message, "16344"));
+	assert_non_null(strstr(err->message, "ControlSet001"));
+	assert_int_equal(dh_patch_plan(mem, h, DH_CONTROL_SET_ALL, &second, &p, NULL), 0);
+	assert_true(p->items[0].changed);
+	assert_int_equal(p->items[0].after.n_units, 16344 / 2);
+	h = fixture_open(mem, "long13.hive", false);
+	assert_int_equal(dh_patch_plan(mem, h, DH_CONTROL_SET_ALL, &third, &p, NULL), 0);
+	assert_int_equal(p->items[0].after.n_units, 16352 / 2);
+	talloc_free(mem);
+}
+
 static void test_plan_refuses_bad_requests(void **state)
 {
 	TALLOC_CTX *mem = talloc_new(NULL);
@@ -222,6 +250,7 @@ int main(void)
 		cmocka_unit_test(test_plan_choose_control_set),
 		cmocka_unit_test(test_plan_whole_or_nothing),
 		cmocka_unit_test(test_plan_show_marks_unreadable),
+		cmocka_unit_test(test_plan_refuses_big_data),
 		cmocka_unit_test(test_plan_refuses_bad_requests),
 		cmocka_unit_test(test_plan_edit_errors_name_control_set),
 		cmocka_unit_test(test_warns_when_non_interactive_is_larger),
