@@ -340,6 +340,7 @@ int dh_hive_windows_place(TALLOC_CTX *mem, struct dh_hive *hive,
 
 	if (find_windows(mem, hive, cs, &key, &val, err) != 0)
 		return -1;
+	out->key = key;
 	out->vk = val;
 	out->data = hivex_value_data_cell_offset(hive->h, val, &len);
 	if (out->data == 0)

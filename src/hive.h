@@ -68,8 +68,10 @@ int dh_hive_write_windows(TALLOC_CTX *mem, struct dh_hive *h,
 			  const struct dh_winvalue *v, struct dh_error **err);
 
 /* Where the Windows value of a control set lies in the hive file: the
- * file offsets of its value record (vk) and of its data cell. */
+ * file offsets of its key record (nk, the SubSystems key), of its value
+ * record (vk) and of its data cell. */
 struct dh_value_place {
+	uint64_t key;
 	uint64_t vk;
 	uint64_t data;
 };

@@ -287,6 +287,48 @@ int dh_patch_edits(TALLOC_CTX *mem, struct dh_hive *h, int fd,
 	return 0;
 }
 
+/* Offset of a key record's last-written time (FILETIME), from the
+ * cell's start: after the cell size, "nk" and the flags. */
+#define NK_TIMESTAMP 8
+
+int dh_patch_stamps(TALLOC_CTX *mem, struct dh_hive *h,
+		    const struct dh_patch *p, uint64_t filetime,
+		    struct dh_patch_edit **edits, size_t *n,
+		    struct dh_error **err)
+{
+	TALLOC_CTX *tmp = talloc_new(mem);
+	struct dh_patch_edit *list = NULL;
+	size_t count = 0;
+
+	if (tmp == NULL)
+		return dh_error_set(mem, err, DH_ERR_NOMEM, "out of memory");
+	for (size_t i = 0; i < p->n_items; i++) {
+		struct dh_value_place at;
+		uint8_t *stamp;
+
+		if (!p->items[i].changed)
+			continue;
+		if (dh_hive_windows_place(tmp, h, &p->items[i].cs, &at, err) != 0) {
+			if (err != NULL && *err != NULL)
+				talloc_steal(mem, *err);
+			talloc_free(tmp);
+			return -1;
+		}
+		stamp = talloc_array(tmp, uint8_t, 8);
+		if (stamp != NULL)
+			dh_put_le64(stamp, filetime);
+		if (add_edit(tmp, &list, &count, at.key + NK_TIMESTAMP, stamp,
+			     8) != 0) {
+			talloc_free(tmp);
+			return dh_error_set(mem, err, DH_ERR_NOMEM, "out of memory");
+		}
+	}
+	*edits = talloc_steal(mem, list);
+	*n = count;
+	talloc_free(tmp);
+	return 0;
+}
+
 static const struct dh_controlset *
 find_set(const struct dh_controlset *sets, size_t n, unsigned number)
 {

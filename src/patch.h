@@ -63,6 +63,18 @@ int dh_patch_edits(TALLOC_CTX *mem, struct dh_hive *h, int fd,
 		   const struct dh_patch *p, struct dh_patch_edit **edits,
 		   size_t *n, bool *fit, struct dh_error **err);
 
+/*
+ * The last-written time of the key holding each changed value set to
+ * filetime, as Windows sets it when it writes a value: one 8-byte edit of
+ * each such key record (nk) of the file h was opened from. hivex keeps a
+ * key record where it is, so the edits also fit the file it rewrites from
+ * that one. Results on mem.
+ */
+int dh_patch_stamps(TALLOC_CTX *mem, struct dh_hive *h,
+		    const struct dh_patch *p, uint64_t filetime,
+		    struct dh_patch_edit **edits, size_t *n,
+		    struct dh_error **err);
+
 /* Write each changed value of the plan into the hive handle. */
 int dh_patch_apply(TALLOC_CTX *mem, struct dh_hive *h,
 		   const struct dh_patch *p, struct dh_error **err);

@@ -43,6 +43,9 @@ struct run {
 	struct dh_recovery *recovery;
 	struct dh_patch_edit *edits;  /* set: the bytes to change in place */
 	size_t n_edits;
+	struct dh_patch_edit *stamps; /* set: the changed keys' new times */
+	size_t n_stamps;
+	uint64_t now;                 /* set: the time of the change (FILETIME) */
 };
 
 static bool writes(const struct dh_options *opts)
@@ -312,29 +315,50 @@ static int verify_clean(TALLOC_CTX *mem, int fd, const char *path,
 	return dh_hive_open_fd(mem, fd, path, false, written, err);
 }
 
-/* Only the edited bytes written over fd, a copy of the hive they were
- * planned on, and the base block marked as written anew: every other byte
- * of the hive stays as it was. */
-static int write_edits(struct run *run, int fd, TALLOC_CTX *mem,
-		       struct dh_error **err)
+static int put_edits(const struct dh_patch_edit *e, size_t n, int fd)
+{
+	for (size_t i = 0; i < n; i++)
+		if (dh_failpoint("write") != 0 ||
+		    dh_io_pwrite_all(fd, e[i].bytes, e[i].len,
+				     (off_t)e[i].offset) != 0)
+			return -1;
+	return 0;
+}
+
+/* The changed keys and the base block get the time of the change, as
+ * Windows gives them when it writes a value; renumbered (mark) unless
+ * hivex, which wrote fd, did that already. */
+static int stamp(struct run *run, int fd, bool mark, TALLOC_CTX *mem,
+		 struct dh_error **err)
 {
 	const char *name = run->report->hive;
 	uint8_t block[DH_REGF_BASE_BLOCK_SIZE];
 
-	for (size_t i = 0; i < run->n_edits; i++)
-		if (dh_failpoint("write") != 0 ||
-		    dh_io_pwrite_all(fd, run->edits[i].bytes, run->edits[i].len,
-				     (off_t)run->edits[i].offset) != 0)
-			return dh_error_errno(mem, err, DH_ERR_IO, errno,
-					      "cannot write the new %s", name);
+	if (put_edits(run->stamps, run->n_stamps, fd) != 0)
+		return dh_error_errno(mem, err, DH_ERR_IO, errno,
+				      "cannot write the new %s", name);
 	if (dh_io_pread_full(fd, block, sizeof(block), 0) != (ssize_t)sizeof(block))
 		return dh_error_errno(mem, err, DH_ERR_IO, errno,
 				      "cannot read back the new %s", name);
-	dh_regf_mark_written(block);
+	dh_regf_set_written_time(block, run->now);
+	if (mark)
+		dh_regf_mark_written(block);
 	if (dh_io_pwrite_all(fd, block, sizeof(block), 0) != 0)
 		return dh_error_errno(mem, err, DH_ERR_IO, errno,
 				      "cannot write the new %s", name);
 	return 0;
+}
+
+/* Only the edited bytes written over fd, a copy of the hive they were
+ * planned on, the changed keys' times, and the base block marked as
+ * written anew: every other byte of the hive stays as it was. */
+static int write_edits(struct run *run, int fd, TALLOC_CTX *mem,
+		       struct dh_error **err)
+{
+	if (put_edits(run->edits, run->n_edits, fd) != 0)
+		return dh_error_errno(mem, err, DH_ERR_IO, errno,
+				      "cannot write the new %s", run->report->hive);
+	return stamp(run, fd, true, mem, err);
 }
 
 /* The whole of the file open at src into fd, in the kernel. */
@@ -374,7 +398,7 @@ static int write_patched(void *arg, int fd, TALLOC_CTX *mem,
 	/* Written: its in-memory copy of the hive is not needed again, and
 	 * the verify step is about to read the file. */
 	TALLOC_FREE(run->hive);
-	return rc;
+	return rc != 0 ? rc : stamp(run, fd, false, mem, err);
 }
 
 /* ... and hold exactly the planned values. */
@@ -552,8 +576,11 @@ static int run_recover(TALLOC_CTX *mem, struct run *run,
 static int prepare_edits(TALLOC_CTX *mem, struct run *run, bool *fit,
 			 struct dh_error **err)
 {
+	run->now = dh_regf_filetime_now();
 	if (dh_patch_edits(mem, run->hive, run->source, run->patch, &run->edits,
-			   &run->n_edits, fit, err) != 0)
+			   &run->n_edits, fit, err) != 0 ||
+	    dh_patch_stamps(mem, run->hive, run->patch, run->now, &run->stamps,
+			    &run->n_stamps, err) != 0)
 		return -1;
 	/* Done reading: let go of hivex's map of the source. */
 	TALLOC_FREE(run->hive);

@@ -60,10 +60,34 @@ for f in xp win7 win10; do
 done
 contains "$(windows_value "$d/SYSTEM")" "SharedSection=1024,20480,640 Windows=On" "win10.hive: only the third number changed"
 # 768 -> 640 fits the value's own cell: only those three UTF-16 code units
-# (one byte each) change past the base block, nothing else of the file.
-check "win10.hive: past the base block, exactly the three changed digits differ" \
-	test "$(cmp -l "$FIX/win10.hive" "$d/SYSTEM" | awk '$1 > 512' | wc -l)" -eq 3
+# (one byte each) and the SubSystems key's last-written time (8 bytes at
+# +8 of its record) change past the base block, nothing else of the file.
+nk=$(hive_times "$d/SYSTEM" | cut -d' ' -f4)
+check "win10.hive: past the base block, exactly the three changed digits differ, and the key's time" \
+	test "$(cmp -l "$FIX/win10.hive" "$d/SYSTEM" | awk -v a=$((nk + 8)) '$1 > 512 && ($1 - 1 < a || $1 - 1 >= a + 8)' | wc -l)" -eq 3
 check "win10.hive: the file keeps its length" test "$(stat -c %s "$d/SYSTEM")" -eq "$(stat -c %s "$FIX/win10.hive")"
+
+# The time of the change: Windows sets the written key's last-written
+# time and the base block's when it writes a value. Both ways of writing
+# (in place: win10, 768 -> 640; hivex: nt4, ",512" appended) do.
+for f in win10 nt4; do
+	d=$(case_dir "times-$f")
+	h=$(fixture "$f.hive" "$d")
+	set -- $(hive_times "$h")
+	old_key=$1 old_control=$3
+	t0=$(filetime_now)
+	run set --no-backup --non-interactive 640 "$h"
+	t1=$(filetime_now)
+	expect_rc 0 "$f.hive: set for the timestamps"
+	set -- $(hive_times "$h")
+	check "$f.hive: the key's last-written time is the time of the change" \
+		test "$1" -ge "$t0" -a "$1" -le "$t1" -a "$1" -ne "$old_key"
+	check "$f.hive: the base block has the same time" test "$2" = "$1"
+	check "$f.hive: a key that did not change keeps its time" test "$3" = "$old_control"
+	cp "$h" "$WORK/stamped"
+	run set --no-backup --non-interactive 640 "$h"
+	check "$f.hive: a hive already as asked keeps its times (not written)" cmp -s "$h" "$WORK/stamped"
+done
 
 d=$(case_dir set-all-three)
 h=$(fixture win7.hive "$d")

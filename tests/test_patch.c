@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -158,6 +159,52 @@ static void test_plan_refuses_big_data(void **state)
 	talloc_free(mem);
 }
 
+/* The SubSystems key record of ControlSet001 in fixture `name`, found
+ * with hivex itself: its handle is its file offset. */
+static hive_node_h subsystems_nk(const char *name)
+{
+	char path[4096];
+	hive_h *h;
+	hive_node_h n;
+	static const char *const keys[] = { "ControlSet001", "Control",
+					    "Session Manager", "SubSystems" };
+
+	snprintf(path, sizeof(path), "%s/%s", fixtures_dir(), name);
+	h = hivex_open(path, 0);
+	assert_non_null(h);
+	n = hivex_root(h);
+	for (size_t i = 0; i < 4; i++)
+		n = hivex_node_get_child(h, n, keys[i]);
+	assert_true(n != 0);
+	hivex_close(h);
+	return n;
+}
+
+/* A changed value's key gets the time of the change: one 8-byte edit at
+ * +8 of its nk record; an unchanged plan stamps nothing. */
+static void test_stamps(void **state)
+{
+	TALLOC_CTX *mem = talloc_new(NULL);
+	struct dh_hive *h = fixture_open(mem, "win10.hive", false);
+	struct dh_values want = { .non_interactive = 640 };
+	struct dh_values same = { .non_interactive = 768 };
+	struct dh_patch_edit *e;
+	struct dh_patch *p;
+	size_t n;
+
+	(void)state;
+	assert_int_equal(dh_patch_plan(mem, h, DH_CONTROL_SET_ALL, &want, &p, NULL), 0);
+	assert_int_equal(dh_patch_stamps(mem, h, p, 0x0123456789abcdefull, &e, &n, NULL), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(e[0].offset, subsystems_nk("win10.hive") + 8);
+	assert_int_equal(e[0].len, 8);
+	assert_memory_equal(e[0].bytes, "\xef\xcd\xab\x89\x67\x45\x23\x01", 8);
+	assert_int_equal(dh_patch_plan(mem, h, DH_CONTROL_SET_ALL, &same, &p, NULL), 0);
+	assert_int_equal(dh_patch_stamps(mem, h, p, 1, &e, &n, NULL), 0);
+	assert_int_equal(n, 0);
+	talloc_free(mem);
+}
+
 static void test_plan_refuses_bad_requests(void **state)
 {
 	TALLOC_CTX *mem = talloc_new(NULL);
@@ -251,6 +298,7 @@ int main(void)
 		cmocka_unit_test(test_plan_whole_or_nothing),
 		cmocka_unit_test(test_plan_show_marks_unreadable),
 		cmocka_unit_test(test_plan_refuses_big_data),
+		cmocka_unit_test(test_stamps),
 		cmocka_unit_test(test_plan_refuses_bad_requests),
 		cmocka_unit_test(test_plan_edit_errors_name_control_set),
 		cmocka_unit_test(test_warns_when_non_interactive_is_larger),
