@@ -106,6 +106,8 @@ struct dh_controlset_report {
 	struct dh_values before_values;
 	struct dh_values after_values;
 	bool changed;
+	struct dh_error *error;     /* show: why this control set cannot be
+				     * read (before and after are then NULL) */
 };
 
 /* Effective non-interactive size: the third number, or the second when the
@@ -132,6 +134,10 @@ struct dh_report {
 	char **warnings;            /* n_warnings messages that did not stop it */
 	size_t n_warnings;
 	struct dh_error *error;     /* set when status is DH_STATUS_FAILED */
+	enum dh_command command;    /* the command that made it (what the
+				     * status means depends on it) */
+	unsigned log_entries_not_applied; /* newer log entries a replay left
+				     * out (a damaged entry stopped it) */
 };
 
 /*

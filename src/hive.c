@@ -13,10 +13,12 @@
 #include "error.h"
 #include "hive.h"
 #include "io.h"
+#include "regf.h"
 
 struct dh_hive {
 	hive_h *h;
 	char *name;
+	uint32_t minor;     /* the base block's minor version */
 };
 
 static const char *const SUBSYSTEMS_PATH[] = {
@@ -42,6 +44,7 @@ int dh_hive_open_fd(TALLOC_CTX *mem, int fd, const char *name, bool writable,
 {
 	struct dh_hive *hive = talloc_zero(mem, struct dh_hive);
 	char *path = hive ? fd_path(hive, fd) : NULL;
+	struct dh_regf_header hdr;
 	int saved;
 
 	if (path == NULL || (hive->name = talloc_strdup(hive, name)) == NULL) {
@@ -63,6 +66,11 @@ int dh_hive_open_fd(TALLOC_CTX *mem, int fd, const char *name, bool writable,
 				      name);
 	}
 	talloc_set_destructor(hive, hive_destructor);
+	if (dh_regf_read_fd(mem, fd, name, &hdr, err) != 0) {
+		talloc_free(hive);
+		return -1;
+	}
+	hive->minor = hdr.minor;
 	*out = hive;
 	return 0;
 }
@@ -100,6 +108,11 @@ int dh_hive_memfd(TALLOC_CTX *mem, int src, const char *name, int **fd,
 const char *dh_hive_name(const struct dh_hive *h)
 {
 	return h->name;
+}
+
+uint32_t dh_hive_minor_version(const struct dh_hive *h)
+{
+	return h->minor;
 }
 
 /* "ControlSet" + exactly three digits, any letter case; *number gets NNN. */
@@ -143,8 +156,10 @@ static unsigned roles_of(hive_h *h, hive_node_h select, unsigned number)
 	};
 	unsigned bits = 0;
 
+	/* 0 means "none" (Failed is 0 on most hives): it names no
+	 * ControlSet000, even where a stray one exists. */
 	for (size_t i = 0; i < sizeof(roles) / sizeof(roles[0]); i++)
-		if (select_dword(h, select, roles[i].key) == number)
+		if (number != 0 && select_dword(h, select, roles[i].key) == number)
 			bits |= roles[i].role;
 	return bits;
 }
@@ -325,6 +340,7 @@ int dh_hive_windows_place(TALLOC_CTX *mem, struct dh_hive *hive,
 
 	if (find_windows(mem, hive, cs, &key, &val, err) != 0)
 		return -1;
+	out->key = key;
 	out->vk = val;
 	out->data = hivex_value_data_cell_offset(hive->h, val, &len);
 	if (out->data == 0)

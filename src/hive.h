@@ -68,8 +68,10 @@ int dh_hive_write_windows(TALLOC_CTX *mem, struct dh_hive *h,
 			  const struct dh_winvalue *v, struct dh_error **err);
 
 /* Where the Windows value of a control set lies in the hive file: the
- * file offsets of its value record (vk) and of its data cell. */
+ * file offsets of its key record (nk, the SubSystems key), of its value
+ * record (vk) and of its data cell. */
 struct dh_value_place {
+	uint64_t key;
 	uint64_t vk;
 	uint64_t data;
 };
@@ -84,5 +86,9 @@ int dh_hive_commit_fd(TALLOC_CTX *mem, struct dh_hive *h, int fd,
 
 /* The name given at open, for messages. */
 const char *dh_hive_name(const struct dh_hive *h);
+
+/* The minor format version of its base block (1.3 = 3, 1.5 = 5): what the
+ * Windows that reads it expects, e.g. big-data records from 1.4 on. */
+uint32_t dh_hive_minor_version(const struct dh_hive *h);
 
 #endif

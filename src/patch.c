@@ -24,6 +24,25 @@ static int check_request(TALLOC_CTX *mem, const struct dh_values *want,
 	return 0;
 }
 
+/* The longest value data a plain cell holds in a hive of version 1.4 or
+ * later: Windows reads longer data only as a big-data ("db") record, and
+ * both ways deskheap writes (in place, hivex) write a plain cell. */
+#define PLAIN_DATA_MAX 16344u
+
+static int check_length(TALLOC_CTX *mem, struct dh_hive *h,
+			const struct dh_patch_item *it, struct dh_error **err)
+{
+	size_t bytes = 2 * it->after.n_units;
+
+	if (!it->changed || bytes <= PLAIN_DATA_MAX ||
+	    dh_hive_minor_version(h) < 4)
+		return 0;
+	return dh_error_set(mem, err, DH_ERR_VALUE,
+			    "%s: the Windows value of %s would grow to %zu bytes, more than the %u a hive of version 1.%u holds without a big-data record, which deskheap does not write; shorten another part of the value with a registry editor, or ask for numbers with fewer digits; nothing was changed",
+			    dh_hive_name(h), it->cs.name, bytes, PLAIN_DATA_MAX,
+			    (unsigned)dh_hive_minor_version(h));
+}
+
 static bool chosen(const struct dh_controlset *cs, int control_set)
 {
 	if (control_set == DH_CONTROL_SET_ALL)
@@ -67,10 +86,12 @@ static int plan_item(TALLOC_CTX *mem, struct dh_hive *h,
 	it->tok_after = it->tok_before;
 	if (want == NULL)
 		return 0;
-	return dh_sharedsection_edit(mem, it->before.units, it->before.n_units,
-				     &it->tok_before, want, &it->after.units,
-				     &it->after.n_units, &it->tok_after,
-				     &it->changed, err);
+	if (dh_sharedsection_edit(mem, it->before.units, it->before.n_units,
+				  &it->tok_before, want, &it->after.units,
+				  &it->after.n_units, &it->tok_after,
+				  &it->changed, err) != 0)
+		return -1;
+	return check_length(mem, h, it, err);
 }
 
 static void warn_sizes(struct dh_patch *p, const struct dh_patch_item *it)
@@ -89,6 +110,33 @@ static void warn_sizes(struct dh_patch *p, const struct dh_patch_item *it)
 			    it->cs.name, ni, v->interactive);
 	if (w != NULL)
 		p->warnings[p->n_warnings++] = w;
+}
+
+/* Plan one chosen control set into the plan's next item. Reading only, a
+ * set that cannot be read is kept, marked with why; anything else that
+ * fails fails the plan. */
+static int plan_next(struct dh_patch *p, struct dh_hive *h,
+		     const struct dh_controlset *cs,
+		     const struct dh_values *want, struct dh_error **err)
+{
+	struct dh_patch_item *it = &p->items[p->n_items];
+	struct dh_error *e = NULL;
+
+	it->cs = *cs;
+	if (plan_item(p, h, want, it, &e) != 0) {
+		if (want != NULL || e == NULL || e->code == DH_ERR_NOMEM) {
+			if (err != NULL)
+				*err = e;
+			return -1;
+		}
+		it->error = e;
+		p->n_unreadable++;
+	}
+	p->any_change |= it->changed;
+	if (want != NULL)
+		warn_sizes(p, it);
+	p->n_items++;
+	return 0;
 }
 
 int dh_patch_plan(TALLOC_CTX *mem, struct dh_hive *h, int control_set,
@@ -111,19 +159,10 @@ int dh_patch_plan(TALLOC_CTX *mem, struct dh_hive *h, int control_set,
 		dh_error_set(mem, err, DH_ERR_NOMEM, "out of memory");
 		goto fail;
 	}
-	for (size_t i = 0; i < n; i++) {
-		struct dh_patch_item *it = &p->items[p->n_items];
-
-		if (!chosen(&sets[i], control_set))
-			continue;
-		it->cs = sets[i];
-		if (plan_item(p, h, want, it, err) != 0)
+	for (size_t i = 0; i < n; i++)
+		if (chosen(&sets[i], control_set) &&
+		    plan_next(p, h, &sets[i], want, err) != 0)
 			goto fail;
-		p->any_change |= it->changed;
-		if (want != NULL)
-			warn_sizes(p, it);
-		p->n_items++;
-	}
 	if (p->n_items == 0) {
 		no_such_set(mem, h, control_set, err);
 		goto fail;
@@ -244,6 +283,48 @@ int dh_patch_edits(TALLOC_CTX *mem, struct dh_hive *h, int fd,
 	}
 	*edits = *fit ? talloc_steal(mem, list) : NULL;
 	*n = *fit ? count : 0;
+	talloc_free(tmp);
+	return 0;
+}
+
+/* Offset of a key record's last-written time (FILETIME), from the
+ * cell's start: after the cell size, "nk" and the flags. */
+#define NK_TIMESTAMP 8
+
+int dh_patch_stamps(TALLOC_CTX *mem, struct dh_hive *h,
+		    const struct dh_patch *p, uint64_t filetime,
+		    struct dh_patch_edit **edits, size_t *n,
+		    struct dh_error **err)
+{
+	TALLOC_CTX *tmp = talloc_new(mem);
+	struct dh_patch_edit *list = NULL;
+	size_t count = 0;
+
+	if (tmp == NULL)
+		return dh_error_set(mem, err, DH_ERR_NOMEM, "out of memory");
+	for (size_t i = 0; i < p->n_items; i++) {
+		struct dh_value_place at;
+		uint8_t *stamp;
+
+		if (!p->items[i].changed)
+			continue;
+		if (dh_hive_windows_place(tmp, h, &p->items[i].cs, &at, err) != 0) {
+			if (err != NULL && *err != NULL)
+				talloc_steal(mem, *err);
+			talloc_free(tmp);
+			return -1;
+		}
+		stamp = talloc_array(tmp, uint8_t, 8);
+		if (stamp != NULL)
+			dh_put_le64(stamp, filetime);
+		if (add_edit(tmp, &list, &count, at.key + NK_TIMESTAMP, stamp,
+			     8) != 0) {
+			talloc_free(tmp);
+			return dh_error_set(mem, err, DH_ERR_NOMEM, "out of memory");
+		}
+	}
+	*edits = talloc_steal(mem, list);
+	*n = count;
 	talloc_free(tmp);
 	return 0;
 }

@@ -17,12 +17,15 @@ struct dh_patch_item {
 	struct dh_token tok_before;
 	struct dh_token tok_after;
 	bool changed;
+	struct dh_error *error;        /* show: why this control set cannot be
+					* read (the rest is then unset) */
 };
 
 struct dh_patch {
 	struct dh_patch_item *items;
 	size_t n_items;
 	bool any_change;
+	size_t n_unreadable;           /* show: items with error set */
 	char **warnings;               /* n_warnings messages, children of the array */
 	size_t n_warnings;
 };
@@ -32,7 +35,9 @@ struct dh_patch {
  * Select marks current) or a number. want is NULL to only read (show).
  * Fails when a chosen control set lacks the value or its token cannot be
  * edited, or when a requested size is outside DH_KB_MIN..DH_KB_MAX: a hive
- * is patched whole or not at all. Warns when the effective non-interactive
+ * is patched whole or not at all. Only reading, a control set that cannot
+ * be read does not stop the others: its item has error set (on the plan)
+ * and n_unreadable counts it. Warns when the effective non-interactive
  * size would exceed the interactive one.
  */
 int dh_patch_plan(TALLOC_CTX *mem, struct dh_hive *h, int control_set,
@@ -57,6 +62,18 @@ struct dh_patch_edit {
 int dh_patch_edits(TALLOC_CTX *mem, struct dh_hive *h, int fd,
 		   const struct dh_patch *p, struct dh_patch_edit **edits,
 		   size_t *n, bool *fit, struct dh_error **err);
+
+/*
+ * The last-written time of the key holding each changed value set to
+ * filetime, as Windows sets it when it writes a value: one 8-byte edit of
+ * each such key record (nk) of the file h was opened from. hivex keeps a
+ * key record where it is, so the edits also fit the file it rewrites from
+ * that one. Results on mem.
+ */
+int dh_patch_stamps(TALLOC_CTX *mem, struct dh_hive *h,
+		    const struct dh_patch *p, uint64_t filetime,
+		    struct dh_patch_edit **edits, size_t *n,
+		    struct dh_error **err);
 
 /* Write each changed value of the plan into the hive handle. */
 int dh_patch_apply(TALLOC_CTX *mem, struct dh_hive *h,

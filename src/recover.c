@@ -21,6 +21,10 @@
 
 enum log_format { LOG_NONE, LOG_OLD, LOG_NEW };
 
+/* Where a log's entries end normally, as opposed to an entry that is
+ * there but damaged. */
+static const char NO_FURTHER_ENTRY[] = "no further entry";
+
 /* A base block is valid when it is signed, its checksum is right and its
  * two sequence numbers agree. */
 static bool base_block_valid(const uint8_t *b, size_t len)
@@ -50,7 +54,7 @@ static const char *entry_parse(const uint8_t *log, size_t len, size_t off,
 	uint64_t data = 0;
 
 	if (len - off < HVLE_HEADER || memcmp(p, "HvLE", 4) != 0)
-		return "no further entry";
+		return NO_FURTHER_ENTRY;
 	e->p = p;
 	e->size = dh_le32(p + 4);
 	e->flags = dh_le32(p + 8);
@@ -114,9 +118,12 @@ static ssize_t hashes_ok(TALLOC_CTX *mem, const struct entry *entries,
 
 /* One new-format log: its valid entries, in order, up to the first bad one. */
 struct new_log {
-	struct entry *entries;
-	size_t n;
+	struct entry *entries;  /* the sound ones (parsed), valid ones first */
+	size_t n;               /* valid: hashes right, sequence unbroken */
+	size_t parsed;          /* sound: fields within the log */
 	const char *stop;       /* why the scan stopped, when not at the end */
+	size_t bad_off;         /* where an entry that could not be parsed
+				 * begins, else 0 */
 };
 
 /* The entries from off on whose fields are sound, up to the first that is
@@ -130,8 +137,10 @@ static const char *parse_entries(TALLOC_CTX *mem, const struct dh_log_input *in,
 	while (off < in->len) {
 		struct entry e;
 
-		if ((*why = entry_parse(in->data, in->len, off, &e)) != NULL)
+		if ((*why = entry_parse(in->data, in->len, off, &e)) != NULL) {
+			out->bad_off = *why == NO_FURTHER_ENTRY ? 0 : off;
 			break;
+		}
 		out->entries = talloc_realloc(mem, out->entries, struct entry,
 					      out->n + 1);
 		if (out->entries == NULL)
@@ -153,6 +162,7 @@ static const char *keep_valid(TALLOC_CTX *mem, struct new_log *out,
 
 	if (ok < 0)
 		return "out of memory";
+	out->parsed = out->n;
 	n = (size_t)ok;
 	if (n < out->n)
 		why = "an entry's hash is wrong";
@@ -410,6 +420,85 @@ static size_t plan_new(struct replay *r, const size_t *order, size_t n_order,
 	return n;
 }
 
+/* Count, per log, the sound entries newer than seq (none was applied). */
+static unsigned count_left_out(struct replay *r, uint32_t seq)
+{
+	unsigned total = 0;
+
+	for (size_t i = 0; i < r->n_logs; i++) {
+		const struct new_log *l = &r->new_logs[i];
+
+		for (size_t j = 0; j < l->parsed; j++)
+			r->rec->logs[i].left_out += l->entries[j].seq > seq;
+		total += r->rec->logs[i].left_out;
+	}
+	return total;
+}
+
+/* The entry at j of log i, as where the replay stopped. */
+static void stop_at(struct replay *r, size_t i, size_t j, const char *why)
+{
+	const struct entry *e = &r->new_logs[i].entries[j];
+	struct dh_replay_stop *s = r->rec->stop;
+
+	s->log = i;
+	s->index = (unsigned)j + 1;
+	s->offset = (uint64_t)(e->p - r->logs[i].data);
+	s->sequence = e->seq;
+	s->why = why;
+}
+
+/* Where the chain broke after the last applied entry (log li, entry k):
+ * the next newer entry of that log, or an entry there that could not be
+ * parsed, or else the oldest newer entry of another log, whose sequence
+ * number does not follow. */
+static void find_stop(struct replay *r, size_t li, size_t k)
+{
+	const struct new_log *l = &r->new_logs[li];
+	uint32_t seq = l->entries[k].seq;
+	size_t bi = SIZE_MAX, bj = 0;
+
+	for (size_t j = k + 1; j < l->parsed; j++) {
+		if (l->entries[j].seq > seq) {
+			stop_at(r, li, j, j < l->n ? r->rec->logs[li].why_not
+						   : l->stop);
+			return;
+		}
+	}
+	if (l->bad_off != 0) {
+		*r->rec->stop = (struct dh_replay_stop){
+			li, (unsigned)l->parsed + 1, l->bad_off, 0, 0, l->stop, 0 };
+		return;
+	}
+	for (size_t i = 0; i < r->n_logs; i++)
+		for (size_t j = 0; j < r->new_logs[i].parsed; j++)
+			if (r->new_logs[i].entries[j].seq > seq &&
+			    (bi == SIZE_MAX || r->new_logs[i].entries[j].seq <
+					       r->new_logs[bi].entries[bj].seq))
+				bi = i, bj = j;
+	/* there is one: the caller counted it */
+	stop_at(r, bi, bj, bj < r->new_logs[bi].n ?
+		"its sequence number does not follow the last one applied" :
+		r->new_logs[bi].stop);
+}
+
+/* After a replay whose last entry was e, from log li: whether newer
+ * entries were left out, where and why. */
+static int note_stop(struct replay *r, const struct entry *e, size_t li)
+{
+	unsigned left_out = count_left_out(r, e->seq);
+
+	if (left_out == 0)
+		return 0;
+	r->rec->stop = talloc_zero(r->rec, struct dh_replay_stop);
+	if (r->rec->stop == NULL)
+		return -1;
+	find_stop(r, li, (size_t)(e - r->new_logs[li].entries));
+	r->rec->stop->after = e->seq;
+	r->rec->stop->left_out = left_out;
+	return 0;
+}
+
 static int replay_new(struct replay *r)
 {
 	size_t total = 0, n_order, n;
@@ -435,6 +524,10 @@ static int replay_new(struct replay *r)
 			return -1;
 		r->rec->logs[from[i]].used = true;
 		r->rec->logs[from[i]].entries++;
+	}
+	if (note_stop(r, plan[n - 1], from[n - 1]) != 0) {
+		errno = ENOMEM;
+		return -1;
 	}
 	return finish_base_block(r, r->rec->last_sequence,
 				 plan[n - 1]->bins_size);

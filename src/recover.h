@@ -38,6 +38,20 @@ struct dh_log_status {
 	bool used;                /* at least one of its entries was applied */
 	unsigned entries;         /* entries applied from it */
 	char *why_not;            /* when !usable or stopped early: the reason */
+	unsigned left_out;        /* entries newer than the last applied one
+				   * that were not applied */
+};
+
+/* Where a new-format replay stopped short of newer entries the logs hold
+ * (one bad entry ends the chain, as it does for Windows at boot). */
+struct dh_replay_stop {
+	size_t log;               /* index in dh_recovery.logs */
+	unsigned index;           /* the entry's position in that log, from 1 */
+	uint64_t offset;          /* and its offset in the file */
+	uint32_t sequence;        /* its sequence number; 0 when unreadable */
+	uint32_t after;           /* the last sequence number applied */
+	const char *why;          /* why it was not applied */
+	unsigned left_out;        /* newer entries not applied, in all logs */
 };
 
 struct dh_recovery {
@@ -49,6 +63,7 @@ struct dh_recovery {
 	bool base_block_from_log; /* the primary's base block was damaged */
 	struct dh_log_status *logs;
 	size_t n_logs;
+	struct dh_replay_stop *stop; /* NULL when no newer entry was left out */
 };
 
 /*
@@ -63,7 +78,10 @@ struct dh_recovery {
  * size the last entry's, checksum recomputed. A dirty primary with no usable
  * log fails with DH_ERR_DIRTY naming each log and why it cannot be used;
  * *out is still set then (what each log offered), and the file is
- * untouched. A failed write is DH_ERR_IO and leaves the copy partly
+ * untouched. When a recovery leaves out entries newer than the last one
+ * applied (a damaged entry or a gap ends it), (*out)->stop says where it
+ * stopped and why, and each log how many it left out. A failed write is
+ * DH_ERR_IO and leaves the copy partly
  * written, with its old base block: the caller discards it. The report
  * *out is allocated on mem.
  */

@@ -3,6 +3,7 @@
 #include <endian.h>
 #include <errno.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "error.h"
@@ -67,6 +68,24 @@ void dh_regf_mark_written(uint8_t *block)
 
 	dh_put_le32(block + 4, seq);
 	dh_put_le32(block + 8, seq);
+	dh_put_le32(block + DH_REGF_CHECKSUM_OFFSET, dh_regf_checksum(block));
+}
+
+/* Seconds from 1601-01-01 (the FILETIME epoch) to 1970-01-01. */
+#define FILETIME_UNIX_EPOCH 11644473600ull
+
+uint64_t dh_regf_filetime_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return ((uint64_t)ts.tv_sec + FILETIME_UNIX_EPOCH) * 10000000u +
+	       (uint64_t)ts.tv_nsec / 100u;
+}
+
+void dh_regf_set_written_time(uint8_t *block, uint64_t filetime)
+{
+	dh_put_le64(block + 12, filetime);
 	dh_put_le32(block + DH_REGF_CHECKSUM_OFFSET, dh_regf_checksum(block));
 }
 

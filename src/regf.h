@@ -47,6 +47,15 @@ char *dh_regf_dirty_reason(TALLOC_CTX *mem, const struct dh_regf_header *h);
  * at least 512 bytes. */
 void dh_regf_mark_written(uint8_t *block);
 
+/* The time now as a Windows FILETIME: 100-nanosecond intervals since
+ * 1601-01-01 UTC. */
+uint64_t dh_regf_filetime_now(void);
+
+/* Set a base block's last-written time (FILETIME) and recompute its
+ * checksum, as Windows does when it writes the hive. The block is at
+ * least 512 bytes. */
+void dh_regf_set_written_time(uint8_t *block, uint64_t filetime);
+
 /* Read and parse the base block of the file open at fd. */
 int dh_regf_read_fd(TALLOC_CTX *mem, int fd, const char *name,
 		    struct dh_regf_header *out, struct dh_error **err);

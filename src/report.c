@@ -198,19 +198,28 @@ static bool differs(const char *a, const char *b)
 	return a != NULL && b != NULL && strcmp(a, b) != 0;
 }
 
-static const char *status_phrase(enum dh_status status)
+/* The status in words for people: what it means depends on the command
+ * (check changes nothing, so it matches or differs; a clean hive gives
+ * recover nothing to do). JSON keeps the status names. */
+static const char *status_phrase(const struct dh_report *r)
 {
-	switch (status) {
+	if (r->command == DH_CMD_CHECK && r->status == DH_STATUS_UNCHANGED)
+		return "matches";
+	if (r->command == DH_CMD_CHECK && r->status == DH_STATUS_WOULD_CHANGE)
+		return "differs";
+	if (r->command == DH_CMD_RECOVER && r->status == DH_STATUS_UNCHANGED)
+		return "nothing to replay";
+	switch (r->status) {
 	case DH_STATUS_UNCHANGED: return "unchanged (already as asked)";
 	case DH_STATUS_WOULD_CHANGE: return "would change";
-	default: return dh_status_name(status);
+	default: return dh_status_name(r->status);
 	}
 }
 
 static void text_header(struct sb *b, const struct dh_report *r)
 {
 	sb_text(b, report_name(r));
-	sb_printf(b, ": %s (", status_phrase(r->status));
+	sb_printf(b, ": %s (", status_phrase(r));
 	if (!r->dirty)
 		sb_puts(b, "hive clean");
 	else if (r->log_entries_applied == 0)
@@ -255,6 +264,23 @@ static void text_token(struct sb *b, const char *token)
 		sb_puts(b, "(no SharedSection token)");
 }
 
+/* show: why a control set cannot be read; the failure line above already
+ * says it when it is the same error, and it is not said twice. */
+static void text_cs_error(struct sb *b, const struct dh_report *r,
+			  const struct dh_error *e)
+{
+	const char *msg = e->message != NULL ? e->message : "unknown error";
+
+	if (r->error != NULL && r->error->message != NULL &&
+	    strcmp(r->error->message, msg) == 0) {
+		sb_puts(b, "cannot be read (the error above)\n");
+		return;
+	}
+	sb_puts(b, "cannot be read: ");
+	sb_text(b, msg);
+	sb_puts(b, "\n");
+}
+
 /* "ControlSet001 [current, default]: before[ -> after]" */
 static void text_cs_line(struct sb *b, const struct dh_report *r,
 			 const struct dh_controlset_report *cs)
@@ -263,6 +289,10 @@ static void text_cs_line(struct sb *b, const struct dh_report *r,
 	sb_text(b, cs->name != NULL ? cs->name : "(unnamed control set)");
 	text_roles(b, cs->roles);
 	sb_puts(b, ": ");
+	if (cs->error != NULL) {
+		text_cs_error(b, r, cs->error);
+		return;
+	}
 	text_token(b, cs->before);
 	if (cs->changed) {
 		sb_puts(b, " -> ");
@@ -270,7 +300,8 @@ static void text_cs_line(struct sb *b, const struct dh_report *r,
 	} else if (r->status == DH_STATUS_CHANGED ||
 		   r->status == DH_STATUS_WOULD_CHANGE) {
 		/* others in the same hive changed: say why this one did not */
-		sb_puts(b, " (already as asked)");
+		sb_puts(b, r->command == DH_CMD_CHECK ? " (matches)"
+						       : " (already as asked)");
 	}
 	sb_puts(b, "\n");
 }
@@ -389,6 +420,14 @@ static void text_trailer(struct sb *b, const struct dh_report *r)
 	}
 }
 
+static void text_control_sets(struct sb *b, const struct dh_report *r)
+{
+	for (size_t i = 0; r->control_sets != NULL && i < r->n_control_sets; i++) {
+		text_cs_line(b, r, &r->control_sets[i]);
+		text_sizes(b, r, &r->control_sets[i]);
+	}
+}
+
 static const char *error_message(const struct dh_report *r)
 {
 	if (r->error != NULL && r->error->message != NULL)
@@ -415,6 +454,8 @@ static void text_failed(struct sb *b, const struct dh_report *r,
 			sb_puts(b, "\n");
 		}
 	}
+	/* show: the control sets it could read, and the one it could not */
+	text_control_sets(b, r);
 	text_trailer(b, r);
 }
 
@@ -456,8 +497,6 @@ static void text_dirty(struct sb *b, const struct dh_report *r)
 
 static void text_full(struct sb *b, const struct dh_report *r, int verbosity)
 {
-	size_t i;
-
 	text_header(b, r);
 	text_dirty(b, r);
 	if (verbosity > 0 && differs(r->target, r->hive)) {
@@ -465,10 +504,7 @@ static void text_full(struct sb *b, const struct dh_report *r, int verbosity)
 		sb_text(b, r->target);
 		sb_puts(b, "\n");
 	}
-	for (i = 0; r->control_sets != NULL && i < r->n_control_sets; i++) {
-		text_cs_line(b, r, &r->control_sets[i]);
-		text_sizes(b, r, &r->control_sets[i]);
-	}
+	text_control_sets(b, r);
 	text_trailer(b, r);
 	if (r->error != NULL) {
 		/* not failed, yet an error was recorded: do not hide it */
@@ -558,6 +594,19 @@ static void json_roles(struct sb *b, unsigned roles)
 	sb_puts(b, "]");
 }
 
+static void json_error(struct sb *b, const struct dh_error *e)
+{
+	if (e == NULL) {
+		sb_puts(b, "\"error\":null");
+		return;
+	}
+	sb_puts(b, "\"error\":{");
+	json_key_str(b, "code", dh_errcode_name(e->code));
+	sb_puts(b, ",");
+	json_key_str(b, "message", e->message);
+	sb_puts(b, "}");
+}
+
 static void json_control_set(struct sb *b,
 			     const struct dh_controlset_report *cs)
 {
@@ -573,6 +622,8 @@ static void json_control_set(struct sb *b,
 	json_sizes(b, "sizes_before", &cs->before_values);
 	sb_puts(b, ",");
 	json_sizes(b, "sizes_after", &cs->after_values);
+	sb_puts(b, ",");
+	json_error(b, cs->error);
 	sb_puts(b, "}");
 }
 
@@ -601,19 +652,6 @@ static void json_strings(struct sb *b, const char *key, char *const *list,
 	sb_puts(b, "]");
 }
 
-static void json_error(struct sb *b, const struct dh_error *e)
-{
-	if (e == NULL) {
-		sb_puts(b, "\"error\":null");
-		return;
-	}
-	sb_puts(b, "\"error\":{");
-	json_key_str(b, "code", dh_errcode_name(e->code));
-	sb_puts(b, ",");
-	json_key_str(b, "message", e->message);
-	sb_puts(b, "}");
-}
-
 char *dh_report_json(TALLOC_CTX *mem, const struct dh_report *r)
 {
 	struct sb b;
@@ -628,8 +666,10 @@ char *dh_report_json(TALLOC_CTX *mem, const struct dh_report *r)
 	json_key_str(&b, "status", dh_status_name(r->status));
 	sb_printf(&b, ",\"dirty\":%s,", r->dirty ? "true" : "false");
 	json_key_str(&b, "dirty_reason", r->dirty_reason);
-	sb_printf(&b, ",\"log_entries_applied\":%u,\"log_pages_applied\":%u,",
-		  r->log_entries_applied, r->log_pages_applied);
+	sb_printf(&b, ",\"log_entries_applied\":%u,\"log_pages_applied\":%u,"
+		  "\"log_entries_not_applied\":%u,",
+		  r->log_entries_applied, r->log_pages_applied,
+		  r->log_entries_not_applied);
 	json_strings(&b, "logs_applied", r->logs_applied, r->n_logs_applied);
 	sb_puts(&b, ",");
 	json_control_sets(&b, r);

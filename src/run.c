@@ -45,6 +45,9 @@ struct run {
 	size_t n_edits;
 	int *log_contents;            /* restore: per log, the backup copy
 				       * that replaces it, or -1 (empty) */
+	struct dh_patch_edit *stamps; /* set: the changed keys' new times */
+	size_t n_stamps;
+	uint64_t now;                 /* set: the time of the change (FILETIME) */
 };
 
 static bool writes(const struct dh_options *opts)
@@ -105,10 +108,63 @@ static int open_target(TALLOC_CTX *mem, struct run *run, const char *given,
 	if (dh_commit_lock(mem, t->dirfd, t->name, t->path, &run->lock, err) != 0)
 		return -1;
 	run->fd = run->lock->fd;
-	if (run->lock->completed == NULL)
+	if (run->lock->completed != NULL &&
+	    add_warning(run->report, run->lock->completed) != 0)
+		return dh_error_set(mem, err, DH_ERR_NOMEM, "out of memory");
+	return writes(run->opts) ? dh_target_replaceable(mem, t, run->fd, err)
+				 : 0;
+}
+
+/* A hive without write permission is replaced all the same (the rename
+ * needs only the directory's): say so, since its owner may have meant it
+ * to stay as it was. */
+static int warn_read_only(TALLOC_CTX *mem, struct run *run,
+			  struct dh_error **err)
+{
+	struct stat st;
+	char *w;
+
+	if (fstat(run->fd, &st) != 0 || (st.st_mode & 0222) != 0)
 		return 0;
-	return add_warning(run->report, run->lock->completed) == 0 ? 0 :
+	w = talloc_asprintf(mem, "%s was read-only (mode %04o) and was replaced all the same; the new file keeps that mode",
+			    run->report->hive, (unsigned)(st.st_mode & 07777));
+	return w != NULL && add_warning(run->report, w) == 0 ? 0 :
 		dh_error_set(mem, err, DH_ERR_NOMEM, "out of memory");
+}
+
+/* A replay that stopped short of newer entries: where, why, and what was
+ * left out, log by log. Windows stops at the same entry: the result is
+ * the hive it would load, and the newer changes are in neither. */
+static int warn_stop(struct dh_report *r, const struct dh_recovery *rec)
+{
+	const struct dh_replay_stop *s = rec->stop;
+	char *w = talloc_asprintf(r, "%s: the log replay stopped at entry %u (",
+				  rec->logs[s->log].path, s->index);
+	const char *sep = " (";
+	int rc;
+
+	if (w != NULL && s->sequence != 0)
+		w = talloc_asprintf_append(w, "sequence %u, ", s->sequence);
+	if (w != NULL)
+		w = talloc_asprintf_append(w, "offset 0x%llx), after sequence %u: %s. Windows stops there too when it loads this hive: %u later log %s not applied",
+					   (unsigned long long)s->offset,
+					   s->after, s->why ? s->why : "it cannot be used",
+					   s->left_out,
+					   s->left_out == 1 ? "entry was" : "entries were");
+	for (size_t i = 0; w != NULL && i < rec->n_logs; i++) {
+		if (rec->logs[i].left_out == 0)
+			continue;
+		w = talloc_asprintf_append(w, "%s%u in %s", sep,
+					   rec->logs[i].left_out,
+					   rec->logs[i].path);
+		sep = ", ";
+	}
+	if (w != NULL)
+		w = talloc_asprintf_append(w, "), and the changes they hold are not in the result");
+	r->log_entries_not_applied = s->left_out;
+	rc = w != NULL ? add_warning(r, w) : -1;
+	talloc_free(w);
+	return rc;
 }
 
 static int report_logs(struct run *run)
@@ -130,7 +186,7 @@ static int report_logs(struct run *run)
 			return -1;
 		r->n_logs_applied++;
 	}
-	return 0;
+	return rec->stop != NULL ? warn_stop(r, rec) : 0;
 }
 
 /* Replay the logs into fd, a copy of the primary. Their bytes are in the
@@ -224,6 +280,12 @@ static int fill_control_sets(struct dh_report *r, const struct dh_patch *p)
 		c->name = talloc_strdup(r->control_sets, it->cs.name);
 		c->number = it->cs.number;
 		c->roles = it->cs.roles;
+		if (c->name == NULL)
+			return -1;
+		if (it->error != NULL) {
+			c->error = talloc_steal(r->control_sets, it->error);
+			continue;
+		}
 		c->before = dh_sharedsection_token_text(r->control_sets,
 							it->before.units,
 							&it->tok_before);
@@ -233,7 +295,7 @@ static int fill_control_sets(struct dh_report *r, const struct dh_patch *p)
 		c->before_values = it->tok_before.values;
 		c->after_values = it->tok_after.values;
 		c->changed = it->changed;
-		if (c->name == NULL || c->before == NULL || c->after == NULL)
+		if (c->before == NULL || c->after == NULL)
 			return -1;
 	}
 	r->n_control_sets = p->n_items;
@@ -258,29 +320,50 @@ static int verify_clean(TALLOC_CTX *mem, int fd, const char *path,
 	return dh_hive_open_fd(mem, fd, path, false, written, err);
 }
 
-/* Only the edited bytes written over fd, a copy of the hive they were
- * planned on, and the base block marked as written anew: every other byte
- * of the hive stays as it was. */
-static int write_edits(struct run *run, int fd, TALLOC_CTX *mem,
-		       struct dh_error **err)
+static int put_edits(const struct dh_patch_edit *e, size_t n, int fd)
+{
+	for (size_t i = 0; i < n; i++)
+		if (dh_failpoint("write") != 0 ||
+		    dh_io_pwrite_all(fd, e[i].bytes, e[i].len,
+				     (off_t)e[i].offset) != 0)
+			return -1;
+	return 0;
+}
+
+/* The changed keys and the base block get the time of the change, as
+ * Windows gives them when it writes a value; renumbered (mark) unless
+ * hivex, which wrote fd, did that already. */
+static int stamp(struct run *run, int fd, bool mark, TALLOC_CTX *mem,
+		 struct dh_error **err)
 {
 	const char *name = run->report->hive;
 	uint8_t block[DH_REGF_BASE_BLOCK_SIZE];
 
-	for (size_t i = 0; i < run->n_edits; i++)
-		if (dh_failpoint("write") != 0 ||
-		    dh_io_pwrite_all(fd, run->edits[i].bytes, run->edits[i].len,
-				     (off_t)run->edits[i].offset) != 0)
-			return dh_error_errno(mem, err, DH_ERR_IO, errno,
-					      "cannot write the new %s", name);
+	if (put_edits(run->stamps, run->n_stamps, fd) != 0)
+		return dh_error_errno(mem, err, DH_ERR_IO, errno,
+				      "cannot write the new %s", name);
 	if (dh_io_pread_full(fd, block, sizeof(block), 0) != (ssize_t)sizeof(block))
 		return dh_error_errno(mem, err, DH_ERR_IO, errno,
 				      "cannot read back the new %s", name);
-	dh_regf_mark_written(block);
+	dh_regf_set_written_time(block, run->now);
+	if (mark)
+		dh_regf_mark_written(block);
 	if (dh_io_pwrite_all(fd, block, sizeof(block), 0) != 0)
 		return dh_error_errno(mem, err, DH_ERR_IO, errno,
 				      "cannot write the new %s", name);
 	return 0;
+}
+
+/* Only the edited bytes written over fd, a copy of the hive they were
+ * planned on, the changed keys' times, and the base block marked as
+ * written anew: every other byte of the hive stays as it was. */
+static int write_edits(struct run *run, int fd, TALLOC_CTX *mem,
+		       struct dh_error **err)
+{
+	if (put_edits(run->edits, run->n_edits, fd) != 0)
+		return dh_error_errno(mem, err, DH_ERR_IO, errno,
+				      "cannot write the new %s", run->report->hive);
+	return stamp(run, fd, true, mem, err);
 }
 
 /* The whole of the file open at src into fd, in the kernel. */
@@ -320,7 +403,7 @@ static int write_patched(void *arg, int fd, TALLOC_CTX *mem,
 	/* Written: its in-memory copy of the hive is not needed again, and
 	 * the verify step is about to read the file. */
 	TALLOC_FREE(run->hive);
-	return rc;
+	return rc != 0 ? rc : stamp(run, fd, false, mem, err);
 }
 
 /* ... and hold exactly the planned values. */
@@ -447,7 +530,7 @@ static int commit(TALLOC_CTX *mem, struct run *run, dh_commit_write_fn write,
 		return rc < 0 ? -1 : 0;  /* 1: nothing to write, none made */
 	if (report_backup(run->report, backup, &req) != 0)
 		return dh_error_set(mem, err, DH_ERR_NOMEM, "out of memory");
-	return 0;
+	return warn_read_only(mem, run, err);
 }
 
 static enum dh_status outcome(const struct dh_options *opts, bool any_change)
@@ -509,8 +592,11 @@ static int run_recover(TALLOC_CTX *mem, struct run *run,
 static int prepare_edits(TALLOC_CTX *mem, struct run *run, bool *fit,
 			 struct dh_error **err)
 {
+	run->now = dh_regf_filetime_now();
 	if (dh_patch_edits(mem, run->hive, run->source, run->patch, &run->edits,
-			   &run->n_edits, fit, err) != 0)
+			   &run->n_edits, fit, err) != 0 ||
+	    dh_patch_stamps(mem, run->hive, run->patch, run->now, &run->stamps,
+			    &run->n_stamps, err) != 0)
 		return -1;
 	/* Done reading: let go of hivex's map of the source. */
 	TALLOC_FREE(run->hive);
@@ -520,6 +606,19 @@ static int prepare_edits(TALLOC_CTX *mem, struct run *run, bool *fit,
 			    &run->hive, err) != 0)
 		return -1;
 	return dh_patch_apply(mem, run->hive, run->patch, err);
+}
+
+/* show: the hive fails on the first control set it cannot read, which
+ * the report shows with the others. */
+static int unreadable(TALLOC_CTX *mem, const struct dh_report *r,
+		      struct dh_error **err)
+{
+	for (size_t i = 0; i < r->n_control_sets; i++)
+		if (r->control_sets[i].error != NULL)
+			return dh_error_set(mem, err,
+					    r->control_sets[i].error->code, "%s",
+					    r->control_sets[i].error->message);
+	return 0;
 }
 
 /* Open the hive at source with hivex, plan, and report the plan. */
@@ -538,7 +637,8 @@ static int plan(TALLOC_CTX *mem, struct run *run, int source,
 	if (fill_control_sets(run->report, run->patch) != 0)
 		return dh_error_set(mem, err, DH_ERR_NOMEM, "out of memory");
 	run->report->status = outcome(opts, run->patch->any_change);
-	return 0;
+	return run->patch->n_unreadable > 0 ? unreadable(mem, run->report, err)
+					    : 0;
 }
 
 /* set, dirty: the primary copied into the new file in the kernel, the logs
@@ -785,6 +885,7 @@ struct dh_report *dh_run_target(TALLOC_CTX *mem, const struct dh_options *opts,
 
 	if (r == NULL || work == NULL)
 		goto nomem;
+	r->command = opts->command;
 	r->target = talloc_strdup(r, target);
 	r->hive = talloc_strdup(r, target);
 	if (r->target == NULL || r->hive == NULL)

@@ -8,9 +8,11 @@
 #include <fcntl.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <linux/fs.h>
 
 #include "error.h"
 #include "io.h"
@@ -519,4 +521,38 @@ fail:
 		talloc_steal(mem, *err);
 	talloc_free(list);
 	return -1;
+}
+
+/* The file (or directory) open at fd is immutable or append-only: chattr
+ * flags that make rename and unlink fail with EPERM even for root. The
+ * flag's chattr letter, or 0. Filesystems without such flags (FUSE,
+ * tmpfs) answer ENOTTY: none there. */
+static char locked_flag(int fd)
+{
+	int flags = 0;
+
+	if (ioctl(fd, FS_IOC_GETFLAGS, &flags) != 0)
+		return 0;
+	if (flags & FS_IMMUTABLE_FL)
+		return 'i';
+	return (flags & FS_APPEND_FL) ? 'a' : 0;
+}
+
+int dh_target_replaceable(TALLOC_CTX *mem, const struct dh_target *t,
+			  int fd, struct dh_error **err)
+{
+	const char *what = t->path, *which = "it";
+	char flag = locked_flag(fd);
+
+	if (flag == 0) {
+		flag = locked_flag(t->dirfd);
+		what = *t->dir ? t->dir : ".";
+		which = "the hive in it";
+	}
+	if (flag == 0)
+		return 0;
+	return dh_error_set(mem, err, DH_ERR_IO,
+			    "%s is %s (chattr +%c): %s cannot be replaced, not even by root; clear the flag with chattr -%c %s and run again (chattr +%c puts it back); nothing was changed",
+			    what, flag == 'i' ? "immutable" : "append-only",
+			    flag, which, flag, what, flag);
 }

@@ -85,4 +85,12 @@ int dh_target_map_fd(TALLOC_CTX *mem, int fd, const char *name,
 		     const uint8_t **data, size_t *len, void **owner,
 		     struct dh_error **err);
 
+/*
+ * Whether the hive open at fd can be replaced: DH_ERR_IO, naming the file
+ * (or its directory) and the remedy, when it is immutable or append-only
+ * (chattr +i, +a), which even root cannot rename over; else 0.
+ */
+int dh_target_replaceable(TALLOC_CTX *mem, const struct dh_target *t,
+			  int fd, struct dh_error **err);
+
 #endif

@@ -540,6 +540,8 @@ struct cs_spec {
 	const char *second;       /* CL_TWO_TOKENS: the second token's numbers */
 	hive_type type;           /* 0 means REG_EXPAND_SZ */
 	bool no_nul;              /* data without the UTF-16 terminator */
+	size_t pad_to;            /* the value padded to this many bytes,
+				   * terminator included (0: not padded) */
 };
 
 #define MAX_CS 3
@@ -548,6 +550,7 @@ struct hive_spec {
 	const char *name;
 	uint32_t minor;           /* base block minor version (0: BASE_MINOR) */
 	bool no_select;
+	bool from_zero;           /* control sets numbered from 000, not 001 */
 	uint32_t current, deflt, lkg, failed;
 	size_t ncs;
 	struct cs_spec cs[MAX_CS];
@@ -587,6 +590,16 @@ static const struct hive_spec fixtures[] = {
 	{ .name = "partial.hive",
 	  .current = 1, .deflt = 1, .lkg = 2, .failed = 0, .ncs = 2,
 	  .cs = { { .numbers = "1024,3072" }, { .numbers = NULL } } },
+	/* a stray ControlSet000 beside the real one; Select\Failed = 0
+	 * means "none", not ControlSet000 */
+	{ .name = "stray000.hive", NT4_SELECT, .from_zero = true, .ncs = 2,
+	  .cs = { { .numbers = "1024,3072" }, { .numbers = "1024,3072" } } },
+	/* values of exactly 16,344 bytes, the most a 1.4+ hive holds in a
+	 * plain cell: appending ",512" makes it a big-data value there (1.5),
+	 * not in a 1.3 hive */
+	{ .name = "long15.hive", .minor = 5, NT4_SELECT,
+	  NT4_CS(.pad_to = 16344) },
+	{ .name = "long13.hive", NT4_SELECT, NT4_CS(.pad_to = 16344) },
 	{ .name = "dirty-seq.hive", .minor = 5, NT4_SELECT, .ncs = 1,
 	  .cs = { { .numbers = "1024,20480,768", .style = CL_SXSSRV } },
 	  .edit = EDIT_DIRTY_SEQ },
@@ -636,7 +649,25 @@ static char *cmdline(TALLOC_CTX *mem, const struct cs_spec *cs)
 			sep = i == shared ? " \t" : "  ";
 		line = check_alloc(talloc_asprintf_append(line, "%s%s", sep, tok[i]));
 	}
+	if (cs->pad_to != 0) {
+		size_t want = cs->pad_to / 2 - 1;   /* code units before the NUL */
+		size_t have;
+
+		line = check_alloc(talloc_asprintf_append(line, " Padding="));
+		have = strlen(line);
+		if (have > want)
+			die("pad_to %zu is too short for the command line", cs->pad_to);
+		line = check_alloc(talloc_realloc(mem, line, char, want + 1));
+		memset(line + have, 'x', want - have);
+		line[want] = '\0';
+	}
 	return line;
+}
+
+/* The number of the i-th control set of spec. */
+static unsigned cs_number(const struct hive_spec *spec, size_t i)
+{
+	return (unsigned)i + (spec->from_zero ? 0 : 1);
 }
 
 static hive_type windows_type(const struct cs_spec *cs)
@@ -715,7 +746,7 @@ static void build_hive(TALLOC_CTX *mem, const char *base, const char *out,
 		set_values(&b, node, &vs);
 	}
 	for (size_t i = 0; i < spec->ncs; i++)
-		build_control_set(&b, root, (unsigned)(i + 1), &spec->cs[i]);
+		build_control_set(&b, root, cs_number(spec, i), &spec->cs[i]);
 
 	node = key(&b, root, "Setup");
 	vs = vs_new(&b);
@@ -749,8 +780,8 @@ static void verify_hive(TALLOC_CTX *mem, const char *path,
 	for (size_t i = 0; i < spec->ncs; i++) {
 		const struct cs_spec *cs = &spec->cs[i];
 		char *kpath = check_alloc(talloc_asprintf(mem,
-			"ControlSet%03zu\\Control\\Session Manager\\SubSystems",
-			i + 1));
+			"ControlSet%03u\\Control\\Session Manager\\SubSystems",
+			cs_number(spec, i)));
 		char *save = NULL, *want;
 		hive_node_h node = root;
 		hive_value_h val;

@@ -94,6 +94,36 @@ export_hive "$d/SYSTEM" >"$WORK/set.reg"
 only_windows_changed "$WORK/recovered.reg" "$WORK/set.reg" 1 "set = recover + only the Windows value (whole-hive exports)"
 contains "$(windows_value "$d/SYSTEM")" "SharedSection=1024,20480,512 " "SYSTEM_B has the new third number"
 
+# One flipped byte in the pages of LOG1's third entry (sequence 2109, at
+# 0x7000): its hash is wrong, and the replay stops there as Windows does,
+# after 2107 and 2108; LOG1's 2109, 2110 and LOG2's 2111..2130 are left out.
+d=$(case_dir system-b-flipped)
+system_b "$d"
+printf '\377' | dd of="$d/SYSTEM.LOG1" bs=1 seek=$((0x7000 + 1000)) conv=notrunc 2>/dev/null
+run recover "$d/SYSTEM"
+expect_rc 0 "recover SYSTEM_B with a damaged LOG1 entry applies the entries before it"
+contains "$OUT" "logs replayed: 2 entries" "2 of the 24 entries are applied"
+contains "$OUT" "warning: $d/SYSTEM.LOG1: the log replay stopped at entry 3 (sequence 2109, offset 0x7000), after sequence 2108: an entry's hash is wrong" "a warning names the log, the entry and why"
+contains "$OUT" "Windows stops there too" "the warning says Windows would do the same"
+contains "$OUT" "22 later log entries were not applied (2 in $d/SYSTEM.LOG1, 20 in $d/SYSTEM.LOG2)" "the warning counts the entries left out, per log"
+system_b "$d"
+printf '\377' | dd of="$d/SYSTEM.LOG1" bs=1 seek=$((0x7000 + 1000)) conv=notrunc 2>/dev/null
+run show --json "$d/SYSTEM"
+check "show --json reports the 22 entries left out and the warning" python3 -c '
+import json, sys
+r = json.loads(sys.stdin.read())
+assert r["log_entries_applied"] == 2 and r["log_entries_not_applied"] == 22, r
+assert any("stopped at entry 3 (sequence 2109" in w for w in r["warnings"]), r
+' <"$WORK/out"
+d=$(case_dir system-b-intact)
+system_b "$d"
+run show --json "$d/SYSTEM"
+check "an intact SYSTEM_B replays without that warning" python3 -c '
+import json, sys
+r = json.loads(sys.stdin.read())
+assert r["log_entries_not_applied"] == 0 and r["warnings"] == [], r
+' <"$WORK/out"
+
 d=$(case_dir system-b-nologs)
 unxz_to regipy/SYSTEM_B "$d" SYSTEM >/dev/null
 cp "$d/SYSTEM" "$WORK/original"

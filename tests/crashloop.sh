@@ -32,18 +32,19 @@ xz -dc "$CORPUS/regipy/SYSTEM.xz" >"$WORK/original"
 cp "$WORK/original" "$H"
 
 # xml_id FILE: the sha256 of hivexml's export of FILE, without the cells'
-# file offsets and the base block's timestamp; empty when hivex cannot
-# open FILE.
+# file offsets, the base block's timestamp and the SubSystems keys'
+# timestamps; empty when hivex cannot open FILE.
 xml_id() {
 	if hivexml "$1" >"$WORK/x.xml" 2>/dev/null; then
-		perl -pe 's|<byte_runs>.*?</byte_runs>||g; s|^<hive><mtime>[^<]*</mtime>|<hive>|' \
+		perl -pe 's|<byte_runs>.*?</byte_runs>||g; s|^<hive><mtime>[^<]*</mtime>|<hive>|; s|(<node name="SubSystems"><mtime>)[^<]*|$1|g' \
 			"$WORK/x.xml" | sha256sum | cut -c1-64
 	fi
 }
 
 # export_id FILE: the sha256 of the whole hive exported by hivexml (every
 # key, value, class and key timestamp), without what a commit rewrites in
-# any case: the file offsets of cells and the base block's timestamp. Equal
+# any case: the file offsets of cells, the base block's timestamp and that
+# of the key whose value changes (both are the time of the change). Equal
 # ids: the same registry content. Cached by the file's own sha256 (a hive's
 # bytes differ from run to run, but a killed run often leaves them as they
 # were). Empty when hivex cannot open the file.

@@ -73,10 +73,34 @@ for f in xp win7 win10; do
 done
 contains "$(windows_value "$d/SYSTEM")" "SharedSection=1024,20480,640 Windows=On" "win10.hive: only the third number changed"
 # 768 -> 640 fits the value's own cell: only those three UTF-16 code units
-# (one byte each) change past the base block, nothing else of the file.
-check "win10.hive: past the base block, exactly the three changed digits differ" \
-	test "$(cmp -l "$FIX/win10.hive" "$d/SYSTEM" | awk '$1 > 512' | wc -l)" -eq 3
+# (one byte each) and the SubSystems key's last-written time (8 bytes at
+# +8 of its record) change past the base block, nothing else of the file.
+nk=$(hive_times "$d/SYSTEM" | cut -d' ' -f4)
+check "win10.hive: past the base block, exactly the three changed digits differ, and the key's time" \
+	test "$(cmp -l "$FIX/win10.hive" "$d/SYSTEM" | awk -v a=$((nk + 8)) '$1 > 512 && ($1 - 1 < a || $1 - 1 >= a + 8)' | wc -l)" -eq 3
 check "win10.hive: the file keeps its length" test "$(stat -c %s "$d/SYSTEM")" -eq "$(stat -c %s "$FIX/win10.hive")"
+
+# The time of the change: Windows sets the written key's last-written
+# time and the base block's when it writes a value. Both ways of writing
+# (in place: win10, 768 -> 640; hivex: nt4, ",512" appended) do.
+for f in win10 nt4; do
+	d=$(case_dir "times-$f")
+	h=$(fixture "$f.hive" "$d")
+	set -- $(hive_times "$h")
+	old_key=$1 old_control=$3
+	t0=$(filetime_now)
+	run set --no-backup --non-interactive 640 "$h"
+	t1=$(filetime_now)
+	expect_rc 0 "$f.hive: set for the timestamps"
+	set -- $(hive_times "$h")
+	check "$f.hive: the key's last-written time is the time of the change" \
+		test "$1" -ge "$t0" -a "$1" -le "$t1" -a "$1" -ne "$old_key"
+	check "$f.hive: the base block has the same time" test "$2" = "$1"
+	check "$f.hive: a key that did not change keeps its time" test "$3" = "$old_control"
+	cp "$h" "$WORK/stamped"
+	run set --no-backup --non-interactive 640 "$h"
+	check "$f.hive: a hive already as asked keeps its times (not written)" cmp -s "$h" "$WORK/stamped"
+done
 
 d=$(case_dir set-all-three)
 h=$(fixture win7.hive "$d")
@@ -137,8 +161,12 @@ d=$(case_dir check)
 h=$(fixture xp.hive "$d")
 run check --non-interactive 512 "$h"
 expect_rc 0 "check when every control set matches"
+contains "$OUT" "$h: matches (hive clean)" "check says the hive matches"
 run check --non-interactive 768 "$h"
 expect_rc 1 "check when a control set differs"
+contains "$OUT" "$h: differs (hive clean)" "check says the hive differs"
+run check --json --non-interactive 768 "$h"
+contains "$OUT" '"status":"would-change"' "check --json keeps the status name would-change"
 run check --interactive 3072 --non-interactive 512 "$h"
 expect_rc 0 "check of two numbers that match"
 d=$(case_dir check-nt4)
@@ -221,10 +249,37 @@ refuse noselect "no Select key"
 refuse novalue "no Windows value"
 refuse partial "ControlSet002"
 refuse empty "no Select key"
+refuse long15 "would grow to 16352 bytes, more than the 16344"
 refuse garbage "not a registry hive"
 refuse truncated "nothing was changed"
 refuse dirty-seq "no transaction log can be replayed"
 refuse dirty-sum "checksum"
+
+# show reads every control set it can: the unreadable one is marked, the
+# hive still fails (exit 3).
+d=$(case_dir show-partial)
+h=$(fixture partial.hive "$d")
+run show "$h"
+expect_rc 3 "show of a hive with an unreadable control set fails"
+contains "$ERR" "ControlSet001 [current, default]: SharedSection=1024,3072" "show still shows the control set it can read"
+contains "$ERR" "ControlSet002 [last known good]: cannot be read" "show marks the control set it cannot read"
+contains "$ERR" "ControlSet002\\Control\\Session Manager\\SubSystems has no Windows value" "and says why"
+run show --json "$h"
+check "show --json lists both control sets, the unreadable one with its error" python3 -c '
+import json, sys
+r = json.loads(sys.stdin.read())
+assert r["status"] == "failed" and r["error"]["code"] == "not-a-system-hive", r
+a, b = r["control_sets"]
+assert a["before"] == "SharedSection=1024,3072" and a["error"] is None, a
+assert b["name"] == "ControlSet002" and b["before"] is None, b
+assert b["error"]["code"] == "not-a-system-hive" and "no Windows value" in b["error"]["message"], b
+' <"$WORK/out"
+
+d=$(case_dir long13)
+h=$(fixture long13.hive "$d")
+run set --no-backup --non-interactive 512 "$h"
+expect_rc 0 "a 1.3 hive (no big-data records) takes a value past 16,344 bytes"
+contains "$(windows_value "$h")" "SharedSection=1024,3072,512 " "the long value was patched"
 
 d=$(case_dir show-dirty)
 h=$(fixture dirty-seq.hive "$d")
@@ -320,6 +375,35 @@ else
 	contains "$ERR" "cannot open $h" "the error names the unreadable hive"
 fi
 
+d=$(case_dir read-only)
+h=$(fixture nt4.hive "$d")
+chmod 444 "$h"
+run set --non-interactive 512 "$h"
+expect_rc 0 "a read-only (0444) hive is replaced"
+contains "$OUT" "warning: $h was read-only (mode 0444)" "a warning says the hive was read-only"
+check "the new hive keeps mode 0444" test "$(stat -c %a "$h")" = 444
+contains "$(windows_value "$h")" "SharedSection=1024,3072,512 " "the read-only hive was patched"
+
+d=$(case_dir immutable)
+h=$(fixture nt4.hive "$d")
+if ! chattr +i "$h" 2>/dev/null; then
+	skip "chattr +i is not supported here ($(stat -f -c %T "$d")) or needs root"
+else
+	run set --non-interactive 512 "$h"
+	chattr -i "$h"
+	expect_rc 3 "an immutable hive is refused"
+	contains "$ERR" "$h is immutable (chattr +i)" "the error says the hive is immutable"
+	contains "$ERR" "chattr -i $h" "the error gives the remedy"
+	lacks "$ERR" "run as root" "the error does not send root to become root"
+	check "the immutable hive is unchanged" cmp -s "$h" "$FIX/nt4.hive"
+	check "nothing is left beside the immutable hive" test "$(listing "$d")" = "SYSTEM "
+	chattr +i "$d"
+	run set --non-interactive 512 "$h"
+	chattr -i "$d"
+	expect_rc 3 "a hive in an immutable directory is refused"
+	contains "$ERR" "$d/ is immutable (chattr +i): the hive in it cannot be replaced" "the error names the immutable directory"
+fi
+
 d=$(case_dir full)
 if [ "$(id -u)" -ne 0 ] || ! mount -t tmpfs -o size=64k tmpfs "$d" 2>/dev/null; then
 	skip "full and read-only filesystem tests need root to mount a small tmpfs"
@@ -413,7 +497,7 @@ check "recover gives the state Windows would, byte for byte" cmp -s "$d/SYSTEM" 
 check "recover keeps a backup set" test -n "$(ls "$d" | grep '^SYSTEM\.deskheap-.*\.bak\.LOG1$')"
 run recover "$d/SYSTEM"
 expect_rc 0 "recover on the now clean hive"
-contains "$OUT" "unchanged" "a clean hive is not written again"
+contains "$OUT" "nothing to replay" "a clean hive is not written again"
 
 for c in new-badhash:A1 new-gap:A2 new-truncated:A2 new-pastend:A2 new-hugebins:A2; do
 	d=$(dirty_case "${c%%:*}")
@@ -439,7 +523,7 @@ d=$(case_dir recover-clean)
 h=$(fixture win7.hive "$d")
 run recover "$h"
 expect_rc 0 "recover on a clean hive"
-contains "$OUT" "unchanged" "a clean hive is left alone"
+contains "$OUT" "$h: nothing to replay (hive clean)" "recover says a clean hive has nothing to replay"
 check "recover writes nothing to a clean hive" test "$(listing "$d")" = "SYSTEM "
 
 for c in new-badbase new-stale old-timestamp nologs; do

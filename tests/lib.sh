@@ -142,3 +142,24 @@ name = re.sub("_+", "_", p.replace("/", "_")).strip("_") or "root"
 print("%s-%08x" % (name, h))
 ' "$1"
 }
+
+# hive_times FILE [CONTROLSET]: "KEY BASE CONTROL OFFSET": the last-written
+# times (FILETIME) of CONTROLSET's SubSystems key, of the base block and of
+# its Control key, and the file offset of the SubSystems key record, read
+# with hivex's Perl binding.
+hive_times() {
+	perl -MWin::Hivex -e '
+my $h = Win::Hivex->open($ARGV[0]);
+my $n = $h->root;
+$n = $h->node_get_child($n, $_) for ($ARGV[1], "Control");
+my $control = $n;
+$n = $h->node_get_child($n, $_) for ("Session Manager", "SubSystems");
+print join(" ", $h->node_timestamp($n), $h->last_modified,
+	   $h->node_timestamp($control), $n), "\n";
+' "$1" "${2:-ControlSet001}"
+}
+
+# filetime_now: the time now as a Windows FILETIME (100 ns since 1601).
+filetime_now() {
+	python3 -c 'import time; print(int(time.time() * 10**7) + 116444736000000000)'
+}

@@ -34,6 +34,25 @@ static void test_control_sets_and_roles(void **state)
 	talloc_free(mem);
 }
 
+/* Select\Failed = 0 means no failed control set: a stray ControlSet000
+ * gets no role from it. */
+static void test_select_zero_is_none(void **state)
+{
+	TALLOC_CTX *mem = talloc_new(NULL);
+	struct dh_hive *h = fixture_open(mem, "stray000.hive", false);
+	struct dh_controlset *sets;
+	size_t n;
+
+	(void)state;
+	assert_int_equal(dh_hive_control_sets(mem, h, &sets, &n, NULL), 0);
+	assert_int_equal(n, 2);
+	assert_string_equal(sets[0].name, "ControlSet000");
+	assert_int_equal(sets[0].roles, 0);
+	assert_int_equal(sets[1].roles, DH_ROLE_CURRENT | DH_ROLE_DEFAULT |
+					DH_ROLE_LASTKNOWNGOOD);
+	talloc_free(mem);
+}
+
 static void test_read_windows_value(void **state)
 {
 	static const char expect[] = "%SystemRoot%\\system32\\csrss.exe ObjectDirectory=\\Windows SharedSection=1024,3072 Windows=On";
@@ -159,6 +178,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_control_sets_and_roles),
+		cmocka_unit_test(test_select_zero_is_none),
 		cmocka_unit_test(test_read_windows_value),
 		cmocka_unit_test(test_read_type_and_terminator_kept),
 		cmocka_unit_test(test_not_system),

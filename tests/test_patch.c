@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -107,6 +108,103 @@ static void test_plan_whole_or_nothing(void **state)
 	talloc_free(mem);
 }
 
+/* Only reading, a control set that cannot be read does not hide the
+ * others: it is marked with why. */
+static void test_plan_show_marks_unreadable(void **state)
+{
+	TALLOC_CTX *mem = talloc_new(NULL);
+	struct dh_hive *h = fixture_open(mem, "partial.hive", false);
+	struct dh_patch *p = NULL;
+	struct dh_error *err = NULL;
+
+	(void)state;
+	assert_int_equal(dh_patch_plan(mem, h, DH_CONTROL_SET_ALL, NULL, &p, &err), 0);
+	assert_null(err);
+	assert_int_equal(p->n_items, 2);
+	assert_int_equal(p->n_unreadable, 1);
+	assert_null(p->items[0].error);
+	assert_int_equal(p->items[0].tok_before.values.interactive, 3072);
+	assert_non_null(p->items[1].error);
+	assert_int_equal(p->items[1].error->code, DH_ERR_NOT_SYSTEM);
+	assert_non_null(strstr(p->items[1].error->message, "ControlSet002"));
+	assert_int_equal(p->items[1].cs.number, 2);
+	talloc_free(mem);
+}
+
+/* A 16,344-byte value: one byte more would need a big-data record in a
+ * 1.4+ hive (refused); a 1.3 hive has none, and an edit that keeps the
+ * length is fine anywhere. */
+static void test_plan_refuses_big_data(void **state)
+{
+	TALLOC_CTX *mem = talloc_new(NULL);
+	struct dh_hive *h = fixture_open(mem, "long15.hive", false);
+	struct dh_values third = { .non_interactive = 512 };
+	struct dh_values second = { .interactive = 4096 };
+	struct dh_patch *p = NULL;
+	struct dh_error *err = NULL;
+
+	(void)state;
+	assert_int_equal(dh_patch_plan(mem, h, DH_CONTROL_SET_ALL, &third, &p, &err), -1);
+	assert_null(p);
+	assert_int_equal(err->code, DH_ERR_VALUE);
+	assert_non_null(strstr(err->message, "16352 bytes"));
+	assert_non_null(strstr(err->message, "16344"));
+	assert_non_null(strstr(err->message, "ControlSet001"));
+	assert_int_equal(dh_patch_plan(mem, h, DH_CONTROL_SET_ALL, &second, &p, NULL), 0);
+	assert_true(p->items[0].changed);
+	assert_int_equal(p->items[0].after.n_units, 16344 / 2);
+	h = fixture_open(mem, "long13.hive", false);
+	assert_int_equal(dh_patch_plan(mem, h, DH_CONTROL_SET_ALL, &third, &p, NULL), 0);
+	assert_int_equal(p->items[0].after.n_units, 16352 / 2);
+	talloc_free(mem);
+}
+
+/* The SubSystems key record of ControlSet001 in fixture `name`, found
+ * with hivex itself: its handle is its file offset. */
+static hive_node_h subsystems_nk(const char *name)
+{
+	char path[4096];
+	hive_h *h;
+	hive_node_h n;
+	static const char *const keys[] = { "ControlSet001", "Control",
+					    "Session Manager", "SubSystems" };
+
+	snprintf(path, sizeof(path), "%s/%s", fixtures_dir(), name);
+	h = hivex_open(path, 0);
+	assert_non_null(h);
+	n = hivex_root(h);
+	for (size_t i = 0; i < 4; i++)
+		n = hivex_node_get_child(h, n, keys[i]);
+	assert_true(n != 0);
+	hivex_close(h);
+	return n;
+}
+
+/* A changed value's key gets the time of the change: one 8-byte edit at
+ * +8 of its nk record; an unchanged plan stamps nothing. */
+static void test_stamps(void **state)
+{
+	TALLOC_CTX *mem = talloc_new(NULL);
+	struct dh_hive *h = fixture_open(mem, "win10.hive", false);
+	struct dh_values want = { .non_interactive = 640 };
+	struct dh_values same = { .non_interactive = 768 };
+	struct dh_patch_edit *e;
+	struct dh_patch *p;
+	size_t n;
+
+	(void)state;
+	assert_int_equal(dh_patch_plan(mem, h, DH_CONTROL_SET_ALL, &want, &p, NULL), 0);
+	assert_int_equal(dh_patch_stamps(mem, h, p, 0x0123456789abcdefull, &e, &n, NULL), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(e[0].offset, subsystems_nk("win10.hive") + 8);
+	assert_int_equal(e[0].len, 8);
+	assert_memory_equal(e[0].bytes, "\xef\xcd\xab\x89\x67\x45\x23\x01", 8);
+	assert_int_equal(dh_patch_plan(mem, h, DH_CONTROL_SET_ALL, &same, &p, NULL), 0);
+	assert_int_equal(dh_patch_stamps(mem, h, p, 1, &e, &n, NULL), 0);
+	assert_int_equal(n, 0);
+	talloc_free(mem);
+}
+
 static void test_plan_refuses_bad_requests(void **state)
 {
 	TALLOC_CTX *mem = talloc_new(NULL);
@@ -198,6 +296,9 @@ int main(void)
 		cmocka_unit_test(test_plan_unchanged),
 		cmocka_unit_test(test_plan_choose_control_set),
 		cmocka_unit_test(test_plan_whole_or_nothing),
+		cmocka_unit_test(test_plan_show_marks_unreadable),
+		cmocka_unit_test(test_plan_refuses_big_data),
+		cmocka_unit_test(test_stamps),
 		cmocka_unit_test(test_plan_refuses_bad_requests),
 		cmocka_unit_test(test_plan_edit_errors_name_control_set),
 		cmocka_unit_test(test_warns_when_non_interactive_is_larger),

@@ -20,6 +20,7 @@
 #include <cmocka.h>
 
 #include "fixtures.h"
+#include "io.h"
 #include "recover.h"
 #include "regf.h"
 #include "target.h"
@@ -176,9 +177,36 @@ static void test_new_swapped(void **state)
 	replay_to_b_from_both("new-swapped");
 }
 
+/* Where a replay stopped short of newer entries (left_out 0: it did not;
+ * an entry that cannot be parsed has no sequence number to leave out). */
+struct stop_want {
+	unsigned left_out;
+	size_t log;
+	unsigned index;
+	uint32_t sequence;
+	const char *why;
+};
+
+static void assert_stop(const struct dh_recovery *rec,
+			const struct stop_want *w)
+{
+	if (w->left_out == 0) {
+		assert_null(rec->stop);
+		return;
+	}
+	assert_non_null(rec->stop);
+	assert_int_equal(rec->stop->left_out, w->left_out);
+	assert_int_equal(rec->stop->log, w->log);
+	assert_int_equal(rec->stop->index, w->index);
+	assert_int_equal(rec->stop->sequence, w->sequence);
+	assert_int_equal(rec->stop->after, rec->last_sequence);
+	if (strstr(rec->stop->why, w->why) == NULL)
+		fail_msg("'%s' not in: %s", w->why, rec->stop->why);
+}
+
 /* A damaged log stops the replay at the last good entry. */
 static void replay_stops(const char *dir, const char *expect,
-			 unsigned entries)
+			 unsigned entries, const struct stop_want *w)
 {
 	TALLOC_CTX *mem = talloc_new(NULL);
 	struct loaded *l = load(mem, dir);
@@ -188,37 +216,99 @@ static void replay_stops(const char *dir, const char *expect,
 	assert_int_equal(rec->last_sequence, 99 + entries);
 	assert_state(mem, l, expect, 99 + entries);
 	assert_non_null(rec->logs[0].why_not);
+	assert_stop(rec, w);
+	assert_int_equal(rec->logs[0].left_out, w->left_out);
 	talloc_free(mem);
 }
 
 static void test_new_bad_hash(void **state)
 {
+	static const struct stop_want w = { 2, 0, 2, 101, "hash" };
+
 	(void)state;
-	replay_stops("new-badhash", "A1.hive", 1);
+	replay_stops("new-badhash", "A1.hive", 1, &w);
 }
 
 static void test_new_gap(void **state)
 {
+	static const struct stop_want w = { 1, 0, 3, 103, "gap" };
+
 	(void)state;
-	replay_stops("new-gap", "A2.hive", 2);
+	replay_stops("new-gap", "A2.hive", 2, &w);
 }
 
 static void test_new_truncated(void **state)
 {
+	static const struct stop_want w = { 0 };
+
 	(void)state;
-	replay_stops("new-truncated", "A2.hive", 2);
+	replay_stops("new-truncated", "A2.hive", 2, &w);
 }
 
 static void test_new_page_past_end(void **state)
 {
+	static const struct stop_want w = { 0 };
+
 	(void)state;
-	replay_stops("new-pastend", "A2.hive", 2);
+	replay_stops("new-pastend", "A2.hive", 2, &w);
 }
 
 static void test_new_huge_bins(void **state)
 {
+	static const struct stop_want w = { 1, 0, 3, 102, "grows the hive" };
+
 	(void)state;
-	replay_stops("new-hugebins", "A2.hive", 2);
+	replay_stops("new-hugebins", "A2.hive", 2, &w);
+}
+
+/* new-split (LOG1: 100, 101; LOG2: 102) with LOG1 changed by `damage`:
+ * the replay applies `entries` and stops as w says. */
+static void split_stops(void (*damage)(uint8_t *log, size_t *len),
+			unsigned entries, const struct stop_want *w)
+{
+	TALLOC_CTX *mem = talloc_new(NULL);
+	struct loaded *l = load(mem, "new-split");
+	uint8_t *log1 = talloc_memdup(mem, l->in[0].data, l->in[0].len);
+	struct dh_recovery *rec;
+
+	damage(log1, &l->in[0].len);
+	l->in[0].data = log1;
+	rec = replay_ok(mem, l);
+	assert_int_equal(rec->entries_applied, entries);
+	assert_stop(rec, w);
+	talloc_free(mem);
+}
+
+/* A byte of entry 101's pages flipped: its hash is wrong. */
+static void flip_second_entry(uint8_t *log, size_t *len)
+{
+	size_t second = 512 + dh_le32(log + 512 + 4);
+
+	assert_true(second + 600 < *len);
+	log[second + 600] ^= 0x01;
+}
+
+/* LOG1 cut after entry 100: the next one there is, 102, does not follow. */
+static void cut_after_first(uint8_t *log, size_t *len)
+{
+	*len = 512 + dh_le32(log + 512 + 4);
+}
+
+/* Windows stops at the bad entry: 101 and LOG2's 102 are left out. */
+static void test_split_bad_hash_leaves_out_both_logs(void **state)
+{
+	static const struct stop_want w = { 2, 0, 2, 101, "hash" };
+
+	(void)state;
+	split_stops(flip_second_entry, 1, &w);
+}
+
+static void test_split_gap_between_logs(void **state)
+{
+	static const struct stop_want w = { 1, 1, 1, 102, "does not follow" };
+
+	(void)state;
+	split_stops(cut_after_first, 1, &w);
 }
 
 /* Refused: DH_ERR_DIRTY naming the reason, the bytes untouched. */
@@ -390,6 +480,8 @@ int main(void)
 		cmocka_unit_test(test_new_swapped),
 		cmocka_unit_test(test_new_bad_hash),
 		cmocka_unit_test(test_new_gap),
+		cmocka_unit_test(test_split_bad_hash_leaves_out_both_logs),
+		cmocka_unit_test(test_split_gap_between_logs),
 		cmocka_unit_test(test_new_truncated),
 		cmocka_unit_test(test_new_page_past_end),
 		cmocka_unit_test(test_new_huge_bins),

@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -160,6 +161,39 @@ static void test_read_fd_short_file(void **state)
 	talloc_free(mem);
 }
 
+/* The time of a write: 12..19 hold it, the block stays clean (checksum
+ * recomputed), nothing else moves. */
+static void test_set_written_time(void **state)
+{
+	uint8_t b[DH_REGF_BASE_BLOCK_SIZE], before[DH_REGF_BASE_BLOCK_SIZE];
+	struct dh_regf_header h;
+	TALLOC_CTX *mem = talloc_new(NULL);
+	uint64_t ft = 0x01DC5F0A12345678ull;
+
+	(void)state;
+	make_block(b, 7, 7);
+	memcpy(before, b, sizeof(b));
+	dh_regf_set_written_time(b, ft);
+	assert_int_equal(dh_regf_parse(mem, b, sizeof(b), "x", &h, NULL), 0);
+	assert_int_equal(h.last_written, ft);
+	assert_null(dh_regf_dirty_reason(mem, &h));
+	assert_int_equal(h.seq_primary, 7);
+	assert_memory_equal(b, before, 12);
+	assert_memory_equal(b + 20, before + 20, DH_REGF_CHECKSUM_OFFSET - 20);
+	talloc_free(mem);
+}
+
+/* FILETIME counts 100 ns from 1601: the Unix epoch is 116444736000000000. */
+static void test_filetime_now(void **state)
+{
+	uint64_t t0 = (uint64_t)time(NULL) * 10000000u + 116444736000000000ull;
+	uint64_t ft = dh_regf_filetime_now();
+
+	(void)state;
+	assert_true(ft >= t0);
+	assert_true(ft < t0 + 2 * 10000000ull);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -170,6 +204,8 @@ int main(void)
 		cmocka_unit_test(test_dirty_by_checksum),
 		cmocka_unit_test(test_parse_refuses_non_hive),
 		cmocka_unit_test(test_read_fd_short_file),
+		cmocka_unit_test(test_set_written_time),
+		cmocka_unit_test(test_filetime_now),
 	};
 
 	return cmocka_run_group_tests_name("regf", tests, NULL, NULL);

@@ -371,6 +371,42 @@ static void test_text_would_change(void **state)
 		"size applies)\n");
 }
 
+/* check changes nothing: its words are "matches" and "differs". */
+static void test_text_check_words(void **state)
+{
+	struct dh_report *r = new_report(*state, "/mnt/win", SYSTEM,
+					 DH_STATUS_WOULD_CHANGE);
+
+	r->command = DH_CMD_CHECK;
+	add_cs(r, 1, DH_ROLE_CURRENT, TOK2, v2, TOK3, v3);
+	add_cs(r, 2, 0, TOK3, v3, TOK3, v3);
+	assert_string_equal(dh_report_text(*state, r, 0),
+		SYSTEM ": differs (hive clean)\n"
+		"  ControlSet001 [current]: " TOK2 " -> " TOK3 "\n"
+		"    shared 1024 KB, interactive 3072 KB, non-interactive "
+		"512 KB (now 3072 KB: third number absent, the interactive "
+		"size applies)\n"
+		"  ControlSet002: " TOK3 " (matches)\n"
+		"    shared 1024 KB, interactive 3072 KB, non-interactive "
+		"512 KB\n");
+	r->status = DH_STATUS_UNCHANGED;
+	r->n_control_sets = 0;
+	assert_string_equal(dh_report_text(*state, r, 0),
+			    SYSTEM ": matches (hive clean)\n");
+	assert_non_null(strstr(dh_report_json(*state, r),
+			       "\"status\":\"unchanged\""));
+}
+
+static void test_text_recover_clean(void **state)
+{
+	struct dh_report *r = new_report(*state, "/mnt/win", SYSTEM,
+					 DH_STATUS_UNCHANGED);
+
+	r->command = DH_CMD_RECOVER;
+	assert_string_equal(dh_report_text(*state, r, 0),
+			    SYSTEM ": nothing to replay (hive clean)\n");
+}
+
 static void test_text_failed(void **state)
 {
 	struct dh_report *r = new_report(*state, "/mnt/win", SYSTEM,
@@ -402,6 +438,49 @@ static void test_text_failed(void **state)
 	r->n_warnings = 0;
 	assert_string_equal(dh_report_text(*state, r, 0),
 			    "/mnt/win: failed: unknown error\n");
+}
+
+/* show of a hive with one control set it cannot read: failed, with the
+ * others shown and that one marked, in text and in JSON. */
+static void test_show_unreadable_control_set(void **state)
+{
+	struct dh_report *r = new_report(*state, SYSTEM, SYSTEM,
+					 DH_STATUS_FAILED);
+	struct dh_controlset_report *cs;
+	char *j;
+
+	add_cs(r, 1, DH_ROLE_CURRENT, TOK2, v2, TOK2, v2);
+	add_cs(r, 2, DH_ROLE_LASTKNOWNGOOD, NULL, v2, NULL, v2);
+	add_cs(r, 3, 0, NULL, v2, NULL, v2);
+	cs = r->control_sets;
+	cs[1].before_values = cs[1].after_values = (struct dh_values){ 0 };
+	cs[2].before_values = cs[2].after_values = (struct dh_values){ 0 };
+	cs[1].error = talloc_zero(r, struct dh_error);
+	cs[1].error->code = DH_ERR_VALUE;
+	cs[1].error->message = talloc_strdup(r, "bad token");
+	cs[2].error = talloc_zero(r, struct dh_error);
+	cs[2].error->code = DH_ERR_NOT_SYSTEM;
+	cs[2].error->message = talloc_strdup(r, "no value");
+	set_error(r, DH_ERR_VALUE, "bad token");
+	assert_string_equal(dh_report_text(*state, r, 0),
+		SYSTEM ": failed: bad token\n"
+		"  ControlSet001 [current]: " TOK2 "\n"
+		"    shared 1024 KB, interactive 3072 KB, non-interactive "
+		"3072 KB (third number absent: the interactive size "
+		"applies)\n"
+		"  ControlSet002 [last known good]: cannot be read (the error "
+		"above)\n"
+		"  ControlSet003: cannot be read: no value\n");
+	assert_string_equal(dh_report_text(*state, r, -1),
+			    SYSTEM ": failed: bad token\n");
+	j = dh_report_json(*state, r);
+	assert_json(j, "d['status'] == 'failed' and "
+		    "d['error'] == {'code': 'value', 'message': 'bad token'} and "
+		    "[c['error'] for c in d['control_sets']] == [None, "
+		    "{'code': 'value', 'message': 'bad token'}, "
+		    "{'code': 'not-a-system-hive', 'message': 'no value'}] and "
+		    "d['control_sets'][0]['before'] == '" TOK2 "' and "
+		    "d['control_sets'][1]['before'] is None");
 }
 
 static void test_text_quiet(void **state)
@@ -496,6 +575,7 @@ static void test_json_changed_exact(void **state)
 	r->dirty = true;
 	r->log_entries_applied = 3;
 	r->log_pages_applied = 7;
+	r->log_entries_not_applied = 2;
 	add_log(r, LOG2);
 	add_cs(r, 1, DH_ROLE_CURRENT | DH_ROLE_DEFAULT, TOK2, v2, TOK3, v3);
 	r->backup = talloc_strdup(r, BACKUP);
@@ -507,6 +587,7 @@ static void test_json_changed_exact(void **state)
 		"\"status\":\"changed\",\"dirty\":true,"
 		"\"dirty_reason\":null,"
 		"\"log_entries_applied\":3,\"log_pages_applied\":7,"
+		"\"log_entries_not_applied\":2,"
 		"\"logs_applied\":[\"" LOG2 "\"],\"control_sets\":[{"
 		"\"name\":\"ControlSet001\",\"number\":1,"
 		"\"roles\":[\"current\",\"default\"],"
@@ -515,7 +596,8 @@ static void test_json_changed_exact(void **state)
 		"\"sizes_before\":{\"shared\":1024,\"interactive\":3072,"
 		"\"non_interactive\":null,\"non_interactive_effective\":3072},"
 		"\"sizes_after\":{\"shared\":1024,\"interactive\":3072,"
-		"\"non_interactive\":512,\"non_interactive_effective\":512}}],"
+		"\"non_interactive\":512,\"non_interactive_effective\":512},"
+		"\"error\":null}],"
 		"\"backup\":\"" BACKUP "\",\"backup_logs\":[],\"restored_from\":null,"
 		"\"warnings\":[\"w1\"],\"error\":null}\n");
 	assert_one_line(j);
@@ -609,6 +691,7 @@ static void test_json_failed(void **state)
 		"{\"target\":\"/mnt/x\",\"hive\":null,\"status\":\"failed\","
 		"\"dirty\":false,\"dirty_reason\":null,"
 		"\"log_entries_applied\":0,\"log_pages_applied\":0,"
+		"\"log_entries_not_applied\":0,"
 		"\"logs_applied\":[],"
 		"\"control_sets\":[],\"backup\":null,\"backup_logs\":[],\"restored_from\":null,"
 		"\"warnings\":[],"
@@ -685,6 +768,7 @@ static void test_json_replayed_exact(void **state)
 		"\"status\":\"shown\",\"dirty\":true,"
 		"\"dirty_reason\":\"" REASON "\","
 		"\"log_entries_applied\":24,\"log_pages_applied\":315,"
+		"\"log_entries_not_applied\":0,"
 		"\"logs_applied\":[\"" LOG1 "\",\"" LOG2 "\"],"
 		"\"control_sets\":[{"
 		"\"name\":\"ControlSet001\",\"number\":1,"
@@ -694,7 +778,8 @@ static void test_json_replayed_exact(void **state)
 		"\"sizes_before\":{\"shared\":1024,\"interactive\":3072,"
 		"\"non_interactive\":512,\"non_interactive_effective\":512},"
 		"\"sizes_after\":{\"shared\":1024,\"interactive\":3072,"
-		"\"non_interactive\":512,\"non_interactive_effective\":512}}],"
+		"\"non_interactive\":512,\"non_interactive_effective\":512},"
+		"\"error\":null}],"
 		"\"backup\":null,\"backup_logs\":[],\"restored_from\":null,\"warnings\":[],"
 		"\"error\":null}\n");
 	assert_one_line(j);
@@ -704,7 +789,8 @@ static void test_json_replayed_exact(void **state)
 		    "['" LOG1 "', '" LOG2 "'] and d['backup_logs'] == [] and "
 		    "list(d) == ['target', 'hive', 'status', 'dirty', "
 		    "'dirty_reason', 'log_entries_applied', "
-		    "'log_pages_applied', 'logs_applied', 'control_sets', "
+		    "'log_pages_applied', 'log_entries_not_applied', "
+		    "'logs_applied', 'control_sets', "
 		    "'backup', 'backup_logs', 'restored_from', 'warnings', 'error']");
 }
 
@@ -771,6 +857,7 @@ static void test_clean_report_empty_fields(void **state)
 	assert_non_null(strstr(j, "\"dirty\":false,\"dirty_reason\":null,"
 			       "\"log_entries_applied\":0,"
 			       "\"log_pages_applied\":0,"
+			       "\"log_entries_not_applied\":0,"
 			       "\"logs_applied\":[],\"control_sets\":["));
 	assert_non_null(strstr(j, "\"backup\":null,\"backup_logs\":[],\"restored_from\":null,"
 			       "\"warnings\":[],\"error\":null}\n"));
@@ -898,6 +985,9 @@ int main(void)
 		T(test_text_set_first_two),
 		T(test_text_unchanged),
 		T(test_text_would_change),
+		T(test_text_check_words),
+		T(test_show_unreadable_control_set),
+		T(test_text_recover_clean),
 		T(test_text_failed),
 		T(test_text_quiet),
 		T(test_text_verbose),
