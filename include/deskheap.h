@@ -72,7 +72,15 @@ enum dh_command {
 #define DH_CONTROL_SET_ALL (-1)
 #define DH_CONTROL_SET_CURRENT 0
 
+/*
+ * What to do with a target. Set size to sizeof(struct dh_options) (the
+ * DH_OPTIONS_INIT() initialiser does): fields may be added at the end in
+ * later versions, and the library reads only as many bytes as size says,
+ * taking the rest as zero, so a program built against this header keeps
+ * working with a later library.
+ */
 struct dh_options {
+	size_t size;              /* sizeof(struct dh_options) */
 	enum dh_command command;
 	struct dh_values values;  /* set/check: what to ask for */
 	int control_set;          /* DH_CONTROL_SET_ALL, _CURRENT, or N */
@@ -85,6 +93,11 @@ struct dh_options {
 	bool allow_hibernated;    /* write even when hiberfil.sys says Windows
 				   * is hibernated or fast-started */
 };
+
+/* Options for command: every other field zero, all control sets. */
+#define DH_OPTIONS_INIT(cmd) \
+	{ .size = sizeof(struct dh_options), .command = (cmd), \
+	  .control_set = DH_CONTROL_SET_ALL }
 
 enum dh_status {
 	DH_STATUS_SHOWN,        /* show: read, nothing asked */
@@ -142,13 +155,70 @@ struct dh_report {
 
 /*
  * Run one command on one target: a hive file, its config directory, or the
- * root of a mounted Windows volume. A dirty hive is first
- * recovered in memory from its transaction logs, as Windows would at boot. Always returns a report
+ * root of a mounted Windows volume. A dirty hive is first recovered from
+ * its transaction logs, as Windows would at boot. Always returns a report
  * allocated on mem (NULL only when memory runs out); a failure is a report
- * with status DH_STATUS_FAILED and error set. On any failure the hive and
- * its directory are as they were.
+ * with status DH_STATUS_FAILED and error set (DH_ERR_ARGUMENT for options
+ * whose size is too small to hold the command). On any failure the hive
+ * and its logs are as they were, or, when a failure came after the change
+ * was decided, the message says that the next run completes it.
  */
 struct dh_report *dh_run_target(TALLOC_CTX *mem, const struct dh_options *opts,
 				const char *target);
+
+/*
+ * Text for one target, lines ending in '\n'. The header line names the hive
+ * (the target when no hive was found), the status in words (for check
+ * "matches" or "differs", for recover of a clean hive "nothing to
+ * replay") and clean/dirty; for a
+ * dirty hive, "dirty: <reason>" and "logs replayed: N entries, P pages,
+ * from <logs>"; then per control set one line with its roles and its token ("before -> after" when
+ * the command changed or would change it) and one with the three effective
+ * sizes (saying when the third number is absent and the second applies, and
+ * what a changed size was); then "restored from: <backup>" (restore), the
+ * backup, one line per log copied into the backup set, and warnings.
+ * A failure is "<target>: failed: <message>", then the control sets (show
+ * of a hive with one it cannot read: that one "cannot be read: <why>"),
+ * backup and warnings if any.
+ * verbosity < 0 (quiet): exactly one line, "<hive or target>: <status name>"
+ * or the failure line. verbosity > 0: also the target when it differs from
+ * the hive, and the error code of a failure.
+ * Control characters and bytes that are not UTF-8 in names are shown as
+ * \xNN (C1 controls as \u00XX), so a name cannot split a line or send
+ * escape sequences to the terminal. NULL only when memory runs out.
+ */
+char *dh_report_text(TALLOC_CTX *mem, const struct dh_report *r,
+		     int verbosity);
+
+/*
+ * One JSON object on one line, ending in '\n', with the fields: target,
+ * hive, status, dirty, dirty_reason (string or null), log_entries_applied,
+ * log_pages_applied, log_entries_not_applied, logs_applied[], control_sets[] {name, number,
+ * roles[], before, after, changed, sizes_before {shared, interactive,
+ * non_interactive, non_interactive_effective}, sizes_after {...}, error
+ * ({code, message} or null)}, backup
+ * (string or null), backup_logs[], restored_from (string or null),
+ * warnings[], error ({code, message} or null).
+ * Roles are "current", "default", "last-known-good", "failed". A size of 0
+ * (absent third number) and a NULL string are null. Strings escape '"',
+ * '\\' and control characters (as \u00XX); bytes that are not UTF-8
+ * become U+FFFD, so the line is always valid JSON in UTF-8.
+ * NULL only when memory runs out.
+ */
+char *dh_report_json(TALLOC_CTX *mem, const struct dh_report *r);
+
+/*
+ * Where the command line keeps a target's backups when given --backup-dir
+ * DIR: "DIR/<name>", name being the target's real path (as given when it
+ * cannot be resolved) with '/' as '_', then a fingerprint of that path
+ * ("/mnt/vm01" -> "mnt_vm01-1c3a9e07"), so that no two targets share one,
+ * in a run or across runs. Pass it as backup_dir (with backup_dir_create)
+ * to keep backups where deskheap set --backup-dir DIR does, and to
+ * restore what it saved. (Two targets of one command line whose real
+ * paths are the same get "-2", "-3"... appended in order.) On mem; NULL
+ * when memory runs out.
+ */
+char *dh_backup_subdir(TALLOC_CTX *mem, const char *backup_dir,
+		       const char *target);
 
 #endif

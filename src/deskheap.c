@@ -15,7 +15,6 @@
 #include "deskheap.h"
 #include "io.h"
 #include "jobs.h"
-#include "report.h"
 
 enum exit_status {
 	EXIT_OK = 0,
@@ -274,7 +273,7 @@ static int parse_args(struct cli *cli, int argc, char **argv, int *first_target)
 {
 	int c, rc;
 
-	cli->opts.control_set = DH_CONTROL_SET_ALL;
+	cli->opts = (struct dh_options)DH_OPTIONS_INIT(DH_CMD_SHOW);
 	if (argc < 2)
 		return usage_error("no command given");
 	if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
@@ -328,46 +327,6 @@ struct batch {
 	bool progress;                /* a progress line on stderr */
 };
 
-/* FNV-1a: a short, stable fingerprint of a path. */
-static uint32_t fingerprint(const char *s)
-{
-	uint32_t h = 2166136261u;
-
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 16777619u;
-	return h;
-}
-
-/*
- * A name for a target's backup subdirectory that says which image it came
- * from, and that no other target gets, in this run or a later one: its
- * real path with '/' as '_', then a fingerprint of that path ("/mnt/vm01"
- * -> "mnt_vm01-1c3a9e07"), since "/a_b" and "/a/b" would read the same.
- */
-static char *subdir_name(TALLOC_CTX *mem, const char *target)
-{
-	char *real = realpath(target, NULL);
-	const char *path = real ? real : target;
-	char *s = talloc_strdup(mem, path), *w = s;
-
-	if (s != NULL) {
-		for (const char *r = path; *r; r++) {
-			char c = *r == '/' ? '_' : *r;
-
-			if (c == '_' && (w == s || w[-1] == '_'))
-				continue;
-			*w++ = c;
-		}
-		while (w > s && w[-1] == '_')
-			w--;
-		*w = '\0';
-		s = talloc_asprintf(mem, "%s-%08x", *s ? s : "root",
-				    fingerprint(path));
-	}
-	free(real);
-	return s;
-}
-
 static bool taken(char *const *dirs, size_t n, const char *d)
 {
 	for (size_t i = 0; i < n; i++)
@@ -376,9 +335,9 @@ static bool taken(char *const *dirs, size_t n, const char *d)
 	return false;
 }
 
-/* Each target keeps its backups apart: DIR/<subdir>, with "-2", "-3"...
- * when two targets would share a name. One target too, so that restore
- * finds with the same command line what set made, batch or not. */
+/* Each target keeps its backups apart: dh_backup_subdir(), with "-2",
+ * "-3"... when two targets would share one. One target too, so that
+ * restore finds with the same command line what set made, batch or not. */
 static int plan_backup_dirs(TALLOC_CTX *mem, struct batch *b)
 {
 	const char *dir = b->cli->opts.backup_dir;
@@ -387,13 +346,13 @@ static int plan_backup_dirs(TALLOC_CTX *mem, struct batch *b)
 		return 0;
 	b->backup_dirs = talloc_zero_array(mem, char *, b->n);
 	for (size_t i = 0; b->backup_dirs != NULL && i < b->n; i++) {
-		char *base = subdir_name(b->backup_dirs, b->targets[i]), *d;
+		char *base = dh_backup_subdir(b->backup_dirs, dir,
+					      b->targets[i]), *d = base;
 
 		if (base == NULL)
 			return -1;
-		d = talloc_asprintf(b->backup_dirs, "%s/%s", dir, base);
 		for (int k = 2; d != NULL && taken(b->backup_dirs, i, d); k++)
-			d = talloc_asprintf(b->backup_dirs, "%s/%s-%d", dir, base, k);
+			d = talloc_asprintf(b->backup_dirs, "%s-%d", base, k);
 		if (d == NULL)
 			return -1;
 		b->backup_dirs[i] = d;

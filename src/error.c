@@ -1,5 +1,6 @@
 #include "config.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <string.h>
 
@@ -65,4 +66,63 @@ int dh_error_errno(TALLOC_CTX *mem, struct dh_error **err, enum dh_errcode code,
 	set_va(mem, err, code, strerror(errnum), fmt, ap);
 	va_end(ap);
 	return -1;
+}
+
+/* What the user can do about errnum, or NULL when there is nothing useful
+ * to say beyond the cause. */
+static const char *remedy_for(int errnum)
+{
+	switch (errnum) {
+	case ENOSPC:
+	case EDQUOT:
+		return "free space on that filesystem";
+	case EACCES:
+	case EPERM:
+		return "run as root, or check that the filesystem is mounted "
+		       "read-write and the directory is writable";
+	case EROFS:
+		return "the filesystem is mounted read-only. On NTFS the "
+		       "usual cause is a Windows that was hibernated or shut "
+		       "down with Fast Startup (ntfs-3g then mounts it "
+		       "read-only): boot Windows, shut it down fully "
+		       "(shutdown /s /t 0, or turn off Fast Startup in the "
+		       "power options), then mount the volume read-write";
+	case EIO:
+		return "the device reported an I/O error: check the disk "
+		       "(dmesg) before trying again";
+	case ENOENT:
+		return "check that the path exists";
+	case ENOTDIR:
+		return "check that the path names a directory";
+	case EBADF:
+		return "the file was not opened for that: a bug, please "
+		       "report it";
+	default:
+		return NULL;
+	}
+}
+
+int dh_error_io(TALLOC_CTX *mem, struct dh_error **err, int errnum,
+		const char *outcome, const char *fmt, ...)
+{
+	const char *remedy = remedy_for(errnum);
+	char *action;
+	va_list ap;
+
+	va_start(ap, fmt);
+	action = talloc_vasprintf(mem, fmt, ap);
+	va_end(ap);
+	if (action == NULL)
+		return dh_error_set(mem, err, DH_ERR_NOMEM, "out of memory");
+	dh_error_set(mem, err, DH_ERR_IO, "%s: %s%s%s%s%s", action,
+		     strerror(errnum), remedy ? "; " : "", remedy ? remedy : "",
+		     outcome ? "; " : "", outcome ? outcome : "");
+	talloc_free(action);
+	return -1;
+}
+
+
+int dh_error_nomem(TALLOC_CTX *mem, struct dh_error **err)
+{
+	return dh_error_set(mem, err, DH_ERR_NOMEM, "out of memory");
 }

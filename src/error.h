@@ -19,4 +19,17 @@ int dh_error_errno(TALLOC_CTX *mem, struct dh_error **err, enum dh_errcode code,
 		   int errnum, const char *fmt, ...)
 	__attribute__((format(printf, 5, 6)));
 
+/* DH_ERR_IO: "<action>: <strerror(errnum)>; <what the user can do about
+ * errnum, when there is something>; <outcome>". outcome may be NULL
+ * (nothing was being changed). */
+int dh_error_io(TALLOC_CTX *mem, struct dh_error **err, int errnum,
+		const char *outcome, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+
+/* DH_ERR_NOMEM, "out of memory". */
+int dh_error_nomem(TALLOC_CTX *mem, struct dh_error **err);
+
+/* The outcome of a write that failed before its commit point. */
+#define DH_UNCHANGED "the hive was not changed"
+
 #endif

@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -19,8 +20,10 @@ static const struct {
 	{ "EXDEV", EXDEV }, { "ENOMEM", ENOMEM }, { "EINTR", EINTR },
 };
 
-/* Times each point was hit, for "@N"; one process, one point at a time. */
+/* Times the point was hit, for "@N"; one point at a time, counted from
+ * when the process (a test, say) last set a different spec. */
 static unsigned hits;
+static char counting[128];
 
 static int errno_named(const char *name)
 {
@@ -40,6 +43,10 @@ int dh_failpoint(const char *point)
 
 	if (spec == NULL || strncmp(spec, point, len) != 0 || spec[len] != ':')
 		return 0;
+	if (strncmp(spec, counting, sizeof counting) != 0) {
+		snprintf(counting, sizeof counting, "%s", spec);
+		hits = 0;
+	}
 	what = spec + len + 1;
 	n = strcspn(what, "@");
 	if (n >= sizeof(action))

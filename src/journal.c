@@ -9,7 +9,9 @@
  *   rename <tmp> <name> <before> <after>
  *   ...
  *   end <16 hex digits: Marvin32 of every byte before this line>
- * where a file is "-" (absent) or <inode>:<size>:<16 hex digits of hash>.
+ * where a file is "-" (absent) or <size>:<16 hex digits of hash>. Files are
+ * told apart by content, not inode: a copy of the directory (a backup of
+ * the volume, say) still matches its journal.
  */
 #include "config.h"
 
@@ -23,6 +25,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "dirio.h"
 #include "error.h"
 #include "failpoint.h"
 #include "io.h"
@@ -51,8 +54,7 @@ int dh_journal_describe_fd(int fd, struct dh_journal_file *out)
 
 	if (fstat(fd, &st) != 0)
 		return -1;
-	*out = (struct dh_journal_file){ true, (uint64_t)st.st_ino,
-					 (uint64_t)st.st_size, 0 };
+	*out = (struct dh_journal_file){ true, (uint64_t)st.st_size, 0 };
 	if (st.st_size > 0) {
 		map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE,
 			   fd, 0);
@@ -96,7 +98,7 @@ static bool file_equal(const struct dh_journal_file *a,
 {
 	if (!a->exists || !b->exists)
 		return a->exists == b->exists;
-	return a->ino == b->ino && a->size == b->size && a->hash == b->hash;
+	return a->size == b->size && a->hash == b->hash;
 }
 
 /* ------------------------------------------------------------------ */
@@ -120,8 +122,8 @@ static char *append_file(char *text, const struct dh_journal_file *f)
 {
 	if (!f->exists)
 		return talloc_asprintf_append(text, " -");
-	return talloc_asprintf_append(text, " %" PRIu64 ":%" PRIu64 ":%016"
-				      PRIx64, f->ino, f->size, f->hash);
+	return talloc_asprintf_append(text, " %" PRIu64 ":%016" PRIx64,
+				      f->size, f->hash);
 }
 
 static char *render(TALLOC_CTX *mem, const struct dh_journal *j)
@@ -149,17 +151,6 @@ static char *render(TALLOC_CTX *mem, const struct dh_journal *j)
 						       strlen(t),
 						       JOURNAL_SEED));
 	return t;
-}
-
-/* fsync a directory; filesystems that cannot (EINVAL) make entries as
- * durable as they can. */
-static int sync_dir(int dirfd)
-{
-	if (dh_failpoint("dir-fsync") != 0)
-		return -1;
-	if (fsync(dirfd) == 0 || errno == EINVAL || errno == ENOTSUP)
-		return 0;
-	return -1;
 }
 
 static char *journal_name(TALLOC_CTX *mem, const char *base)
@@ -208,7 +199,7 @@ int dh_journal_write(TALLOC_CTX *mem, int dirfd, const char *base,
 				     "cannot write the journal %s%s",
 				     path_prefix, name);
 		unlinkat(dirfd, tmp, 0);
-	} else if (sync_dir(dirfd) != 0) {
+	} else if (dh_dirio_sync(dirfd) != 0) {
 		ret = dh_error_errno(mem, err, DH_ERR_IO, errno,
 				     "cannot write the directory of the "
 				     "journal %s%s to disk", path_prefix, name);
@@ -250,12 +241,12 @@ static int apply_from(TALLOC_CTX *mem, int dirfd, const char *base,
 		if (rename_one(mem, dirfd, base, path_prefix, &j->entries[i],
 			       err) != 0)
 			return -1;
-	if (sync_dir(dirfd) != 0)
+	if (dh_dirio_sync(dirfd) != 0)
 		return dh_error_errno(mem, err, DH_ERR_IO, errno,
 				      "cannot write the directory of %s%s to "
 				      "disk", path_prefix, base);
 	if (dh_failpoint("journal-remove") != 0 ||
-	    unlinkat(dirfd, name, 0) != 0 || sync_dir(dirfd) != 0)
+	    unlinkat(dirfd, name, 0) != 0 || dh_dirio_sync(dirfd) != 0)
 		return dh_error_errno(mem, err, DH_ERR_IO, errno,
 				      "cannot remove the finished journal %s%s",
 				      path_prefix, name);
@@ -286,7 +277,7 @@ int dh_journal_withdraw(int dirfd, const char *base)
 	}
 	if (unlinkat(dirfd, name, 0) != 0)
 		return -1;
-	return sync_dir(dirfd);
+	return dh_dirio_sync(dirfd);
 }
 
 /* ------------------------------------------------------------------ */
@@ -330,8 +321,8 @@ static bool parse_file(const char *s, struct dh_journal_file *f)
 		return true;
 	}
 	f->exists = true;
-	return sscanf(s, "%" SCNu64 ":%" SCNu64 ":%16" SCNx64 "%n", &f->ino,
-		      &f->size, &f->hash, &used) == 3 &&
+	return sscanf(s, "%" SCNu64 ":%16" SCNx64 "%n", &f->size, &f->hash,
+		      &used) == 2 &&
 	       (size_t)used == strlen(s);
 }
 
@@ -537,44 +528,47 @@ static int abandon(TALLOC_CTX *mem, int dirfd, const char *name,
 {
 	for (size_t i = 0; i < j->n_entries; i++)
 		unlinkat(dirfd, j->entries[i].tmp, 0);
-	if (unlinkat(dirfd, name, 0) != 0 || sync_dir(dirfd) != 0)
+	if (unlinkat(dirfd, name, 0) != 0 || dh_dirio_sync(dirfd) != 0)
 		return -1;
 	(void)mem;
 	return 0;
 }
 
+/* Finish j, or drop it when the files changed since; *completed says
+ * which. */
 static int settle(TALLOC_CTX *mem, int dirfd, const char *base,
 		  const char *prefix, const char *name, struct dh_journal *j,
-		  char **done, struct dh_error **err)
+		  char **done, bool *completed, struct dh_error **err)
 {
 	const char *what = j->note[0] ? j->note : "";
 	long p = renames_done(mem, dirfd, j);
+	size_t n = 0;
 
 	if (p == -2)
 		return dh_error_errno(mem, err, DH_ERR_IO, errno,
 				      "cannot read the files the journal %s%s "
 				      "of an unfinished earlier run names; "
 				      "nothing was changed", prefix, name);
-	if (p < 0) {
-		if (abandon(mem, dirfd, name, j) != 0)
-			return dh_error_errno(mem, err, DH_ERR_IO, errno,
-					      "cannot remove the stale journal "
-					      "%s%s", prefix, name);
+	*completed = p >= 0;
+	if (p < 0 && abandon(mem, dirfd, name, j) != 0)
+		return dh_error_errno(mem, err, DH_ERR_IO, errno,
+				      "cannot remove the stale journal %s%s",
+				      prefix, name);
+	if (p < 0)
 		*done = talloc_asprintf(mem, "an earlier %s of %s%s was "
 					"interrupted, and its files have "
 					"changed since (Windows ran?): they "
 					"were left as they are and its journal "
 					"removed", j->command, prefix, base);
-		return *done ? 0 : nomem(mem, err);
-	}
-	size_t n = 0;
-
-	if (apply_from(mem, dirfd, base, prefix, j, (size_t)p, &n, err) != 0)
+	else if (apply_from(mem, dirfd, base, prefix, j, (size_t)p, &n,
+			    err) != 0)
 		return -1;
-	*done = talloc_asprintf(mem, "completed the %s%s%s of %s%s that an "
-				"earlier run left unfinished (journal %s%s)",
-				j->command, *what ? " " : "", what, prefix,
-				base, prefix, name);
+	else
+		*done = talloc_asprintf(mem, "completed the %s%s%s of %s%s "
+					"that an earlier run left unfinished "
+					"(journal %s%s)", j->command,
+					*what ? " " : "", what, prefix, base,
+					prefix, name);
 	return *done ? 0 : nomem(mem, err);
 }
 
@@ -586,7 +580,7 @@ int dh_journal_recover(TALLOC_CTX *mem, int dirfd, const char *base,
 	struct dh_journal *j = tmp ? talloc_zero(tmp, struct dh_journal) : NULL;
 	char *name = tmp ? journal_name(tmp, base) : NULL, *text = NULL;
 	size_t len = 0;
-	bool found;
+	bool found, completed = false;
 	int ret;
 
 	*done = *command = NULL;
@@ -603,8 +597,9 @@ int dh_journal_recover(TALLOC_CTX *mem, int dirfd, const char *base,
 	else if (!verified(text, len) || !parse_lines(j, text, j))
 		ret = damaged(mem, path_prefix, name, "is damaged", err);
 	else
-		ret = settle(mem, dirfd, base, path_prefix, name, j, done, err);
-	if (ret == 0 && *done != NULL &&
+		ret = settle(mem, dirfd, base, path_prefix, name, j, done,
+			     &completed, err);
+	if (ret == 0 && *done != NULL && completed &&
 	    (*command = talloc_strdup(mem, j->command)) == NULL)
 		ret = nomem(mem, err);
 	talloc_free(tmp);

@@ -5,8 +5,8 @@
  * Every new file is first written completely under a temporary name in
  * the hive's directory and synced. Then the journal, ".NAME.deskheap-journal"
  * beside the hive, names each rename still to do, in order, with what the
- * file at the target name is before it and what the staged file is: inode,
- * size and a Marvin32 hash of the content. Once the journal is durable the
+ * file at the target name is before it and what the staged file is: size
+ * and a Marvin32 hash of the content. Once the journal is durable the
  * change is decided: the renames follow, the directory is synced, the
  * journal is removed. A run that takes the hive's lock and finds a journal
  * completes it before anything else.
@@ -26,7 +26,6 @@
 /* What a file is: enough to tell it from any other state of that name. */
 struct dh_journal_file {
 	bool exists;
-	uint64_t ino;
 	uint64_t size;
 	uint64_t hash;      /* Marvin32 of its content (DH_JOURNAL_SEED) */
 };
@@ -89,7 +88,7 @@ int dh_journal_withdraw(int dirfd, const char *base);
  * staged files and the journal are removed, and *done says that. A
  * journal that cannot be read or is damaged: DH_ERR_IO naming it, and
  * nothing is touched. *command (on mem) is the journal's command ("set",
- * "restore"...) when *done is set, else NULL.
+ * "restore"...) when it was completed, else NULL.
  */
 int dh_journal_recover(TALLOC_CTX *mem, int dirfd, const char *base,
 		       const char *path_prefix, char **done, char **command,

@@ -2,7 +2,7 @@
  * The SharedSection patch of one open hive: for each chosen control set,
  * read the Windows value, find the token, compute the edited value, compare.
  * Planning touches nothing; applying writes the changed values into the
- * hivex handle (in memory; commit.c writes the file).
+ * hivex handle (in memory; the pipeline writes the file).
  */
 #ifndef DH_PATCH_H
 #define DH_PATCH_H

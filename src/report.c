@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "report.h"
+#include "deskheap.h"
 
 const char *dh_status_name(enum dh_status status)
 {

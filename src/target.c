@@ -14,6 +14,7 @@
 #include <unistd.h>
 #include <linux/fs.h>
 
+#include "dirio.h"
 #include "error.h"
 #include "io.h"
 #include "target.h"
@@ -401,17 +402,10 @@ int dh_target_resolve(TALLOC_CTX *mem, const char *given,
 int dh_target_open_hive(TALLOC_CTX *mem, const struct dh_target *t, int *fd,
 			struct dh_error **err)
 {
-	int raw = openat(t->dirfd, t->name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	int *fdp;
+	int raw, *fdp;
 
-	if (raw < 0 && errno == ELOOP)
-		return dh_error_set(mem, err, DH_ERR_ARGUMENT,
-				    "%s is a symbolic link: give the hive file itself",
-				    t->path);
-	if (raw < 0)
-		return dh_error_errno(mem, err, DH_ERR_IO, errno,
-				      "cannot open %s (check the path, and that the volume is mounted and readable)",
-				      t->path);
+	if (dh_dirio_open_file(mem, t->dirfd, t->name, t->path, &raw, err) != 0)
+		return -1;
 	fdp = dh_io_fd_owned(mem, raw);
 	if (fdp == NULL)
 		return nomem(mem, err);

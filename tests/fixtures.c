@@ -3,6 +3,7 @@
  */
 #include "config.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -228,4 +229,18 @@ struct dh_hive *fixture_open(TALLOC_CTX *mem, const char *name, bool writable)
 	assert_int_equal(dh_hive_open_fd(mem, fd, path, writable, &h, NULL), 0);
 	close(fd);
 	return h;
+}
+
+int count_names(const char *dir, const char *needle)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int n = 0;
+
+	if (d == NULL)
+		fail_msg("cannot list %s: %s", dir, strerror(errno));
+	while ((e = readdir(d)) != NULL)
+		n += strstr(e->d_name, needle) != NULL;
+	closedir(d);
+	return n;
 }

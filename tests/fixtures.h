@@ -28,6 +28,10 @@ char *fixture_copy(TALLOC_CTX *mem, const char *name, const char *dir);
  * freed, so freeing mem cleans up. */
 char *tmpdir_new(TALLOC_CTX *mem);
 
+/* How many entries of dir have needle in their name (a failure when dir
+ * cannot be listed). */
+int count_names(const char *dir, const char *needle);
+
 /* 1 when files a and b are byte-identical, else 0 (also when either cannot
  * be read; the reason goes to stderr). */
 int file_equal(const char *a, const char *b);

@@ -226,10 +226,39 @@ static void test_recover_overtaken(void **state)
 	assert_int_equal(dh_journal_recover(f->mem, f->dfd, "SYSTEM", "",
 					    &done, &cmd, &err), 0);
 	assert_non_null(strstr(done, "changed since"));
+	assert_null(cmd); /* not completed: nothing for a caller to skip */
 	assert_string_equal(get(f, "SYSTEM"), "new hive");
 	assert_string_equal(get(f, "SYSTEM.LOG1"), "windows wrote this");
 	assert_false(exists(f, ".t-log1"));
 	assert_false(exists(f, ".SYSTEM.deskheap-journal"));
+}
+
+/* The directory copied mid-way (new inodes, same contents: a backup of
+ * the volume, say): the journal still matches it, and is completed. */
+static void test_recover_in_a_copy(void **state)
+{
+	struct fx *f = *state;
+	struct dh_journal *j = make(f, false);
+	struct dh_error *err = NULL;
+	char *done = NULL, *cmd = NULL, copy[80];
+	int dfd = f->dfd;
+
+	assert_int_equal(dh_journal_write(f->mem, f->dfd, "SYSTEM", "", j,
+					  &err), 0);
+	assert_int_equal(renameat(f->dfd, ".t-hive", f->dfd, "SYSTEM"), 0);
+	snprintf(copy, sizeof copy, "%s-copy", f->dir);
+	assert_int_equal(system(talloc_asprintf(f->mem, "cp -r '%s' '%s'",
+						f->dir, copy)), 0);
+	f->dfd = open(copy, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	assert_true(f->dfd >= 0);
+	assert_int_equal(dh_journal_recover(f->mem, f->dfd, "SYSTEM", "",
+					    &done, &cmd, &err), 0);
+	assert_non_null(strstr(done, "completed"));
+	assert_new(f, false);
+	close(f->dfd);
+	f->dfd = dfd;
+	assert_int_equal(system(talloc_asprintf(f->mem, "rm -rf '%s'", copy)),
+			 0);
 }
 
 int main(void)
@@ -241,6 +270,7 @@ int main(void)
 		T(test_recover_none),
 		T(test_recover_damaged),
 		T(test_recover_overtaken),
+		T(test_recover_in_a_copy),
 #undef T
 	};
 

@@ -1,7 +1,7 @@
 /*
  * Unit tests of transaction-log replay on the generated dirty fixtures
  * (see the replay section of testdata/mkfixtures.c), each into a memory
- * file holding the primary, as run.c replays into the new file: each must
+ * file holding the primary, as the pipeline replays into the new file: each must
  * give exactly the hive bins of the state the generator says, and every
  * broken log must stop the replay where Windows stops, or be refused.
  */

@@ -17,7 +17,7 @@
 
 #include <cmocka.h>
 
-#include "report.h"
+#include "deskheap.h"
 
 #define SYSTEM "/mnt/win/Windows/System32/config/SYSTEM"
 #define BACKUP SYSTEM ".deskheap-20261125T101010Z.bak"

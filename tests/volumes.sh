@@ -211,6 +211,12 @@ trapped "SYSTEM linked outside, through the config directory" "$d/$CFG" "$d/$CFG
 trapped "SYSTEM linked outside, given directly" "$d/$CFG/SYSTEM" "$d/$CFG/SYSTEM" \
 	"set --non-interactive 512" "recover" "restore"
 check "the trap's config directory holds only the link" test "$(listing "$d/$CFG")" = "SYSTEM "
+# The same refusal has the same error code whichever command meets it
+# (readers open the hive, writers lock it: one function does both).
+for cmd in "show" "set --non-interactive 512" "recover" "restore"; do
+	run $cmd --json "$d/$CFG/SYSTEM"
+	contains "$OUT" '"error":{"code":"argument"' "a linked hive given directly: $cmd says argument"
+done
 
 d=$(case_dir trap-windows)
 ln -s "$O/Windows" "$d/Windows"

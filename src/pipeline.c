@@ -1,0 +1,463 @@
+/*
+ * One target, start to end (pipeline.h): show, check, set and recover;
+ * restore in restore.c.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stddef.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "error.h"
+#include "failpoint.h"
+#include "io.h"
+#include "pipeline.h"
+#include "regf.h"
+
+bool dh_run_writes(const struct dh_options *opts)
+{
+	return (opts->command == DH_CMD_SET || opts->command == DH_CMD_RECOVER ||
+		opts->command == DH_CMD_RESTORE) && !opts->dry_run;
+}
+
+static const char *command_word(enum dh_command c)
+{
+	return c == DH_CMD_RESTORE ? "restore" :
+	       c == DH_CMD_RECOVER ? "recover" : "set";
+}
+
+/* ------------------------------------------------------------------ */
+/* Open                                                               */
+
+/* A hibernated Windows would write its in-memory registry back over the
+ * change: refuse to write unless told otherwise; reading only warns. */
+static int check_hibernation(struct run *run, struct dh_error **err)
+{
+	char *why;
+
+	if (dh_target_hibernated(run->mem, run->target, &why, err) != 0)
+		return -1;
+	if (why == NULL)
+		return 0;
+	if (!dh_run_writes(run->opts) || run->opts->allow_hibernated)
+		return dh_outcome_warn(run, why, err);
+	return dh_error_set(run->mem, err, DH_ERR_HIBERNATED, "%s", why);
+}
+
+/* Writers lock the hive, and restore does even for a dry run (it finds the
+ * backup set through the lock's directory); readers need not: a commit
+ * replaces the file by rename, so a reader sees the old inode or the new
+ * one, never a mix. */
+static int open_target(struct run *run, const char *given,
+		       struct dh_error **err)
+{
+	struct dh_target *t;
+
+	if (dh_target_resolve(run->mem, given, &run->target, err) != 0)
+		return -1;
+	t = run->target;
+	run->report->hive = talloc_strdup(run->report, t->path);
+	if (run->report->hive == NULL)
+		return dh_error_nomem(run->mem, err);
+	if (check_hibernation(run, err) != 0)
+		return -1;
+	if (!dh_run_writes(run->opts) && run->opts->command != DH_CMD_RESTORE)
+		return dh_target_open_hive(run->mem, t, &run->fd, err);
+	if (dh_lock_hive(run->mem, t->dirfd, t->name, t->path, &run->lock,
+			 err) != 0)
+		return -1;
+	run->fd = run->lock->fd;
+	if (run->lock->completed != NULL &&
+	    dh_outcome_warn(run, run->lock->completed, err) != 0)
+		return -1;
+	if (!dh_run_writes(run->opts))
+		return 0;
+	return dh_target_replaceable(run->mem, t, run->fd, err);
+}
+
+/* ------------------------------------------------------------------ */
+/* Read                                                               */
+
+/* Writers stage the new hive now: a copy of the hive, in the kernel. */
+static int begin_txn(struct run *run, struct dh_error **err)
+{
+	struct dh_txn_options o = {
+		.backup_dir = run->opts->backup_dir,
+		.backup_dir_create = run->opts->backup_dir_create,
+		.no_backup = run->opts->no_backup,
+		.command = command_word(run->opts->command),
+	};
+	struct stat st;
+	int fd;
+
+	if (dh_txn_begin(run->mem, run->lock, &o, &run->txn, err) != 0)
+		return -1;
+	fd = dh_txn_hive_fd(run->txn);
+	if (fstat(run->fd, &st) != 0 ||
+	    dh_io_copy(run->fd, fd, (size_t)st.st_size) != 0)
+		return dh_error_io(run->mem, err, errno, DH_UNCHANGED,
+				   "cannot copy %s to %s", run->report->hive,
+				   dh_txn_hive_path(run->txn));
+	run->source = fd;
+	return 0;
+}
+
+/* The logs' changes into the copy at run->source. Their bytes are then let
+ * go; their descriptors stay, for the backup set. */
+static int replay_logs(struct run *run, struct dh_error **err)
+{
+	struct dh_log_input *in = talloc_array(run->mem, struct dh_log_input,
+					       run->n_logs ? run->n_logs : 1);
+	struct dh_recovery *rec = NULL;
+	int rc;
+
+	if (in == NULL)
+		return dh_error_nomem(run->mem, err);
+	for (size_t i = 0; i < run->n_logs; i++)
+		in[i] = (struct dh_log_input){ run->logs[i].path,
+					       run->logs[i].data,
+					       run->logs[i].len };
+	rc = dh_recover_apply_fd(run->mem, run->source, run->report->hive, in,
+				 run->n_logs, &rec, err);
+	for (size_t i = 0; i < run->n_logs; i++)
+		TALLOC_FREE(run->logs[i].map);
+	talloc_free(in);
+	if (rc != 0)
+		return -1;
+	run->replayed = true;
+	return dh_outcome_replay(run, rec, err);
+}
+
+/* A dirty hive, read: replayed into the staged new hive (writers) or into
+ * a memory file (readers). show carries on without the logs when they
+ * cannot be used, saying so: it changes nothing, and the hive file's own
+ * values are still worth seeing. */
+static int read_dirty(struct run *run, struct dh_error **err)
+{
+	int *memfd;
+
+	if (dh_target_logs(run->mem, run->target, &run->logs, &run->n_logs,
+			   err) != 0)
+		return -1;
+	if (dh_run_writes(run->opts))
+		return begin_txn(run, err) == 0 ? replay_logs(run, err) : -1;
+	if (dh_hive_memfd(run->mem, run->fd, run->report->hive, &memfd,
+			  err) != 0)
+		return -1;
+	run->source = *memfd;
+	if (replay_logs(run, err) == 0)
+		return 0;
+	run->source = run->fd;
+	if (run->opts->command == DH_CMD_SHOW && *err != NULL &&
+	    (*err)->code == DH_ERR_DIRTY)
+		return dh_outcome_warn(run, (*err)->message, err);
+	return -1;
+}
+
+static int read_hive(struct run *run, struct dh_error **err)
+{
+	struct dh_report *r = run->report;
+	struct dh_regf_header hdr;
+
+	run->source = run->fd;
+	if (dh_regf_read_fd(run->mem, run->fd, r->hive, &hdr, err) != 0)
+		return -1;
+	r->dirty_reason = dh_regf_dirty_reason(r, &hdr);
+	r->dirty = r->dirty_reason != NULL;
+	if (!r->dirty)
+		return 0;
+	if (run->opts->ignore_logs)
+		return dh_outcome_warn(run, "the hive is dirty and --ignore-logs was given: the changes only its transaction logs hold are not used, and are lost if the hive is written", err);
+	return read_dirty(run, err);
+}
+
+/* ------------------------------------------------------------------ */
+/* Plan and edit                                                      */
+
+static int plan(struct run *run, struct dh_error **err)
+{
+	const struct dh_options *opts = run->opts;
+	const struct dh_values *want =
+		opts->command == DH_CMD_SHOW ? NULL : &opts->values;
+
+	if (dh_hive_open_fd(run->mem, run->source, run->report->hive, false,
+			    &run->hive, err) != 0 ||
+	    dh_patch_plan(run->mem, run->hive, opts->control_set, want,
+			  &run->patch, err) != 0)
+		return -1;
+	return dh_outcome_plan(run, err);
+}
+
+static int put_edits(const struct dh_patch_edit *e, size_t n, int fd)
+{
+	for (size_t i = 0; i < n; i++)
+		if (dh_failpoint("write") != 0 ||
+		    dh_io_pwrite_all(fd, e[i].bytes, e[i].len,
+				     (off_t)e[i].offset) != 0)
+			return -1;
+	return 0;
+}
+
+/* The changed keys and the base block get the time of the change, as
+ * Windows gives them when it writes a value; renumbered (mark) unless
+ * hivex, which wrote fd, did that already. */
+static int stamp(struct run *run, const struct dh_patch_edit *stamps,
+		 size_t n, uint64_t now, bool mark, struct dh_error **err)
+{
+	int fd = dh_txn_hive_fd(run->txn);
+	uint8_t block[DH_REGF_BASE_BLOCK_SIZE];
+
+	if (put_edits(stamps, n, fd) != 0 ||
+	    dh_io_pread_full(fd, block, sizeof(block), 0) != (ssize_t)sizeof(block))
+		return dh_error_errno(run->mem, err, DH_ERR_IO, errno,
+				      "cannot write the new %s",
+				      run->report->hive);
+	dh_regf_set_written_time(block, now);
+	if (mark)
+		dh_regf_mark_written(block);
+	if (dh_io_pwrite_all(fd, block, sizeof(block), 0) != 0)
+		return dh_error_errno(run->mem, err, DH_ERR_IO, errno,
+				      "cannot write the new %s",
+				      run->report->hive);
+	return 0;
+}
+
+/* Edits that do not fit in the value's own data cell: hivex, which holds
+ * the edited hive whole in memory, rewrites all of it. */
+static int rewrite(struct run *run, struct dh_error **err)
+{
+	int fd = dh_txn_hive_fd(run->txn), rc;
+
+	if (dh_hive_open_fd(run->mem, fd, run->report->hive, true, &run->hive,
+			    err) != 0 ||
+	    dh_patch_apply(run->mem, run->hive, run->patch, err) != 0)
+		return -1;
+	rc = dh_failpoint("write") != 0 ?
+		dh_error_errno(run->mem, err, DH_ERR_IO, errno,
+			       "cannot write the new %s", run->report->hive) :
+		dh_hive_commit_fd(run->mem, run->hive, fd, err);
+	/* Written: its in-memory copy of the hive is not needed again. */
+	TALLOC_FREE(run->hive);
+	return rc;
+}
+
+/* The plan carried out on the staged new hive. Most edits fit in the
+ * value's own data cell: then only those bytes change, and every other
+ * byte of the hive stays as it was. */
+static int edit(struct run *run, struct dh_error **err)
+{
+	uint64_t now = dh_regf_filetime_now();
+	struct dh_patch_edit *edits, *stamps;
+	size_t n_edits, n_stamps;
+	bool fit;
+
+	if (dh_patch_edits(run->mem, run->hive, run->source, run->patch,
+			   &edits, &n_edits, &fit, err) != 0 ||
+	    dh_patch_stamps(run->mem, run->hive, run->patch, now, &stamps,
+			    &n_stamps, err) != 0)
+		return -1;
+	TALLOC_FREE(run->hive); /* done reading: let go of hivex's map */
+	if (run->txn == NULL && begin_txn(run, err) != 0)
+		return -1;
+	if (!fit)
+		return rewrite(run, err) == 0 ?
+			stamp(run, stamps, n_stamps, now, false, err) : -1;
+	if (put_edits(edits, n_edits, dh_txn_hive_fd(run->txn)) != 0)
+		return dh_error_errno(run->mem, err, DH_ERR_IO, errno,
+				      "cannot write the new %s",
+				      run->report->hive);
+	return stamp(run, stamps, n_stamps, now, true, err);
+}
+
+/* ------------------------------------------------------------------ */
+/* Verify and commit                                                  */
+
+/* The new hive, synced, read back as a whole hive: a clean base block,
+ * hivex opens it, and (patch) every planned value is there. */
+static int verify(struct run *run, const struct dh_patch *patch,
+		  struct dh_error **err)
+{
+	int fd = dh_txn_hive_fd(run->txn);
+	const char *path = dh_txn_hive_path(run->txn);
+	struct dh_regf_header hdr;
+	struct dh_hive *written;
+
+	if (dh_txn_flush(run->txn, err) != 0)
+		return -1;
+	if (dh_failpoint("verify") != 0)
+		return dh_error_set(run->mem, err, DH_ERR_VERIFY,
+				    "%s did not verify (injected)", path);
+	if (dh_regf_read_fd(run->mem, fd, path, &hdr, err) != 0)
+		return -1;
+	if (dh_regf_dirty_reason(run->mem, &hdr) != NULL)
+		return dh_error_set(run->mem, err, DH_ERR_VERIFY,
+				    "the new hive %s has an invalid base block",
+				    path);
+	if (dh_hive_open_fd(run->mem, fd, path, false, &written, err) != 0)
+		return -1;
+	if (patch != NULL && dh_patch_verify(run->mem, written, patch, err) != 0)
+		return -1;
+	talloc_free(written);
+	return 0;
+}
+
+int dh_run_commit(struct run *run, const char *note, struct dh_error **err)
+{
+	struct dh_txn *t = run->txn;
+	struct dh_txn_result *res = NULL;
+	int rc;
+
+	run->txn = NULL; /* spent, whatever happens */
+	rc = dh_txn_commit(t, note, run->mem, &res, err);
+	talloc_free(t);
+	dh_outcome_backup(run, res);
+	if (rc == 0)
+		rc = dh_outcome_read_only(run, err);
+	return rc;
+}
+
+/* A replayed hive is written clean: its logs then hold nothing Windows
+ * would replay, so each is replaced by an empty file, the original kept
+ * in the backup set. Without a backup they are left as they are (the
+ * only copy of their data, and ignored beside a clean hive). */
+static int retire_logs(struct run *run, struct dh_error **err)
+{
+	size_t dirlen = strlen(run->target->dir);
+
+	if (!run->replayed || run->opts->no_backup)
+		return 0;
+	for (size_t i = 0; i < run->n_logs; i++) {
+		const struct dh_log_file *l = &run->logs[i];
+
+		if (dh_txn_replace_log(run->txn, l->fd, l->path,
+				       l->path + dirlen, l->suffix, -1,
+				       err) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int write_out(struct run *run, const struct dh_patch *patch,
+		     struct dh_error **err)
+{
+	if (verify(run, patch, err) != 0 || retire_logs(run, err) != 0)
+		return -1;
+	return dh_run_commit(run, NULL, err);
+}
+
+/* ------------------------------------------------------------------ */
+/* The commands                                                       */
+
+static int run_set(struct run *run, struct dh_error **err)
+{
+	if (plan(run, err) != 0)
+		return -1;
+	if (run->report->status != DH_STATUS_CHANGED)
+		return 0;
+	if (edit(run, err) != 0)
+		return -1;
+	return write_out(run, run->patch, err);
+}
+
+/* recover: any hive, no SharedSection. The replayed hive is the result,
+ * once hivex has shown it can read it; with --ignore-logs, the hive file
+ * as it is, marked clean. A dry run still shows whether hivex reads what
+ * it would write. */
+static int run_recover(struct run *run, struct dh_error **err)
+{
+	struct dh_report *r = run->report;
+
+	r->status = dh_outcome_status(run->opts, r->dirty);
+	if (!r->dirty)
+		return 0;
+	if (r->status == DH_STATUS_WOULD_CHANGE)
+		return dh_hive_open_fd(run->mem, run->source, r->hive, false,
+				       &run->hive, err);
+	if (run->txn == NULL && (begin_txn(run, err) != 0 ||
+				 stamp(run, NULL, 0, dh_regf_filetime_now(),
+				       true, err) != 0))
+		return -1;
+	return write_out(run, NULL, err);
+}
+
+static int run_steps(struct run *run, const char *given,
+		     struct dh_error **err)
+{
+	if (open_target(run, given, err) != 0)
+		return -1;
+	if (run->opts->command == DH_CMD_RESTORE)
+		return dh_run_restore(run, err);
+	if (read_hive(run, err) != 0)
+		return -1;
+	if (run->opts->command == DH_CMD_RECOVER)
+		return run_recover(run, err);
+	return run_set(run, err);
+}
+
+/* A run that stopped with its new hive staged: everything it made goes,
+ * and the message says that the hive was not changed. */
+static void abandon(struct run *run, struct dh_error *err)
+{
+	if (err != NULL && err->message != NULL)
+		err->message = talloc_asprintf_append(err->message, "; %s",
+						      DH_UNCHANGED);
+	dh_txn_abort(run->txn, &err);
+	run->txn = NULL;
+}
+
+/* The caller's options, as many bytes of them as its size says (a program
+ * built against an older header passes fewer), the rest zero. */
+static int take_options(struct run *run, const struct dh_options *given,
+			struct dh_options *o, struct dh_error **err)
+{
+	size_t need = offsetof(struct dh_options, command) + sizeof o->command;
+
+	*o = (struct dh_options){ .size = sizeof *o };
+	if (given == NULL || given->size < need)
+		return dh_error_set(run->mem, err, DH_ERR_ARGUMENT,
+				    "the options passed to dh_run_target() "
+				    "are missing or too small (size %zu); set "
+				    "size to sizeof(struct dh_options), or use "
+				    "DH_OPTIONS_INIT()",
+				    given ? given->size : 0);
+	memcpy(o, given, given->size < sizeof *o ? given->size : sizeof *o);
+	o->size = sizeof *o;
+	run->opts = o;
+	run->report->command = o->command;
+	return 0;
+}
+
+struct dh_report *dh_run_target(TALLOC_CTX *mem, const struct dh_options *opts,
+				const char *target)
+{
+	struct dh_report *r = talloc_zero(mem, struct dh_report);
+	struct run run = { .report = r, .fd = -1, .source = -1 };
+	struct dh_error *err = NULL;
+	struct dh_options o;
+	int rc;
+
+	if (r == NULL || (run.mem = talloc_new(r)) == NULL)
+		goto nomem;
+	r->target = talloc_strdup(r, target);
+	r->hive = talloc_strdup(r, target);
+	if (r->target == NULL || r->hive == NULL)
+		goto nomem;
+	rc = take_options(&run, opts, &o, &err);
+	if (rc == 0)
+		rc = run_steps(&run, target, &err);
+	if (run.txn != NULL) /* failed, or found nothing to write */
+		abandon(&run, rc != 0 ? err : NULL);
+	if (rc != 0) {
+		if (err == NULL)
+			goto nomem;
+		r->status = DH_STATUS_FAILED;
+		r->error = talloc_steal(r, err);
+	}
+	talloc_free(run.mem);
+	return r;
+nomem:
+	talloc_free(r);
+	return NULL;
+}

@@ -1,0 +1,66 @@
+/*
+ * The pipeline of one target (design, "Architecture"): internal to
+ * pipeline.c (show, check, set, recover), restore.c and outcome.c (what the
+ * report says). Data flows one way:
+ *
+ *   resolve the target -> open it (writers lock it) -> read it, replaying
+ *   a dirty hive's logs -> plan -> edit the new file -> commit -> report
+ *
+ * Writers stage the new hive in a transaction (txn.h) as soon as they read:
+ * a dirty hive is replayed into the staged file itself, so it is copied
+ * once, in the kernel. Readers replay into a memory file.
+ */
+#ifndef DH_PIPELINE_H
+#define DH_PIPELINE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "deskheap.h"
+#include "hive.h"
+#include "lock.h"
+#include "patch.h"
+#include "recover.h"
+#include "target.h"
+#include "txn.h"
+
+/* What one run holds while it works; everything hangs off mem. */
+struct run {
+	TALLOC_CTX *mem;              /* freed when the report is done */
+	const struct dh_options *opts;
+	struct dh_report *report;
+	struct dh_target *target;
+	int fd;                       /* the hive (locked when writing) */
+	struct dh_locked *lock;       /* writers, and restore */
+	struct dh_log_file *logs;     /* when dirty, or restoring */
+	size_t n_logs;
+	struct dh_txn *txn;           /* writers, once reading */
+	int source;                   /* what the plan reads: fd, a replayed
+				       * memory file, or the staged hive */
+	bool replayed;                /* source holds the logs' changes */
+	struct dh_hive *hive;
+	struct dh_patch *patch;
+};
+
+/* Whether the command writes (set, recover, restore, not --dry-run). */
+bool dh_run_writes(const struct dh_options *opts);
+
+/* Commit run->txn (which the caller has filled, flushed and verified):
+ * the report gets the backup set. note: for the journal. */
+int dh_run_commit(struct run *run, const char *note, struct dh_error **err);
+
+/* restore.c: the newest backup set put back. */
+int dh_run_restore(struct run *run, struct dh_error **err);
+
+/* outcome.c: what the report says. Each returns 0, or -1 with *err set
+ * (out of memory). */
+int dh_outcome_warn(struct run *run, const char *text, struct dh_error **err);
+enum dh_status dh_outcome_status(const struct dh_options *opts,
+				 bool any_change);
+int dh_outcome_plan(struct run *run, struct dh_error **err);
+int dh_outcome_replay(struct run *run, const struct dh_recovery *rec,
+		      struct dh_error **err);
+void dh_outcome_backup(struct run *run, struct dh_txn_result *res);
+int dh_outcome_read_only(struct run *run, struct dh_error **err);
+
+#endif

@@ -1,0 +1,241 @@
+/*
+ * restore: the newest backup set of a target put back, hive and logs, as
+ * one transaction with a backup set of what it replaces (pipeline.h).
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "backupfind.h"
+#include "error.h"
+#include "failpoint.h"
+#include "io.h"
+#include "pipeline.h"
+#include "regf.h"
+
+/* A file of the backup set, open. */
+struct blob {
+	int fd;
+	size_t len;
+	const char *path;        /* for messages */
+};
+
+/* Open a file of the backup set through its directory, never through a
+ * link. The descriptor lives on run->mem. */
+static int open_backup_file(struct run *run, const struct dh_backup_set *set,
+			    const char *name, struct blob *b,
+			    struct dh_error **err)
+{
+	char *path = talloc_asprintf(run->mem, "%s%s", set->dir, name);
+	struct stat st;
+	int fd, *owned;
+
+	if (path == NULL)
+		return dh_error_nomem(run->mem, err);
+	fd = openat(set->bdir->fd, name,
+		    O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
+		return dh_error_errno(run->mem, err, DH_ERR_IO, errno,
+				      "cannot open backup %s", path);
+	if ((owned = dh_io_fd_owned(run->mem, fd)) == NULL)
+		return dh_error_nomem(run->mem, err);
+	if (fstat(fd, &st) != 0)
+		return dh_error_errno(run->mem, err, DH_ERR_IO, errno,
+				      "cannot stat backup %s", path);
+	if (!S_ISREG(st.st_mode))
+		return dh_error_set(run->mem, err, DH_ERR_IO,
+				    "backup %s is not a regular file: it is "
+				    "not put back", path);
+	*b = (struct blob){ fd, (size_t)st.st_size, path };
+	return 0;
+}
+
+/* A backup to put back must at least be a whole hive: signed, and as long
+ * as its base block says (it may be dirty: deskheap keeps dirty originals). */
+static int check_complete(struct run *run, const struct blob *b,
+			  struct dh_error **err)
+{
+	struct dh_regf_header h;
+
+	if (dh_regf_read_fd(run->mem, b->fd, b->path, &h, err) != 0)
+		return -1;
+	if (b->len < (size_t)DH_REGF_BASE_BLOCK_SIZE + h.bins_size)
+		return dh_error_set(run->mem, err, DH_ERR_NOT_HIVE,
+				    "backup %s is not a complete hive (%zu bytes, its base block says %u): it is not put back; choose another with --backup-dir or restore by hand",
+				    b->path, b->len, DH_REGF_BASE_BLOCK_SIZE + h.bins_size);
+	return 0;
+}
+
+/* A dirty backup goes in after its logs, while the hive in place makes
+ * Windows ignore them: that needs the hive in place to be clean. */
+static int check_restorable(struct run *run, const struct blob *b,
+			    struct dh_error **err)
+{
+	struct dh_regf_header now, then;
+
+	if (dh_regf_read_fd(run->mem, b->fd, b->path, &then, err) != 0 ||
+	    dh_regf_read_fd(run->mem, run->fd, run->target->path, &now,
+			    err) != 0)
+		return -1;
+	/* The report describes the hive put in place. */
+	run->report->dirty_reason = dh_regf_dirty_reason(run->report, &then);
+	run->report->dirty = run->report->dirty_reason != NULL;
+	if (!run->report->dirty || dh_regf_dirty_reason(run->mem, &now) == NULL)
+		return 0;
+	return dh_error_set(run->mem, err, DH_ERR_DIRTY,
+			    "%s and the backup %s are both dirty (changes only "
+			    "their logs hold): putting back the backup's logs "
+			    "beside the hive in place could have Windows "
+			    "replay them over the wrong hive if it were "
+			    "interrupted; boot Windows once and shut it down "
+			    "fully (so the hive is written clean), then run "
+			    "restore again; nothing was changed",
+			    run->target->path, b->path);
+}
+
+/* The backed-up copy of the live log with this suffix (any letter case)
+ * in the set, or NULL. */
+static const char *backup_log(const struct dh_backup_set *set,
+			      const char *suffix)
+{
+	size_t len = strlen(set->hive);
+
+	for (size_t i = 0; i < set->n_logs; i++)
+		if (strcasecmp(set->logs[i] + len, suffix) == 0)
+			return set->logs[i];
+	return NULL;
+}
+
+/* A backed-up log with no live log of its name is not put back: say so. */
+static int warn_unmatched(struct run *run, const struct dh_backup_set *set,
+			  struct dh_error **err)
+{
+	size_t len = strlen(set->hive);
+
+	for (size_t i = 0; i < set->n_logs; i++) {
+		const char *suffix = set->logs[i] + len;
+		bool live = false;
+		char *w;
+
+		for (size_t k = 0; k < run->n_logs; k++)
+			live = live || strcasecmp(run->logs[k].suffix,
+						  suffix) == 0;
+		if (live)
+			continue;
+		w = talloc_asprintf(run->mem, "%s%s: no such log beside the hive, so it was not put back (%s%s is in the backup set)",
+				    run->target->path, suffix, set->dir,
+				    set->logs[i]);
+		if (w == NULL)
+			return dh_error_nomem(run->mem, err);
+		if (dh_outcome_warn(run, w, err) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* Each live log gets the backed-up copy of its name, or when the set has
+ * none, an empty file: a log of the state being replaced must not be
+ * replayed over the restored hive. */
+static int stage_logs(struct run *run, const struct dh_backup_set *set,
+		      struct dh_error **err)
+{
+	size_t dirlen = strlen(run->target->dir);
+
+	for (size_t i = 0; i < run->n_logs; i++) {
+		const struct dh_log_file *l = &run->logs[i];
+		const char *copy = backup_log(set, l->suffix);
+		struct blob b = { .fd = -1 };
+
+		if (copy != NULL && open_backup_file(run, set, copy, &b, err) != 0)
+			return -1;
+		if (dh_txn_replace_log(run->txn, l->fd, l->path,
+				       l->path + dirlen, l->suffix, b.fd,
+				       err) != 0)
+			return -1;
+	}
+	return warn_unmatched(run, set, err);
+}
+
+/* The backup's bytes as the new hive, synced and read back. */
+static int stage_hive(struct run *run, const struct blob *b,
+		      struct dh_error **err)
+{
+	struct dh_txn_options o = {
+		.backup_dir = run->opts->backup_dir,
+		.backup_dir_create = run->opts->backup_dir_create,
+		.no_backup = run->opts->no_backup,
+		.command = "restore",
+	};
+	int fd, same;
+
+	if (dh_txn_begin(run->mem, run->lock, &o, &run->txn, err) != 0)
+		return -1;
+	fd = dh_txn_hive_fd(run->txn);
+	if (dh_io_copy(b->fd, fd, b->len) != 0)
+		return dh_error_errno(run->mem, err, DH_ERR_IO, errno,
+				      "cannot write %s",
+				      dh_txn_hive_path(run->txn));
+	if (dh_txn_flush(run->txn, err) != 0)
+		return -1;
+	if (dh_failpoint("verify") != 0)
+		return dh_error_set(run->mem, err, DH_ERR_VERIFY,
+				    "%s did not verify (injected)",
+				    dh_txn_hive_path(run->txn));
+	same = dh_io_same(fd, b->fd);
+	if (same < 0)
+		return dh_error_errno(run->mem, err, DH_ERR_IO, errno,
+				      "cannot read back %s",
+				      dh_txn_hive_path(run->txn));
+	if (same == 0)
+		return dh_error_set(run->mem, err, DH_ERR_VERIFY,
+				    "%s did not read back as written",
+				    dh_txn_hive_path(run->txn));
+	return 0;
+}
+
+/* A restore an earlier run left unfinished, completed when locking, is
+ * what a restore run after it is for: not a second step back. */
+static bool completed_already(struct run *run)
+{
+	const char *cmd = run->lock->completed_command;
+
+	if (cmd == NULL || strcmp(cmd, "restore") != 0 || run->opts->dry_run)
+		return false;
+	run->report->status = DH_STATUS_CHANGED;
+	return true;
+}
+
+int dh_run_restore(struct run *run, struct dh_error **err)
+{
+	struct dh_report *r = run->report;
+	struct dh_backup_set *set;
+	struct blob b;
+
+	if (completed_already(run))
+		return 0;
+	if (dh_backup_find(run->mem, run->lock, run->opts->backup_dir, true,
+			   &set, err) != 0 ||
+	    dh_target_logs(run->mem, run->target, &run->logs, &run->n_logs,
+			   err) != 0 ||
+	    open_backup_file(run, set, set->hive, &b, err) != 0 ||
+	    check_complete(run, &b, err) != 0 ||
+	    check_restorable(run, &b, err) != 0)
+		return -1;
+	r->status = run->opts->dry_run ? DH_STATUS_WOULD_CHANGE
+				       : DH_STATUS_CHANGED;
+	if (run->opts->dry_run) {
+		r->restored_from = talloc_strdup(r, b.path);
+		return r->restored_from ? 0 : dh_error_nomem(run->mem, err);
+	}
+	if (stage_hive(run, &b, err) != 0 || stage_logs(run, set, err) != 0 ||
+	    dh_run_commit(run, b.path, err) != 0)
+		return -1;
+	/* Only now: a failed restore put nothing back. */
+	r->restored_from = talloc_strdup(r, b.path);
+	return r->restored_from ? 0 : dh_error_nomem(run->mem, err);
+}

@@ -1,0 +1,105 @@
+/*
+ * A transaction over a hive and its logs: the commit (design invariants 1
+ * to 3). The caller stages the new files, then commits or aborts; the
+ * transaction never calls back into the caller.
+ *
+ *   dh_txn_begin()        a temporary file ".NAME.deskheap-tmp-XXXXXX"
+ *                         beside the locked hive (mode 0600), for the new
+ *                         hive; the caller fills it (dh_txn_hive_fd())
+ *   dh_txn_replace_log()  a log to replace too: by given bytes, or by an
+ *                         empty file
+ *   dh_txn_flush()        the new hive synced: the caller then reads it
+ *                         back to verify what reached the disk
+ *   dh_txn_commit()       put it all in place, with a backup set
+ *   dh_txn_abort()        or remove everything the transaction made
+ *
+ * dh_txn_commit():
+ *   1. gives the new hive the original's owner, mode and extended
+ *      attributes (metadata.h), and syncs it again;
+ *   2. makes the backup set (backup.h), unless no_backup: the hive and
+ *      each log being replaced, linked (they are replaced by rename, never
+ *      written), durable before anything can make it the only copy;
+ *   3. stages each log's new file beside it (its bytes, or empty; the
+ *      live log's owner, mode and attributes), synced;
+ *   4. checks that each name still is the file locked and read (the lock
+ *      binds only programs that take it), locks the new hive, and makes
+ *      the journal durable (journal.h): the commit point;
+ *   5. renames each staged file over its name: a clean new hive first (a
+ *      clean primary makes Windows ignore its logs, so any state between
+ *      two renames loads as the new set), a dirty one (a restored backup)
+ *      last, after its logs (the hive in place is then the old one, which
+ *      the caller makes sure is clean); then syncs the directory and
+ *      removes the journal.
+ * A failure of dh_txn_begin() or dh_txn_commit() before step 4, or at the
+ * first rename (the journal is then withdrawn), removes every file the
+ * transaction made: the hive, its logs and the directories are as they
+ * were, and the message says "the hive was not changed". (The messages of
+ * the steps between, dh_txn_replace_log() and dh_txn_flush(), say nothing
+ * of the outcome: the caller, who then aborts, does.) A failure after a rename leaves the change decided: the
+ * message says the next run completes it, which dh_lock_hive() does.
+ *
+ * Everything beside the hive goes through the lock's directory descriptor;
+ * only backup_dir is opened by path (backupdir.h).
+ */
+#ifndef DH_TXN_H
+#define DH_TXN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "deskheap.h"
+#include "lock.h"
+
+struct dh_txn_options {
+	const char *backup_dir;    /* NULL: backups beside the hive */
+	bool backup_dir_create;    /* make backup_dir (0700) if missing */
+	bool no_backup;
+	const char *command;       /* named in the journal: "set"... */
+};
+
+/* What a committed transaction made. */
+struct dh_txn_result {
+	char *backup;              /* the hive's backup, or NULL */
+	char **backup_logs;        /* n_backup_logs logs' backups */
+	size_t n_backup_logs;
+};
+
+struct dh_txn;
+
+/* Begin a transaction on the locked hive (which must stay locked, and
+ * open, until the transaction is committed or freed). Checks what can be
+ * checked before a file is made (the backup directory: backupdir.h), then
+ * creates the new hive's temporary file. The transaction is on mem;
+ * freeing it before dh_txn_commit() aborts it. Failpoint "temp-create". */
+int dh_txn_begin(TALLOC_CTX *mem, const struct dh_locked *hive,
+		 const struct dh_txn_options *o, struct dh_txn **out,
+		 struct dh_error **err);
+
+/* The new hive: open read-write; its path, for messages. */
+int dh_txn_hive_fd(const struct dh_txn *t);
+const char *dh_txn_hive_path(const struct dh_txn *t);
+
+/* Replace the log open at fd (readable, a regular file: checked now) and
+ * named name in the hive's directory (path in messages; suffix, e.g.
+ * ".LOG1", names its backup) too: by the bytes of the file open at
+ * content, or with content -1 by an empty file. */
+int dh_txn_replace_log(struct dh_txn *t, int fd, const char *path,
+		       const char *name, const char *suffix, int content,
+		       struct dh_error **err);
+
+/* Sync the new hive and rewind it. Failpoint "fsync". */
+int dh_txn_flush(struct dh_txn *t, struct dh_error **err);
+
+/* Steps 1 to 5 above. note goes into the journal, for the message of a
+ * run that completes it (e.g. the backup a restore puts back; may be
+ * NULL). *res (may be NULL) is on mem, also when the change is decided but
+ * unfinished (then -1 is returned, and the message says so). Whatever the
+ * outcome, t is spent: free it. */
+int dh_txn_commit(struct dh_txn *t, const char *note, TALLOC_CTX *mem,
+		  struct dh_txn_result **res, struct dh_error **err);
+
+/* Remove every file t made, and free it. What cannot be removed is named
+ * in (*err)'s message (when err holds one). */
+void dh_txn_abort(struct dh_txn *t, struct dh_error **err);
+
+#endif
