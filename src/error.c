@@ -24,6 +24,9 @@ const char *dh_errcode_name(enum dh_errcode code)
 	return "unknown";
 }
 
+/* fmt is the printf format that dh_error_set's callers were checked
+ * against; saying so lets clang's -Wformat-nonliteral accept passing it on. */
+__attribute__((format(printf, 5, 0)))
 static int set_va(TALLOC_CTX *mem, struct dh_error **err, enum dh_errcode code,
 		  const char *suffix, const char *fmt, va_list ap)
 {
