@@ -204,6 +204,30 @@ contains "$ERR" "$WORK/no/such/dir" "the error names the backup directory"
 check "the hive is unchanged" cmp -s "$h" "$FIX/nt4.hive"
 check "no file is left" test "$(listing "$d")" = "SYSTEM "
 
+# The per-target subdirectory has a predictable name: one planted there by
+# someone else (writable by others, or a link) is refused, nothing is put
+# in it, and restore will not take a backup from it.
+d=$(case_dir backup-dir-planted)
+h=$(fixture nt4.hive "$d")
+mkdir -m 700 "$WORK/bk2"
+sub=$(backup_subdir "$h")
+mkdir -m 777 "$WORK/bk2/$sub"
+run set --backup-dir "$WORK/bk2" --non-interactive 512 "$h"
+expect_rc 3 "a planted world-writable backup subdirectory"
+contains "$ERR" "others can write to it" "the error says why it is refused"
+contains "$ERR" "$WORK/bk2/$sub" "the error names it"
+check "nothing was put in it" test -z "$(ls -A "$WORK/bk2/$sub")"
+check "the hive is unchanged" cmp -s "$h" "$FIX/nt4.hive"
+rmdir "$WORK/bk2/$sub"
+mkdir -m 700 "$WORK/elsewhere"
+ln -s "$WORK/elsewhere" "$WORK/bk2/$sub"
+run restore --backup-dir "$WORK/bk2" "$h"
+expect_rc 3 "restore from a backup subdirectory that is a symbolic link"
+contains "$ERR" "symbolic link" "the error says it is a link"
+run set --backup-dir "$WORK/bk2" --non-interactive 512 "$h"
+expect_rc 3 "set into a backup subdirectory that is a symbolic link"
+check "nothing was put where it points" test -z "$(ls -A "$WORK/elsewhere")"
+
 ## --json
 
 d=$(case_dir json)
