@@ -440,7 +440,23 @@ else
 	contains "$ERR" "$d" "the error names the file"
 	check "the hive is unchanged on a full filesystem" cmp -s "$h" "$FIX/nt4.hive"
 	check "no temporary file is left on a full filesystem" test "$(listing "$d")" = "SYSTEM filler "
+	# restore on a full disk: the error names the file it could not
+	# write (its new hive, not the backup it reads), and nothing claims
+	# a restore that did not happen.
 	rm "$d/filler"
+	run set -q --non-interactive 512 "$h"
+	cp "$h" "$WORK/full-set"
+	bak=$(ls "$d" | grep '\.bak$')
+	dd if=/dev/zero of="$d/filler" bs=4096 2>/dev/null
+	run restore "$h"
+	expect_rc 3 "restore on a full filesystem"
+	contains "$ERR" "No space left on device" "restore: the error gives the cause"
+	contains "$ERR" ".SYSTEM.deskheap-tmp-" "restore: the error names the file it could not write"
+	lacks "$ERR" "cannot write $d/$bak" "restore: the error does not blame the backup"
+	lacks "$OUT$ERR" "restored from" "restore: no restore is claimed"
+	check "restore: the hive is unchanged on a full filesystem" cmp -s "$h" "$WORK/full-set"
+	rm -f "$d/filler" "$d/$bak"
+	cp "$FIX/nt4.hive" "$h"
 	mount -o remount,ro "$d"
 	run set --non-interactive 512 "$h"
 	expect_rc 3 "a read-only filesystem"
