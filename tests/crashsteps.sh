@@ -56,8 +56,24 @@ cmd_of() {
 	esac
 }
 
+# LeakSanitizer cannot work under ptrace (a sanitizer build would fail
+# every traced run at exit); the untraced runs still check for leaks.
+ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
+export ASAN_OPTIONS
+
+# count_calls SCEN SYSCALLS: how many of SYSCALLS a run of SCEN makes.
+count_calls() {
+	d="$WORK/count"
+	rm -rf "$d"
+	cp -a "$WORK/tpl-$1" "$d"
+	# shellcheck disable=SC2046
+	strace -f -qq -o "$WORK/trace" -e trace="$2" \
+		"$DESKHEAP" $(cmd_of "$1") "$d/SYSTEM" >/dev/null 2>&1
+	grep -c '^[0-9]* [a-z0-9]*(' "$WORK/trace"
+}
+
 # kill_at SCEN DIR SYSCALLS N: run SCEN's command on DIR, killed at the
-# N-th of SYSCALLS; the exit status.
+# N-th of SYSCALLS (counted in the process that makes them).
 kill_at() {
 	# shellcheck disable=SC2046
 	strace -f -qq -o /dev/null -e trace="$3" \
@@ -69,13 +85,12 @@ kill_at() {
 walk() {
 	scen=$1 calls=$2 n=1
 	tpl="$WORK/tpl-$scen"
-	while [ "$n" -le 64 ]; do
+	total=$(count_calls "$scen" "$calls")
+	while [ "$n" -le "$total" ]; do
 		d="$WORK/case"
 		rm -rf "$d"
 		cp -a "$tpl" "$d"
 		kill_at "$scen" "$d" "$calls" "$n"
-		rc=$?
-		[ "$rc" -eq 0 ] && break
 		now=$(view "$d")
 		p=
 		[ "$now" = "$OLD" ] || [ "$now" = "$NEW" ] ||
@@ -102,7 +117,7 @@ walk() {
 		KILLS=$((KILLS + 1))
 		n=$((n + 1))
 	done
-	[ "$n" -gt 1 ] || not_ok "$scen: no $calls to kill at" "the run made none"
+	[ "$total" -gt 0 ] || not_ok "$scen: no $calls to kill at" "the run made none"
 }
 
 KILLS=0
