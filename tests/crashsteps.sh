@@ -69,7 +69,8 @@ count_calls() {
 	# shellcheck disable=SC2046
 	strace -f -qq -o "$WORK/trace" -e trace="$2" \
 		"$DESKHEAP" $(cmd_of "$1") "$d/SYSTEM" >/dev/null 2>&1
-	grep -c '^[0-9]* [a-z0-9]*(' "$WORK/trace"
+	# strace pads the pid to a width: one space or more.
+	grep -cE '^[0-9]+ +[a-z0-9]+\(' "$WORK/trace"
 }
 
 # kill_at SCEN DIR SYSCALLS N: run SCEN's command on DIR, killed at the
