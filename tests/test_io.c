@@ -445,11 +445,12 @@ static void test_fd_owned(void **state)
 /* ------------------------------------------------------------------ */
 /* dh_io_copy                                                         */
 
-/* Copy all len bytes of data from src to dst, both open; the source's own
- * file offset is left at its end, which the copy must not start from. */
+/* Copy all len bytes of data from src to dst, both open; neither's own
+ * file offset is where the copy starts. */
 static void copy_and_check(int src, int dst, const uint8_t *data, size_t len)
 {
 	assert_int_equal(lseek(src, 0, SEEK_END), (off_t)len);
+	assert_int_equal(lseek(dst, 77, SEEK_SET), 77);
 	assert_int_equal(dh_io_copy(src, dst, len), 0);
 	assert_int_equal(offset_of(dst), (off_t)len);
 	assert_holds(dst, data, len);

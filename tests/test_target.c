@@ -598,6 +598,8 @@ static void test_hibernated(void **state)
 	hibernated(f, t, NULL);
 	put(f, "hiberfil.sys", "Hibr", 4);
 	hibernated(f, t, NULL);
+	put(f, "hiberfil.sys", "hibx", 4);
+	hibernated(f, t, NULL);
 	put(f, "hiberfil.sys", "hib", 3);
 	hibernated(f, t, NULL);
 	put(f, "hiberfil.sys", "", 0);
@@ -852,6 +854,27 @@ static void test_map_fd(void **state)
 	assert_false(is_mapped(data));
 }
 
+/* The largest a hive can be, 4 GiB (a sparse file), is still mapped. */
+static void test_map_fd_largest(void **state)
+{
+	struct fx *f = *state;
+	struct dh_error *err = NULL;
+	const uint8_t *data = NULL;
+	size_t len = 0;
+	void *owner = NULL;
+	int fd;
+
+	put(f, "largest", "regf", 4);
+	fd = open(at(f, "largest"), O_RDWR | O_CLOEXEC);
+	assert_int_equal(ftruncate(fd, (off_t)1 << 32), 0);
+	assert_int_equal(dh_target_map_fd(f->mem, fd, "largest", &data, &len,
+					  &owner, &err), 0);
+	close(fd);
+	assert_true(len == (size_t)1 << 32);
+	assert_memory_equal(data, "regf", 4);
+	talloc_free(owner);
+}
+
 static void test_map_fd_refused(void **state)
 {
 	struct fx *f = *state;
@@ -897,6 +920,7 @@ int main(void)
 		T(test_logs_refused),
 		T(test_logs_not_regular),
 		T(test_map_fd),
+		T(test_map_fd_largest),
 		T(test_map_fd_refused),
 #undef T
 	};
