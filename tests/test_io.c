@@ -161,6 +161,16 @@ static int new_file(struct fx *f, const char *name, const void *data,
 	return fd;
 }
 
+/* The file `name` of the test's directory, opened again read-only. */
+static int open_ro(struct fx *f, const char *name)
+{
+	int fd = open(talloc_asprintf(f->mem, "%s/%s", f->dir, name),
+		      O_RDONLY | O_CLOEXEC);
+
+	assert_true(fd >= 0);
+	return fd;
+}
+
 static int new_memfd(const void *data, size_t len)
 {
 	int fd = memfd_create("deskheap-test", MFD_CLOEXEC);
@@ -270,15 +280,12 @@ static void test_write_all_pipe(void **state)
 static void test_write_all_error(void **state)
 {
 	struct fx *f = *state;
-	int fd = new_file(f, "ro", "x", 1), ro;
-	char *path = talloc_asprintf(f->mem, "%s/ro", f->dir);
+	int fd = new_file(f, "ro", "x", 1), ro = open_ro(f, "ro");
 
-	close(fd);
-	ro = open(path, O_RDONLY | O_CLOEXEC);
-	assert_true(ro >= 0);
 	errno = 0;
 	assert_int_equal(dh_io_write_all(ro, "abc", 3), -1);
 	assert_int_equal(errno, EBADF);
+	close(fd);
 	close(ro);
 }
 
@@ -529,10 +536,8 @@ static void test_copy_error(void **state)
 {
 	struct fx *f = *state;
 	int src = new_file(f, "src", "abc", 3), dst = new_file(f, "dst", "", 0);
-	char *path = talloc_asprintf(f->mem, "%s/dst", f->dir);
-	int ro = open(path, O_RDONLY | O_CLOEXEC);
+	int ro = open_ro(f, "dst");
 
-	assert_true(ro >= 0);
 	errno = 0;
 	assert_int_equal(dh_io_copy(src, ro, 3), -1);
 	assert_int_equal(errno, EBADF);

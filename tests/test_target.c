@@ -662,27 +662,37 @@ static void test_hibernated_refused(void **state)
 /* ------------------------------------------------------------------ */
 /* Logs                                                               */
 
+/* The logs beside the hive `given` resolves to, which must be read; *n of
+ * them, on the test's context. */
+static struct dh_log_file *logs_of(struct fx *f, const char *given, size_t *n)
+{
+	struct dh_log_file *logs = NULL;
+	struct dh_error *err = NULL;
+
+	*n = 99;
+	if (dh_target_logs(f->mem, resolve(f, given), &logs, n, &err) != 0)
+		fail_msg("logs of %s refused: %s", given, err->message);
+	assert_non_null(logs);
+	return logs;
+}
+
 static void test_logs(void **state)
 {
 	struct fx *f = *state;
-	TALLOC_CTX *mem = talloc_new(f->mem);
 	static const char *const names[] = { "SYSTEM.LOG2", "SYSTEM.LOG", "SYSTEM.LOG1" };
 	static const char *const suffixes[] = { ".LOG", ".LOG1", ".LOG2" };
-	struct dh_target *t;
-	struct dh_log_file *logs = NULL;
-	struct dh_error *err = NULL;
+	struct dh_log_file *logs;
 	const void *maps[3];
 	int fds[3];
-	size_t n = 99;
+	size_t n;
 
 	hive_at(f, "cfg", "SYSTEM");
-	t = resolve(f, at(f, "cfg"));
-	assert_int_equal(dh_target_logs(mem, t, &logs, &n, &err), 0);
+	logs_of(f, at(f, "cfg"), &n);
 	assert_int_equal(n, 0);
 	for (size_t i = 0; i < 3; i++)
 		put(f, talloc_asprintf(f->mem, "cfg/%s", names[i]), names[i],
 		    strlen(names[i]));
-	assert_int_equal(dh_target_logs(mem, t, &logs, &n, &err), 0);
+	logs = logs_of(f, at(f, "cfg"), &n);
 	assert_int_equal(n, 3);
 	for (size_t i = 0; i < 3; i++) {
 		char *name = talloc_asprintf(f->mem, "SYSTEM%s", suffixes[i]);
@@ -703,7 +713,6 @@ static void test_logs(void **state)
 		assert_false(is_mapped(maps[i]));
 		assert_false(is_open(fds[i]));
 	}
-	talloc_free(mem);
 }
 
 /* Suffix and name in any letter case; a hive of another name; an empty
@@ -711,16 +720,13 @@ static void test_logs(void **state)
 static void test_logs_case(void **state)
 {
 	struct fx *f = *state;
-	struct dh_target *t;
-	struct dh_log_file *logs = NULL;
-	struct dh_error *err = NULL;
-	size_t n = 0;
+	struct dh_log_file *logs;
+	size_t n;
 
 	hive_at(f, "cfg", "system");
 	put(f, "cfg/SYSTEM.log1", "one", 3);
 	put(f, "cfg/System.Log2", "", 0);
-	t = resolve(f, at(f, "cfg"));
-	assert_int_equal(dh_target_logs(f->mem, t, &logs, &n, &err), 0);
+	logs = logs_of(f, at(f, "cfg"), &n);
 	assert_int_equal(n, 2);
 	assert_string_equal(logs[0].path, at(f, "cfg/SYSTEM.log1"));
 	assert_string_equal(logs[0].suffix, ".log1");
@@ -733,8 +739,7 @@ static void test_logs_case(void **state)
 	put(f, "file/MY.HIVE.LOG", "log", 3);
 	put(f, "file/my.hive.LOG3", "not a log", 9);
 	put(f, "file/SYSTEM.LOG1", "another hive's", 14);
-	t = resolve(f, at(f, "file/my.hive"));
-	assert_int_equal(dh_target_logs(f->mem, t, &logs, &n, &err), 0);
+	logs = logs_of(f, at(f, "file/my.hive"), &n);
 	assert_int_equal(n, 1);
 	assert_string_equal(logs[0].path, at(f, "file/MY.HIVE.LOG"));
 	assert_string_equal(logs[0].suffix, ".LOG");
@@ -789,17 +794,14 @@ static void test_logs_refused(void **state)
 static void test_logs_not_regular(void **state)
 {
 	struct fx *f = *state;
-	struct dh_target *t;
-	struct dh_log_file *logs = NULL;
-	struct dh_error *err = NULL;
-	size_t n = 0;
+	struct dh_log_file *logs;
+	size_t n;
 
 	hive_at(f, "cfg", "SYSTEM");
 	put(f, "cfg/SYSTEM.LOG1", "one", 3);
 	mkdirs(f, "cfg/SYSTEM.LOG");
 	assert_int_equal(mkfifo(at(f, "cfg/SYSTEM.LOG2"), 0600), 0);
-	t = resolve(f, at(f, "cfg"));
-	assert_int_equal(dh_target_logs(f->mem, t, &logs, &n, &err), 0);
+	logs = logs_of(f, at(f, "cfg"), &n);
 	assert_int_equal(n, 1);
 	assert_string_equal(logs[0].suffix, ".LOG1");
 }
@@ -823,32 +825,37 @@ static void map_refused(struct fx *f, int fd, enum dh_errcode code, ...)
 	va_end(words);
 }
 
+/* dh_target_map_fd on the file rel, which must map; the owner. */
+static void *map_ok(struct fx *f, const char *rel, const uint8_t **data,
+		    size_t *len)
+{
+	struct dh_error *err = NULL;
+	void *owner = NULL;
+	int fd = open(at(f, rel), O_RDONLY | O_CLOEXEC);
+
+	assert_true(fd >= 0);
+	assert_int_equal(dh_target_map_fd(f->mem, fd, rel, data, len, &owner,
+					  &err), 0);
+	close(fd);
+	assert_ptr_equal(talloc_parent(owner), f->mem);
+	return owner;
+}
+
 static void test_map_fd(void **state)
 {
 	struct fx *f = *state;
-	struct dh_error *err = NULL;
-	const uint8_t *data = NULL;
+	const uint8_t *data = (const uint8_t *)"unset";
 	size_t len = 1;
-	void *owner = NULL;
-	int fd;
+	void *owner;
 
 	put(f, "empty", "", 0);
-	fd = open(at(f, "empty"), O_RDONLY | O_CLOEXEC);
-	assert_int_equal(dh_target_map_fd(f->mem, fd, "empty", &data, &len,
-					  &owner, &err), 0);
+	talloc_free(map_ok(f, "empty", &data, &len));
 	assert_null(data);
 	assert_int_equal(len, 0);
-	assert_ptr_equal(talloc_parent(owner), f->mem);
-	talloc_free(owner);
-	close(fd);
 	put(f, "full", "hive bytes", 10);
-	fd = open(at(f, "full"), O_RDONLY | O_CLOEXEC);
-	assert_int_equal(dh_target_map_fd(f->mem, fd, "full", &data, &len,
-					  &owner, &err), 0);
-	close(fd);
+	owner = map_ok(f, "full", &data, &len);
 	assert_int_equal(len, 10);
 	assert_memory_equal(data, "hive bytes", 10);
-	assert_ptr_equal(talloc_parent(owner), f->mem);
 	assert_true(is_mapped(data));
 	talloc_free(owner);
 	assert_false(is_mapped(data));
@@ -858,18 +865,13 @@ static void test_map_fd(void **state)
 static void test_map_fd_largest(void **state)
 {
 	struct fx *f = *state;
-	struct dh_error *err = NULL;
 	const uint8_t *data = NULL;
 	size_t len = 0;
-	void *owner = NULL;
-	int fd;
+	void *owner;
 
 	put(f, "largest", "regf", 4);
-	fd = open(at(f, "largest"), O_RDWR | O_CLOEXEC);
-	assert_int_equal(ftruncate(fd, (off_t)1 << 32), 0);
-	assert_int_equal(dh_target_map_fd(f->mem, fd, "largest", &data, &len,
-					  &owner, &err), 0);
-	close(fd);
+	assert_int_equal(truncate(at(f, "largest"), (off_t)1 << 32), 0);
+	owner = map_ok(f, "largest", &data, &len);
 	assert_true(len == (size_t)1 << 32);
 	assert_memory_equal(data, "regf", 4);
 	talloc_free(owner);
