@@ -605,3 +605,12 @@ int dh_journal_recover(TALLOC_CTX *mem, int dirfd, const char *base,
 	talloc_free(tmp);
 	return ret;
 }
+
+bool dh_journal_pending(int dirfd, const char *base)
+{
+	char name[4096];
+
+	return snprintf(name, sizeof name, ".%s.deskheap-journal", base) <
+		       (int)sizeof name &&
+	       faccessat(dirfd, name, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
+}

@@ -90,6 +90,10 @@ int dh_journal_withdraw(int dirfd, const char *base);
  * nothing is touched. *command (on mem) is the journal's command ("set",
  * "restore"...) when it was completed, else NULL.
  */
+/* Whether hive base in dirfd has a journal an earlier run left: readers,
+ * which do not lock, can say so. */
+bool dh_journal_pending(int dirfd, const char *base);
+
 int dh_journal_recover(TALLOC_CTX *mem, int dirfd, const char *base,
 		       const char *path_prefix, char **done, char **command,
 		       struct dh_error **err);

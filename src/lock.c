@@ -203,3 +203,19 @@ fail:
 	talloc_free(l);
 	return -1;
 }
+
+int dh_lock_peek(TALLOC_CTX *mem, int dirfd, const char *name,
+		 const char *path, struct dh_locked **out,
+		 struct dh_error **err)
+{
+	struct dh_locked *l = NULL;
+
+	if (locked_new(mem, dirfd, name, path, &l, err) != 0)
+		return -1;
+	if (lock_open(mem, l, err) != 0) {
+		talloc_free(l);
+		return -1;
+	}
+	*out = l;
+	return 0;
+}

@@ -50,4 +50,12 @@ int dh_lock_hive(TALLOC_CTX *mem, int dirfd, const char *name,
 		 const char *path, struct dh_locked **out,
 		 struct dh_error **err);
 
+/* The same, for a look that writes nothing (restore --dry-run): the hive
+ * opened as dh_lock_hive() opens it, but not locked, and an unfinished
+ * journal neither completed nor dropped, and no leftover removed. The
+ * result must not be given to a transaction. */
+int dh_lock_peek(TALLOC_CTX *mem, int dirfd, const char *name,
+		 const char *path, struct dh_locked **out,
+		 struct dh_error **err);
+
 #endif

@@ -13,6 +13,7 @@
 #include "error.h"
 #include "failpoint.h"
 #include "io.h"
+#include "journal.h"
 #include "pipeline.h"
 #include "regf.h"
 
@@ -46,10 +47,32 @@ static int check_hibernation(struct run *run, struct dh_error **err)
 	return dh_error_set(run->mem, err, DH_ERR_HIBERNATED, "%s", why);
 }
 
-/* Writers lock the hive, and restore does even for a dry run (it finds the
- * backup set through the lock's directory); readers need not: a commit
- * replaces the file by rename, so a reader sees the old inode or the new
- * one, never a mix. */
+/* Readers do not lock: a commit replaces the file by rename, so a reader
+ * sees the old inode or the new one, never a mix. Nor do they complete
+ * what an earlier run left unfinished: they say so. (restore --dry-run
+ * finds the backup set through an unlocked look at the hive.) */
+static int open_to_read(struct run *run, struct dh_error **err)
+{
+	const struct dh_target *t = run->target;
+	char *w;
+
+	if (dh_journal_pending(t->dirfd, t->name)) {
+		w = talloc_asprintf(run->mem, "an earlier run's change to %s is unfinished (journal %s.%s.deskheap-journal): what is shown is what Windows would load now; the next deskheap run that writes this hive completes it",
+				    t->path, t->dir, t->name);
+		if (w == NULL || dh_outcome_warn(run, w, err) != 0)
+			return w == NULL ? dh_error_nomem(run->mem, err) : -1;
+	}
+	if (run->opts->command != DH_CMD_RESTORE)
+		return dh_target_open_hive(run->mem, t, &run->fd, err);
+	if (dh_lock_peek(run->mem, t->dirfd, t->name, t->path, &run->lock,
+			 err) != 0)
+		return -1;
+	run->fd = run->lock->fd;
+	return 0;
+}
+
+/* Writers lock the hive (restore included), completing first what an
+ * earlier run left unfinished. */
 static int open_target(struct run *run, const char *given,
 		       struct dh_error **err)
 {
@@ -63,8 +86,8 @@ static int open_target(struct run *run, const char *given,
 		return dh_error_nomem(run->mem, err);
 	if (check_hibernation(run, err) != 0)
 		return -1;
-	if (!dh_run_writes(run->opts) && run->opts->command != DH_CMD_RESTORE)
-		return dh_target_open_hive(run->mem, t, &run->fd, err);
+	if (!dh_run_writes(run->opts))
+		return open_to_read(run, err);
 	if (dh_lock_hive(run->mem, t->dirfd, t->name, t->path, &run->lock,
 			 err) != 0)
 		return -1;

@@ -245,6 +245,7 @@ static void test_completes_journal(void **state)
 	char *orig = talloc_asprintf(f->mem, "%s/original", f->dir);
 	struct dh_options set = DH_OPTIONS_INIT(DH_CMD_SET);
 	struct dh_options restore = DH_OPTIONS_INIT(DH_CMD_RESTORE);
+	struct dh_options show = DH_OPTIONS_INIT(DH_CMD_SHOW);
 	struct dh_report *r;
 
 #ifndef DH_FAILPOINTS
@@ -262,6 +263,15 @@ static void test_completes_journal(void **state)
 	unsetenv("DESKHEAP_FAILPOINT");
 	assert_int_equal(r->status, DH_STATUS_FAILED);
 	assert_non_null(strstr(r->error->message, "completes it"));
+	assert_int_equal(count_names(f->dir, ".deskheap-journal"), 1);
+	/* Readers, and a dry run, say so and leave it. */
+	r = run(f, &show, hive);
+	assert_int_equal(r->status, DH_STATUS_SHOWN);
+	assert_int_equal(r->n_warnings, 1);
+	assert_non_null(strstr(r->warnings[0], "is unfinished"));
+	restore.dry_run = true;
+	run(f, &restore, hive);
+	restore.dry_run = false;
 	assert_int_equal(count_names(f->dir, ".deskheap-journal"), 1);
 	r = run(f, &restore, hive);
 	assert_int_equal(r->status, DH_STATUS_CHANGED);
