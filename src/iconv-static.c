@@ -64,6 +64,74 @@ struct dh_iconv *dh_iconv_open(const char *tocode, const char *fromcode)
 	return cd;
 }
 
+/* One UTF-16LE character (a code unit, or a surrogate pair). */
+static int decode_utf16le(const unsigned char *in, size_t len, uint32_t *cp,
+			  size_t *used)
+{
+	uint32_t u, v;
+
+	if (len < 2)
+		return EINVAL;
+	u = (uint32_t)in[0] | (uint32_t)in[1] << 8;
+	if (u >= 0xDC00 && u <= 0xDFFF)
+		return EILSEQ;
+	if (u < 0xD800 || u > 0xDBFF) {
+		*cp = u;
+		*used = 2;
+		return 0;
+	}
+	if (len < 4)
+		return EINVAL;
+	v = (uint32_t)in[2] | (uint32_t)in[3] << 8;
+	if (v < 0xDC00 || v > 0xDFFF)
+		return EILSEQ;
+	*cp = 0x10000 + ((u - 0xD800) << 10) + (v - 0xDC00);
+	*used = 4;
+	return 0;
+}
+
+/* One UTF-8 character. Well-formed sequences only (Unicode table 3-7): no
+ * overlong forms, no surrogates, nothing past U+10FFFF. */
+static int decode_utf8(const unsigned char *in, size_t len, uint32_t *cp,
+		       size_t *used)
+{
+	uint32_t c = in[0];
+	unsigned char lo = 0x80, hi = 0xBF;   /* second byte's range */
+	size_t n;
+
+	if (c < 0x80) {
+		*cp = c;
+		*used = 1;
+		return 0;
+	}
+	if (c >= 0xC2 && c <= 0xDF)
+		n = 2, c &= 0x1F;
+	else if (c >= 0xE0 && c <= 0xEF)
+		n = 3, c &= 0x0F;
+	else if (c >= 0xF0 && c <= 0xF4)
+		n = 4, c &= 0x07;
+	else
+		return EILSEQ;
+	if (in[0] == 0xE0)
+		lo = 0xA0;
+	else if (in[0] == 0xED)
+		hi = 0x9F;
+	else if (in[0] == 0xF0)
+		lo = 0x90;
+	else if (in[0] == 0xF4)
+		hi = 0x8F;
+	for (size_t i = 1; i < n; i++) {
+		if (i >= len)
+			return EINVAL;
+		if (i == 1 ? in[i] < lo || in[i] > hi : (in[i] & 0xC0) != 0x80)
+			return EILSEQ;
+		c = c << 6 | (in[i] & 0x3F);
+	}
+	*cp = c;
+	*used = n;
+	return 0;
+}
+
 /* One character from in[0..len): its code point and length in *used;
  * 0, or EINVAL (incomplete at the end) or EILSEQ (invalid). */
 static int decode(enum enc e, const unsigned char *in, size_t len,
@@ -74,68 +142,10 @@ static int decode(enum enc e, const unsigned char *in, size_t len,
 		*cp = in[0];
 		*used = 1;
 		return 0;
-	case ENC_UTF16LE: {
-		uint32_t u, v;
-
-		if (len < 2)
-			return EINVAL;
-		u = (uint32_t)in[0] | (uint32_t)in[1] << 8;
-		if (u >= 0xDC00 && u <= 0xDFFF)
-			return EILSEQ;
-		if (u < 0xD800 || u > 0xDBFF) {
-			*cp = u;
-			*used = 2;
-			return 0;
-		}
-		if (len < 4)
-			return EINVAL;
-		v = (uint32_t)in[2] | (uint32_t)in[3] << 8;
-		if (v < 0xDC00 || v > 0xDFFF)
-			return EILSEQ;
-		*cp = 0x10000 + ((u - 0xD800) << 10) + (v - 0xDC00);
-		*used = 4;
-		return 0;
-	}
-	case ENC_UTF8: {
-		/* Well-formed sequences only (Unicode table 3-7): no
-		 * overlong forms, no surrogates, nothing past U+10FFFF. */
-		uint32_t c = in[0];
-		unsigned char lo = 0x80, hi = 0xBF;   /* second byte's range */
-		size_t n;
-
-		if (c < 0x80) {
-			*cp = c;
-			*used = 1;
-			return 0;
-		}
-		if (c >= 0xC2 && c <= 0xDF)
-			n = 2, c &= 0x1F;
-		else if (c >= 0xE0 && c <= 0xEF)
-			n = 3, c &= 0x0F;
-		else if (c >= 0xF0 && c <= 0xF4)
-			n = 4, c &= 0x07;
-		else
-			return EILSEQ;
-		if (in[0] == 0xE0)
-			lo = 0xA0;
-		else if (in[0] == 0xED)
-			hi = 0x9F;
-		else if (in[0] == 0xF0)
-			lo = 0x90;
-		else if (in[0] == 0xF4)
-			hi = 0x8F;
-		for (size_t i = 1; i < n; i++) {
-			if (i >= len)
-				return EINVAL;
-			if (i == 1 ? in[i] < lo || in[i] > hi
-				   : (in[i] & 0xC0) != 0x80)
-				return EILSEQ;
-			c = c << 6 | (in[i] & 0x3F);
-		}
-		*cp = c;
-		*used = n;
-		return 0;
-	}
+	case ENC_UTF16LE:
+		return decode_utf16le(in, len, cp, used);
+	case ENC_UTF8:
+		return decode_utf8(in, len, cp, used);
 	case ENC_OTHER:
 		break;
 	}

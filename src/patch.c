@@ -24,22 +24,20 @@ static int check_request(TALLOC_CTX *mem, const struct dh_values *want,
 	return 0;
 }
 
-/* The longest value data a plain cell holds in a hive of version 1.4 or
- * later: Windows reads longer data only as a big-data ("db") record, and
- * both ways deskheap writes (in place, hivex) write a plain cell. */
-#define PLAIN_DATA_MAX 16344u
-
+/* Both ways deskheap writes a value (in place, hivex) write a plain data
+ * cell, which in a hive of version 1.4 or later holds at most
+ * DH_VK_PLAIN_DATA_MAX bytes. */
 static int check_length(TALLOC_CTX *mem, struct dh_hive *h,
 			const struct dh_patch_item *it, struct dh_error **err)
 {
 	size_t bytes = 2 * it->after.n_units;
 
-	if (!it->changed || bytes <= PLAIN_DATA_MAX ||
-	    dh_hive_minor_version(h) < 4)
+	if (!it->changed || bytes <= DH_VK_PLAIN_DATA_MAX ||
+	    dh_hive_minor_version(h) < DH_VK_BIG_DATA_MINOR)
 		return 0;
 	return dh_error_set(mem, err, DH_ERR_VALUE,
 			    "%s: the Windows value of %s would grow to %zu bytes, more than the %u a hive of version 1.%u holds without a big-data record, which deskheap does not write; shorten another part of the value with a registry editor, or ask for numbers with fewer digits; nothing was changed",
-			    dh_hive_name(h), it->cs.name, bytes, PLAIN_DATA_MAX,
+			    dh_hive_name(h), it->cs.name, bytes, DH_VK_PLAIN_DATA_MAX,
 			    (unsigned)dh_hive_minor_version(h));
 }
 
@@ -189,12 +187,6 @@ int dh_patch_apply(TALLOC_CTX *mem, struct dh_hive *h,
 	return 0;
 }
 
-/* Offsets in a value record (vk cell), from the cell's start. */
-#define VK_SIGNATURE 4
-#define VK_DATA_LEN 8
-#define VK_DATA_OFFSET 12
-#define VK_HEADER 16
-
 static uint8_t *utf16le(TALLOC_CTX *mem, const struct dh_winvalue *v)
 {
 	uint8_t *b = talloc_array(mem, uint8_t, 2 * v->n_units + 1);
@@ -212,7 +204,9 @@ static bool fits_in_place(TALLOC_CTX *mem, int fd,
 			  const struct dh_value_place *at,
 			  const struct dh_patch_item *it)
 {
-	uint8_t vk[VK_HEADER], cell[4], *old = utf16le(mem, &it->before), *now;
+	uint8_t cell[DH_CELL_RECORD], *old = utf16le(mem, &it->before), *now;
+	uint8_t vk[DH_CELL_RECORD + DH_VK_HEADER];
+	const uint8_t *rec = vk + DH_CELL_RECORD;
 	size_t before = 2 * it->before.n_units, after = 2 * it->after.n_units;
 	int32_t size;
 
@@ -220,15 +214,16 @@ static bool fits_in_place(TALLOC_CTX *mem, int fd,
 	    dh_io_pread_full(fd, vk, sizeof(vk), (off_t)at->vk) != (ssize_t)sizeof(vk) ||
 	    dh_io_pread_full(fd, cell, sizeof(cell), (off_t)at->data) != (ssize_t)sizeof(cell))
 		return false;
-	size = (int32_t)dh_le32(cell);
-	if (memcmp(vk + VK_SIGNATURE, "vk", 2) != 0 ||
-	    dh_le32(vk + VK_DATA_LEN) != before ||
-	    (uint64_t)dh_le32(vk + VK_DATA_OFFSET) + DH_REGF_BASE_BLOCK_SIZE != at->data ||
-	    size >= 0 || (uint64_t)-(int64_t)size - 4 < after)
+	size = (int32_t)dh_le32(cell + DH_CELL_SIZE);
+	if (memcmp(rec + DH_VK_SIGNATURE, "vk", 2) != 0 ||
+	    dh_le32(rec + DH_VK_DATA_LEN) != before ||
+	    (uint64_t)dh_le32(rec + DH_VK_DATA_OFFSET) + DH_REGF_BINS_START != at->data ||
+	    size >= 0 || (uint64_t)-(int64_t)size - DH_CELL_RECORD < after)
 		return false;
 	now = talloc_array(mem, uint8_t, before + 1);
 	return now != NULL &&
-	       dh_io_pread_full(fd, now, before, (off_t)at->data + 4) == (ssize_t)before &&
+	       dh_io_pread_full(fd, now, before, (off_t)(at->data + DH_CELL_RECORD)) ==
+	       (ssize_t)before &&
 	       memcmp(now, old, before) == 0;
 }
 
@@ -272,11 +267,12 @@ int dh_patch_edits(TALLOC_CTX *mem, struct dh_hive *h, int fd,
 		len = talloc_array(tmp, uint8_t, 4);
 		if (*fit && len != NULL)
 			dh_put_le32(len, (uint32_t)(2 * it->after.n_units));
-		if (*fit && (add_edit(tmp, &list, &count, at.data + 4,
+		if (*fit && (add_edit(tmp, &list, &count,
+				      at.data + DH_CELL_RECORD,
 				      utf16le(tmp, &it->after),
 				      2 * it->after.n_units) != 0 ||
-			     add_edit(tmp, &list, &count, at.vk + VK_DATA_LEN,
-				      len, 4) != 0)) {
+			     add_edit(tmp, &list, &count, at.vk + DH_CELL_RECORD +
+				      DH_VK_DATA_LEN, len, 4) != 0)) {
 			talloc_free(tmp);
 			return dh_error_set(mem, err, DH_ERR_NOMEM, "out of memory");
 		}
@@ -286,10 +282,6 @@ int dh_patch_edits(TALLOC_CTX *mem, struct dh_hive *h, int fd,
 	talloc_free(tmp);
 	return 0;
 }
-
-/* Offset of a key record's last-written time (FILETIME), from the
- * cell's start: after the cell size, "nk" and the flags. */
-#define NK_TIMESTAMP 8
 
 int dh_patch_stamps(TALLOC_CTX *mem, struct dh_hive *h,
 		    const struct dh_patch *p, uint64_t filetime,
@@ -317,7 +309,8 @@ int dh_patch_stamps(TALLOC_CTX *mem, struct dh_hive *h,
 		stamp = talloc_array(tmp, uint8_t, 8);
 		if (stamp != NULL)
 			dh_put_le64(stamp, filetime);
-		if (add_edit(tmp, &list, &count, at.key + NK_TIMESTAMP, stamp,
+		if (add_edit(tmp, &list, &count,
+			     at.key + DH_CELL_RECORD + DH_NK_TIMESTAMP, stamp,
 			     8) != 0) {
 			talloc_free(tmp);
 			return dh_error_set(mem, err, DH_ERR_NOMEM, "out of memory");

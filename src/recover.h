@@ -10,7 +10,8 @@
  *    two Marvin32 hashes, applied in sequence order across both logs;
  *  - old format (XP to 8, file type 1 or 2): a DIRT bitmap of dirty 512-byte
  *    pages, applied from one log whose base block matches the primary.
- * See ../shared/docs/format-notes.md for the rules followed here.
+ * See ../shared/docs/format-notes.md for the rules followed here; logscan.h
+ * reads each log, this module decides what applies and applies it.
  *
  * Every offset, size and count read from a file is checked against the
  * bytes there; the hive may only grow by as much as the logs hold.

@@ -10,9 +10,6 @@
 #include "io.h"
 #include "regf.h"
 
-/* Smallest base block we parse: every field we read lies below 512. */
-#define BASE_BLOCK_MIN 512u
-
 uint32_t dh_regf_checksum(const uint8_t *block)
 {
 	uint32_t sum = 0;
@@ -30,19 +27,20 @@ int dh_regf_parse(TALLOC_CTX *mem, const uint8_t *buf, size_t len,
 		  const char *name, struct dh_regf_header *out,
 		  struct dh_error **err)
 {
-	if (len < BASE_BLOCK_MIN || memcmp(buf, "regf", 4) != 0)
+	if (len < DH_REGF_HEADER_SIZE ||
+	    memcmp(buf + DH_REGF_SIGNATURE, "regf", 4) != 0)
 		return dh_error_set(mem, err, DH_ERR_NOT_HIVE,
 				    "%s is not a registry hive (no \"regf\" base block): check the path names a hive file such as Windows/System32/config/SYSTEM",
 				    name);
-	out->seq_primary = dh_le32(buf + 4);
-	out->seq_secondary = dh_le32(buf + 8);
-	out->last_written = dh_le64(buf + 12);
-	out->major = dh_le32(buf + 20);
-	out->minor = dh_le32(buf + 24);
-	out->file_type = dh_le32(buf + 28);
-	out->root_offset = dh_le32(buf + 36);
-	out->bins_size = dh_le32(buf + 40);
-	out->flags = dh_le32(buf + 144);
+	out->seq_primary = dh_le32(buf + DH_REGF_SEQ1);
+	out->seq_secondary = dh_le32(buf + DH_REGF_SEQ2);
+	out->last_written = dh_le64(buf + DH_REGF_WRITTEN);
+	out->major = dh_le32(buf + DH_REGF_MAJOR);
+	out->minor = dh_le32(buf + DH_REGF_MINOR);
+	out->file_type = dh_le32(buf + DH_REGF_TYPE);
+	out->root_offset = dh_le32(buf + DH_REGF_ROOT);
+	out->bins_size = dh_le32(buf + DH_REGF_BINS_SIZE);
+	out->flags = dh_le32(buf + DH_REGF_FLAGS);
 	out->checksum_stored = dh_le32(buf + DH_REGF_CHECKSUM_OFFSET);
 	out->checksum_computed = dh_regf_checksum(buf);
 	return 0;
@@ -63,11 +61,12 @@ char *dh_regf_dirty_reason(TALLOC_CTX *mem, const struct dh_regf_header *h)
 
 void dh_regf_mark_written(uint8_t *block)
 {
-	uint32_t a = dh_le32(block + 4), b = dh_le32(block + 8);
+	uint32_t a = dh_le32(block + DH_REGF_SEQ1);
+	uint32_t b = dh_le32(block + DH_REGF_SEQ2);
 	uint32_t seq = (a > b ? a : b) + 1;
 
-	dh_put_le32(block + 4, seq);
-	dh_put_le32(block + 8, seq);
+	dh_put_le32(block + DH_REGF_SEQ1, seq);
+	dh_put_le32(block + DH_REGF_SEQ2, seq);
 	dh_put_le32(block + DH_REGF_CHECKSUM_OFFSET, dh_regf_checksum(block));
 }
 
@@ -85,14 +84,14 @@ uint64_t dh_regf_filetime_now(void)
 
 void dh_regf_set_written_time(uint8_t *block, uint64_t filetime)
 {
-	dh_put_le64(block + 12, filetime);
+	dh_put_le64(block + DH_REGF_WRITTEN, filetime);
 	dh_put_le32(block + DH_REGF_CHECKSUM_OFFSET, dh_regf_checksum(block));
 }
 
 int dh_regf_read_fd(TALLOC_CTX *mem, int fd, const char *name,
 		    struct dh_regf_header *out, struct dh_error **err)
 {
-	uint8_t block[BASE_BLOCK_MIN];
+	uint8_t block[DH_REGF_HEADER_SIZE];
 	ssize_t got = dh_io_pread_full(fd, block, sizeof(block), 0);
 
 	if (got < 0)

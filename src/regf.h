@@ -9,9 +9,7 @@
 #include <stdint.h>
 
 #include "deskheap.h"
-
-#define DH_REGF_BASE_BLOCK_SIZE 4096u
-#define DH_REGF_CHECKSUM_OFFSET 508u
+#include "format.h"
 
 struct dh_regf_header {
 	uint32_t seq_primary;

@@ -34,6 +34,7 @@
 #include <hivex.h>
 #include <talloc.h>
 
+#include "format.h"
 #include "marvin32.h"
 
 /* ------------------------------------------------------------------ */
@@ -148,33 +149,8 @@ static uint8_t *read_file(TALLOC_CTX *mem, const char *path, size_t max,
 /* ------------------------------------------------------------------ */
 /* The base block and the minimal empty hive.                           */
 
-#define BASE_SIZE 4096u
-#define BIN_SIZE 4096u
-#define BINS_START 4096u          /* cell offsets count from here */
-
-/* Base block fields (offsets in the first 4096 bytes). */
-#define RB_SEQ1 4
-#define RB_SEQ2 8
-#define RB_TIME 12
-#define RB_MAJOR 20
-#define RB_MINOR 24
-#define RB_TYPE 28
-#define RB_FORMAT 32
-#define RB_ROOT 36
-#define RB_BINS_SIZE 40
-#define RB_CLUSTER 44
-#define RB_NAME 48
-#define RB_CHECKSUM 508
-
-/* hbin header. */
-#define HBIN_OFFSET 4
-#define HBIN_SIZE 8
-#define HBIN_TIME 20
-#define HBIN_HEADER 32
-
 /* nk record fields, relative to the record (after the 4-byte cell size). */
 #define NK_FLAGS 0x02
-#define NK_TIME 0x04
 #define NK_PARENT 0x10
 #define NK_SUBKEYS 0x1C
 #define NK_VSUBKEYS 0x20
@@ -207,7 +183,7 @@ static uint32_t regf_xor(const uint8_t *block)
 {
 	uint32_t x = 0;
 
-	for (size_t i = 0; i < RB_CHECKSUM / 4; i++)
+	for (size_t i = 0; i < DH_REGF_CHECKSUM_OFFSET / 4; i++)
 		x ^= get32(block + 4 * i);
 	return x;
 }
@@ -293,35 +269,34 @@ static size_t put_security_descriptor(uint8_t *p)
 	return off;
 }
 
-/* The minimal empty hive: a base block and one hbin holding the root nk
- * cell, its sk cell and the rest of the bin as one free cell. buf must hold
- * BASE_SIZE + BIN_SIZE bytes. */
-static void build_empty_hive(uint8_t *buf)
+/* The empty hive's one bin: the smallest a bin can be. */
+#define EMPTY_BIN DH_HBIN_ALIGN
+
+/* The size of a cell for a record of len bytes: a multiple of 8. */
+static uint32_t cell_size(size_t len)
 {
-	uint8_t *base = buf, *bin = buf + BASE_SIZE;
-	const char *fname = "SYSTEM";
+	return (uint32_t)((DH_CELL_RECORD + len + 7) & ~(size_t)7);
+}
+
+/* A cell for a record of len bytes at bin + off, marked used (negative
+ * size): its size. */
+static uint32_t put_used_cell(uint8_t *bin, uint32_t off, size_t len)
+{
+	uint32_t size = cell_size(len);
+
+	put32(bin + off + DH_CELL_SIZE, (uint32_t)-(int32_t)size);
+	return size;
+}
+
+/* The root key (nk) in a cell at bin + off, its security at sk_off. */
+static void put_root_key(uint8_t *bin, uint32_t off, uint32_t sk_off)
+{
 	size_t name_len = strlen(ROOT_NAME);
-	uint32_t nk_off = HBIN_HEADER;   /* offsets relative to BINS_START */
-	uint32_t nk_size = (uint32_t)((4 + NK_NAME + name_len + 7) & ~(size_t)7);
-	uint32_t sk_off = nk_off + nk_size;
-	uint32_t sk_size, free_off;
-	uint8_t *nk, *sk;
-	size_t sd_len;
+	uint8_t *nk = bin + off + DH_CELL_RECORD;
 
-	memset(buf, 0, BASE_SIZE + BIN_SIZE);
-
-	/* hbin header */
-	memcpy(bin, "hbin", 4);
-	put32(bin + HBIN_OFFSET, 0);
-	put32(bin + HBIN_SIZE, BIN_SIZE);
-	put64(bin + HBIN_TIME, FIXTURE_FILETIME);
-
-	/* root key (nk) */
-	put32(bin + nk_off, (uint32_t)-(int32_t)nk_size);   /* used: negative */
-	nk = bin + nk_off + 4;
-	memcpy(nk, "nk", 2);
+	memcpy(nk + DH_NK_SIGNATURE, "nk", 2);
 	put16(nk + NK_FLAGS, KEY_HIVE_ENTRY | KEY_NO_DELETE | KEY_COMP_NAME);
-	put64(nk + NK_TIME, FIXTURE_FILETIME);
+	put64(nk + DH_NK_TIMESTAMP, FIXTURE_FILETIME);
 	put32(nk + NK_PARENT, 0);        /* meaningless for the root */
 	put32(nk + NK_SUBKEYS, 0xFFFFFFFFu);
 	put32(nk + NK_VSUBKEYS, 0xFFFFFFFFu);
@@ -330,37 +305,66 @@ static void build_empty_hive(uint8_t *buf)
 	put32(nk + NK_CLASS, 0xFFFFFFFFu);
 	put16(nk + NK_NAMELEN, (uint16_t)name_len);
 	memcpy(nk + NK_NAME, ROOT_NAME, name_len);
+	put_used_cell(bin, off, NK_NAME + name_len);
+}
 
-	/* its security (sk), the only one: linked to itself */
-	sk = bin + sk_off + 4;
+/* The root key's security (sk) in a cell at bin + off, the only one, so
+ * linked to itself: the cell's size. */
+static uint32_t put_root_security(uint8_t *bin, uint32_t off)
+{
+	uint8_t *sk = bin + off + DH_CELL_RECORD;
+	size_t sd_len;
+
 	memcpy(sk, "sk", 2);
-	put32(sk + SK_FLINK, sk_off);
-	put32(sk + SK_BLINK, sk_off);
+	put32(sk + SK_FLINK, off);
+	put32(sk + SK_BLINK, off);
 	put32(sk + SK_REFCOUNT, 1);
 	sd_len = put_security_descriptor(sk + SK_SD);
 	put32(sk + SK_SDLEN, (uint32_t)sd_len);
-	sk_size = (uint32_t)((4 + SK_SD + sd_len + 7) & ~(size_t)7);
-	put32(bin + sk_off, (uint32_t)-(int32_t)sk_size);
+	return put_used_cell(bin, off, SK_SD + sd_len);
+}
 
-	/* the rest: one free cell (positive size) */
-	free_off = sk_off + sk_size;
-	put32(bin + free_off, BIN_SIZE - free_off);
+/* A primary's base block for bins of bins_size bytes, root key at root. */
+static void put_base_block(uint8_t *base, uint32_t root, uint32_t bins_size)
+{
+	const char *fname = "SYSTEM";
 
-	/* base block */
-	memcpy(base, "regf", 4);
-	put32(base + RB_SEQ1, 1);
-	put32(base + RB_SEQ2, 1);
-	put64(base + RB_TIME, FIXTURE_FILETIME);
-	put32(base + RB_MAJOR, 1);
-	put32(base + RB_MINOR, BASE_MINOR);
-	put32(base + RB_TYPE, 0);        /* primary file */
-	put32(base + RB_FORMAT, 1);      /* direct memory load */
-	put32(base + RB_ROOT, nk_off);
-	put32(base + RB_BINS_SIZE, BIN_SIZE);
-	put32(base + RB_CLUSTER, 1);
+	memcpy(base + DH_REGF_SIGNATURE, "regf", 4);
+	put32(base + DH_REGF_SEQ1, 1);
+	put32(base + DH_REGF_SEQ2, 1);
+	put64(base + DH_REGF_WRITTEN, FIXTURE_FILETIME);
+	put32(base + DH_REGF_MAJOR, 1);
+	put32(base + DH_REGF_MINOR, BASE_MINOR);
+	put32(base + DH_REGF_TYPE, DH_REGF_TYPE_PRIMARY);
+	put32(base + DH_REGF_FORMAT, 1);      /* direct memory load */
+	put32(base + DH_REGF_ROOT, root);
+	put32(base + DH_REGF_BINS_SIZE, bins_size);
+	put32(base + DH_REGF_CLUSTERING, 1);
 	for (size_t i = 0; fname[i] != '\0'; i++)
-		put16(base + RB_NAME + 2 * i, (uint16_t)fname[i]);
-	put32(base + RB_CHECKSUM, regf_checksum(base, "empty hive"));
+		put16(base + DH_REGF_FILE_NAME + 2 * i, (uint16_t)fname[i]);
+	put32(base + DH_REGF_CHECKSUM_OFFSET, regf_checksum(base, "empty hive"));
+}
+
+/* The minimal empty hive: a base block and one hbin holding the root nk
+ * cell, its sk cell and the rest of the bin as one free cell. buf must hold
+ * DH_REGF_BASE_BLOCK_SIZE + EMPTY_BIN bytes. */
+static void build_empty_hive(uint8_t *buf)
+{
+	uint8_t *bin = buf + DH_REGF_BINS_START;
+	uint32_t nk_off = DH_HBIN_HEADER;   /* offsets from DH_REGF_BINS_START */
+	uint32_t sk_off = nk_off + cell_size(NK_NAME + strlen(ROOT_NAME));
+	uint32_t free_off;
+
+	memset(buf, 0, DH_REGF_BASE_BLOCK_SIZE + EMPTY_BIN);
+	memcpy(bin + DH_HBIN_SIGNATURE, "hbin", 4);
+	put32(bin + DH_HBIN_OFFSET, 0);
+	put32(bin + DH_HBIN_SIZE, EMPTY_BIN);
+	put64(bin + DH_HBIN_TIME, FIXTURE_FILETIME);
+	put_root_key(bin, nk_off, sk_off);
+	free_off = sk_off + put_root_security(bin, sk_off);
+	/* the rest: one free cell (positive size) */
+	put32(bin + free_off + DH_CELL_SIZE, EMPTY_BIN - free_off);
+	put_base_block(buf, nk_off, EMPTY_BIN);
 }
 
 /* How to alter a committed hive's base block. */
@@ -377,15 +381,15 @@ static void edit_base_block(TALLOC_CTX *mem, const char *path, uint32_t minor,
 	uint8_t *buf = read_file(mem, path, 0, &len);
 	uint32_t sum;
 
-	if (len < BASE_SIZE || memcmp(buf, "regf", 4) != 0)
+	if (len < DH_REGF_BASE_BLOCK_SIZE || memcmp(buf, "regf", 4) != 0)
 		die("%s: not a hive after commit", path);
-	put32(buf + RB_MINOR, minor);
+	put32(buf + DH_REGF_MINOR, minor);
 	if (edit == EDIT_DIRTY_SEQ)
-		put32(buf + RB_SEQ2, get32(buf + RB_SEQ1) - 1);
+		put32(buf + DH_REGF_SEQ2, get32(buf + DH_REGF_SEQ1) - 1);
 	sum = regf_checksum(buf, path);
 	if (edit == EDIT_DIRTY_SUM)
 		sum ^= 0x5A5A5A5Au;
-	put32(buf + RB_CHECKSUM, sum);
+	put32(buf + DH_REGF_CHECKSUM_OFFSET, sum);
 	write_file(path, buf, len);
 	talloc_free(buf);
 }
@@ -394,13 +398,13 @@ static void edit_base_block(TALLOC_CTX *mem, const char *path, uint32_t minor,
 static void check_clean(TALLOC_CTX *mem, const char *path)
 {
 	size_t len;
-	uint8_t *buf = read_file(mem, path, BASE_SIZE, &len);
+	uint8_t *buf = read_file(mem, path, DH_REGF_BASE_BLOCK_SIZE, &len);
 
-	if (len < BASE_SIZE)
+	if (len < DH_REGF_BASE_BLOCK_SIZE)
 		die("%s: shorter than a base block", path);
-	if (get32(buf + RB_SEQ1) != get32(buf + RB_SEQ2))
+	if (get32(buf + DH_REGF_SEQ1) != get32(buf + DH_REGF_SEQ2))
 		die("%s: sequence numbers differ after commit", path);
-	if (get32(buf + RB_CHECKSUM) != regf_checksum(buf, path))
+	if (get32(buf + DH_REGF_CHECKSUM_OFFSET) != regf_checksum(buf, path))
 		die("%s: bad checksum after commit", path);
 	talloc_free(buf);
 }
@@ -863,22 +867,7 @@ static void write_garbage(const char *path)
  * they hold the pages where consecutive states differ.
  */
 
-#define LOG_HEADER 512u           /* a log's base block */
-#define LOG_ALIGN 512u            /* log entries and DIRT pages start here */
 #define HVLE_PAGE 4096u           /* page granularity of HvLE references */
-#define DIRT_PAGE 512u            /* one bit of the DIRT bitmap */
-#define LOG_TYPE_OLD 1u
-#define LOG_TYPE_NEW 6u
-
-/* HvLE entry fields. */
-#define HVLE_SIZE 4
-#define HVLE_FLAGS 8
-#define HVLE_SEQ 12
-#define HVLE_BINS 16
-#define HVLE_COUNT 20
-#define HVLE_HASH1 24
-#define HVLE_HASH2 32
-#define HVLE_REFS 40
 
 /* The dirty primary's sequence numbers; the first log entry carries the
  * secondary one. */
@@ -894,9 +883,9 @@ static size_t round_up(size_t n, size_t to)
 static void base_set_sequence(uint8_t *base, uint32_t seq1, uint32_t seq2,
 			      const char *what)
 {
-	put32(base + RB_SEQ1, seq1);
-	put32(base + RB_SEQ2, seq2);
-	put32(base + RB_CHECKSUM, regf_checksum(base, what));
+	put32(base + DH_REGF_SEQ1, seq1);
+	put32(base + DH_REGF_SEQ2, seq2);
+	put32(base + DH_REGF_CHECKSUM_OFFSET, regf_checksum(base, what));
 }
 
 /* The key at path below parent, which must exist. */
@@ -1089,10 +1078,11 @@ static void load_state(TALLOC_CTX *mem, const char *path, const char *name,
 {
 	s->name = name;
 	s->buf = read_file(mem, path, 0, &s->len);
-	if (s->len < BASE_SIZE + BIN_SIZE)
+	if (s->len < DH_REGF_BASE_BLOCK_SIZE + DH_HBIN_ALIGN)
 		die("%s: too short for a hive", path);
-	s->bins = get32(s->buf + RB_BINS_SIZE);
-	if (s->bins % BIN_SIZE != 0 || s->len != BASE_SIZE + (size_t)s->bins)
+	s->bins = get32(s->buf + DH_REGF_BINS_SIZE);
+	if (s->bins % DH_HBIN_ALIGN != 0 ||
+	    s->len != DH_REGF_BINS_START + (size_t)s->bins)
 		die("%s: %zu bytes, bins size %u: hivex no longer writes the "
 		    "file this generator expects", path, s->len, (unsigned)s->bins);
 }
@@ -1104,7 +1094,7 @@ static bool page_dirty(const struct state *a, const struct state *b,
 {
 	if (off + size > a->bins)
 		return true;
-	return memcmp(a->buf + BASE_SIZE + off, b->buf + BASE_SIZE + off,
+	return memcmp(a->buf + DH_REGF_BASE_BLOCK_SIZE + off, b->buf + DH_REGF_BASE_BLOCK_SIZE + off,
 		      size) != 0;
 }
 
@@ -1119,9 +1109,9 @@ struct hvle {
 /* Store both hashes: hash 1 over bytes 40.., then hash 2 over 0..31. */
 static void hvle_seal(struct hvle *e)
 {
-	put64(e->buf + HVLE_HASH1, dh_marvin32(e->buf + HVLE_REFS,
-		e->len - HVLE_REFS, DH_MARVIN32_LOG_SEED));
-	put64(e->buf + HVLE_HASH2, dh_marvin32(e->buf, HVLE_HASH2,
+	put64(e->buf + DH_HVLE_HASH1, dh_marvin32(e->buf + DH_HVLE_HEADER,
+		e->len - DH_HVLE_HEADER, DH_MARVIN32_LOG_SEED));
+	put64(e->buf + DH_HVLE_HASH2, dh_marvin32(e->buf, DH_HVLE_HASH2,
 		DH_MARVIN32_LOG_SEED));
 }
 
@@ -1145,17 +1135,17 @@ static struct hvle hvle_make(TALLOC_CTX *mem, const struct state *a,
 	}
 	if (e.pages == 0)
 		die("%s and %s have the same hive bins", a->name, b->name);
-	e.len = round_up(HVLE_REFS + 8 * (size_t)e.refs +
-			 HVLE_PAGE * (size_t)e.pages, LOG_ALIGN);
+	e.len = round_up(DH_HVLE_HEADER + DH_HVLE_REF_LEN * (size_t)e.refs +
+			 HVLE_PAGE * (size_t)e.pages, DH_LOG_SECTOR);
 	e.buf = check_alloc(talloc_zero_size(mem, e.len));
 	memcpy(e.buf, "HvLE", 4);
-	put32(e.buf + HVLE_SIZE, (uint32_t)e.len);
-	put32(e.buf + HVLE_FLAGS, 0);
-	put32(e.buf + HVLE_SEQ, seq);
-	put32(e.buf + HVLE_BINS, b->bins);
-	put32(e.buf + HVLE_COUNT, e.refs);
-	ref = HVLE_REFS;
-	data = HVLE_REFS + 8 * (size_t)e.refs;
+	put32(e.buf + DH_HVLE_SIZE, (uint32_t)e.len);
+	put32(e.buf + DH_HVLE_FLAGS, 0);
+	put32(e.buf + DH_HVLE_SEQ, seq);
+	put32(e.buf + DH_HVLE_BINS_SIZE, b->bins);
+	put32(e.buf + DH_HVLE_PAGE_COUNT, e.refs);
+	ref = DH_HVLE_HEADER;
+	data = DH_HVLE_HEADER + DH_HVLE_REF_LEN * (size_t)e.refs;
 	for (size_t i = 0; i < npages; ) {
 		size_t run = 0;
 
@@ -1166,10 +1156,10 @@ static struct hvle hvle_make(TALLOC_CTX *mem, const struct state *a,
 			i++;
 			continue;
 		}
-		put32(e.buf + ref, (uint32_t)(i * HVLE_PAGE));
-		put32(e.buf + ref + 4, (uint32_t)(run * HVLE_PAGE));
-		ref += 8;
-		memcpy(e.buf + data, b->buf + BASE_SIZE + i * HVLE_PAGE,
+		put32(e.buf + ref + DH_HVLE_REF_OFFSET, (uint32_t)(i * HVLE_PAGE));
+		put32(e.buf + ref + DH_HVLE_REF_SIZE, (uint32_t)(run * HVLE_PAGE));
+		ref += DH_HVLE_REF_LEN;
+		memcpy(e.buf + data, b->buf + DH_REGF_BASE_BLOCK_SIZE + i * HVLE_PAGE,
 		       run * HVLE_PAGE);
 		data += run * HVLE_PAGE;
 		i += run;
@@ -1192,7 +1182,7 @@ static struct hvle hvle_renumbered(TALLOC_CTX *mem, const struct hvle *e,
 {
 	struct hvle c = hvle_copy(mem, e);
 
-	put32(c.buf + HVLE_SEQ, seq);
+	put32(c.buf + DH_HVLE_SEQ, seq);
 	hvle_seal(&c);
 	return c;
 }
@@ -1202,16 +1192,16 @@ static struct hvle hvle_renumbered(TALLOC_CTX *mem, const struct hvle *e,
 static uint8_t *hvle_log(TALLOC_CTX *mem, const uint8_t *primary,
 			 const struct hvle *e, size_t n, size_t *len_out)
 {
-	size_t len = LOG_HEADER, off = LOG_HEADER;
+	size_t len = DH_LOG_RECORDS, off = DH_LOG_RECORDS;
 	uint8_t *log;
 
 	for (size_t i = 0; i < n; i++)
 		len += e[i].len;
 	log = check_alloc(talloc_zero_size(mem, len));
-	memcpy(log, primary, LOG_HEADER);
-	put32(log + RB_TYPE, LOG_TYPE_NEW);
-	base_set_sequence(log, get32(e[0].buf + HVLE_SEQ),
-			  get32(e[0].buf + HVLE_SEQ), "new-format log");
+	memcpy(log, primary, DH_REGF_HEADER_SIZE);
+	put32(log + DH_REGF_TYPE, DH_REGF_TYPE_LOG_NEW);
+	base_set_sequence(log, get32(e[0].buf + DH_HVLE_SEQ),
+			  get32(e[0].buf + DH_HVLE_SEQ), "new-format log");
 	for (size_t i = 0; i < n; i++) {
 		memcpy(log + off, e[i].buf, e[i].len);
 		off += e[i].len;
@@ -1228,30 +1218,31 @@ static uint8_t *dirt_log(TALLOC_CTX *mem, const struct state *a,
 			 const struct state *b, const uint8_t *primary,
 			 size_t *len_out, uint32_t *pages_out)
 {
-	size_t bits = b->bins / DIRT_PAGE, map = bits / 8;
-	size_t start = round_up(LOG_HEADER + 4 + map, LOG_ALIGN), off, len;
+	size_t bits = b->bins / DH_DIRT_PAGE, map = bits / 8;
+	size_t start = round_up(DH_DIRT_OFFSET + DH_DIRT_BITMAP + map,
+				DH_LOG_SECTOR), off, len;
 	uint32_t pages = 0;
 	uint8_t *log;
 
 	for (size_t i = 0; i < bits; i++)
-		if (page_dirty(a, b, i * DIRT_PAGE, DIRT_PAGE))
+		if (page_dirty(a, b, i * DH_DIRT_PAGE, DH_DIRT_PAGE))
 			pages++;
-	len = start + (size_t)pages * DIRT_PAGE;
+	len = start + (size_t)pages * DH_DIRT_PAGE;
 	log = check_alloc(talloc_zero_size(mem, len));
-	memcpy(log, a->buf, LOG_HEADER);
-	put32(log + RB_TYPE, LOG_TYPE_OLD);
-	put32(log + RB_BINS_SIZE, b->bins);
-	memcpy(log + RB_TIME, primary + RB_TIME, 8);
-	base_set_sequence(log, get32(primary + RB_SEQ1),
-			  get32(primary + RB_SEQ1), "old-format log");
-	memcpy(log + LOG_HEADER, "DIRT", 4);
+	memcpy(log, a->buf, DH_REGF_HEADER_SIZE);
+	put32(log + DH_REGF_TYPE, DH_REGF_TYPE_LOG_OLD);
+	put32(log + DH_REGF_BINS_SIZE, b->bins);
+	memcpy(log + DH_REGF_WRITTEN, primary + DH_REGF_WRITTEN, 8);
+	base_set_sequence(log, get32(primary + DH_REGF_SEQ1),
+			  get32(primary + DH_REGF_SEQ1), "old-format log");
+	memcpy(log + DH_DIRT_OFFSET, "DIRT", 4);
 	off = start;
 	for (size_t i = 0; i < bits; i++) {
-		if (!page_dirty(a, b, i * DIRT_PAGE, DIRT_PAGE))
+		if (!page_dirty(a, b, i * DH_DIRT_PAGE, DH_DIRT_PAGE))
 			continue;
-		log[LOG_HEADER + 4 + i / 8] |= (uint8_t)(1u << (i % 8));
-		memcpy(log + off, b->buf + BASE_SIZE + i * DIRT_PAGE, DIRT_PAGE);
-		off += DIRT_PAGE;
+		log[DH_DIRT_OFFSET + DH_DIRT_BITMAP + i / 8] |= (uint8_t)(1u << (i % 8));
+		memcpy(log + off, b->buf + DH_REGF_BASE_BLOCK_SIZE + i * DH_DIRT_PAGE, DH_DIRT_PAGE);
+		off += DH_DIRT_PAGE;
 	}
 	*len_out = len;
 	*pages_out = pages;
@@ -1295,24 +1286,23 @@ static void fixture_file(struct log_out *o, const char *name,
 	talloc_free(path);
 }
 
-static void write_replay(TALLOC_CTX *mem, const char *dir,
-			 const char *empty_path)
-{
-	TALLOC_CTX *tmp = check_alloc(talloc_new(mem));
-	struct log_out o = { tmp, dir, NULL, NULL };
+/* What every log fixture is made from: the states, the dirty primary and
+ * the new-format entries between the states. */
+struct replay_src {
 	struct state st[N_STATES];
-	struct hvle e[N_STATES - 1], bad[3];
-	char *rdir;
+	uint8_t *primary;         /* A, dirty by sequence */
+	size_t plen;
+	struct hvle e[N_STATES - 1];
+	uint32_t dirt_pages;      /* pages of the old-format log */
+};
+
+/* The states in rdir, each from the one before, loaded into src->st. */
+static void make_states(TALLOC_CTX *tmp, const char *rdir,
+			const char *empty_path, struct replay_src *src)
+{
 	char *path[N_STATES];
-	uint8_t *primary, *log, *alt;
-	size_t len, plen;
-	uint32_t pages;
+	size_t len;
 
-	rdir = check_alloc(talloc_asprintf(tmp, "%s/replay", dir));
-	o.readme = check_alloc(talloc_strdup(tmp, ""));
-	make_dir(rdir);
-
-	/* The states, each from the one before. */
 	for (size_t i = 0; i < N_STATES; i++) {
 		const struct replay_state *rs = &replay_states[i];
 
@@ -1331,197 +1321,241 @@ static void write_replay(TALLOC_CTX *mem, const char *dir,
 			edit_state(tmp, path[i - 1], path[i], rs);
 		}
 		verify_hive(tmp, path[i], &rs->spec);
-		load_state(tmp, path[i], rs->spec.name, &st[i]);
-		if (get32(st[i].buf + RB_SEQ1) != DIRTY_SEQ2 - 1 + i)
+		load_state(tmp, path[i], rs->spec.name, &src->st[i]);
+		if (get32(src->st[i].buf + DH_REGF_SEQ1) != DIRTY_SEQ2 - 1 + i)
 			die("%s: sequence %u, expected %u", path[i],
-			    (unsigned)get32(st[i].buf + RB_SEQ1),
+			    (unsigned)get32(src->st[i].buf + DH_REGF_SEQ1),
 			    (unsigned)(DIRTY_SEQ2 - 1 + i));
 	}
-	if (st[2].bins <= st[1].bins)
+	if (src->st[2].bins <= src->st[1].bins)
 		die("%s did not grow: the filler keys are too small",
 		    replay_states[2].spec.name);
+}
 
-	/* The dirty primary: A, sequence 101/100, valid checksum. */
-	plen = st[0].len;
-	primary = check_alloc(talloc_memdup(tmp, st[0].buf, plen));
-	base_set_sequence(primary, DIRTY_SEQ1, DIRTY_SEQ2, "dirty primary");
-
-	/* New-format entries 100, 101, 102: A->A1, A1->A2, A2->B. */
+/* The dirty primary: A, sequence 101/100, valid checksum; and the
+ * new-format entries 100, 101, 102: A->A1, A1->A2, A2->B. */
+static void make_sources(TALLOC_CTX *tmp, struct replay_src *src)
+{
+	src->plen = src->st[0].len;
+	src->primary = check_alloc(talloc_memdup(tmp, src->st[0].buf, src->plen));
+	base_set_sequence(src->primary, DIRTY_SEQ1, DIRTY_SEQ2, "dirty primary");
 	for (size_t i = 0; i + 1 < N_STATES; i++)
-		e[i] = hvle_make(tmp, &st[i], &st[i + 1],
-				 DIRTY_SEQ2 + (uint32_t)i);
+		src->e[i] = hvle_make(tmp, &src->st[i], &src->st[i + 1],
+				      DIRTY_SEQ2 + (uint32_t)i);
+}
 
-	fixture_begin(&o, "new-one", "B (LOG1 holds entries 100..102, LOG2 "
-		      "is empty)");
-	fixture_file(&o, "SYSTEM", primary, plen);
-	log = hvle_log(tmp, primary, e, 3, &len);
-	fixture_file(&o, "SYSTEM.LOG1", log, len);
-	fixture_file(&o, "SYSTEM.LOG2", log, 0);
+/* Fixture sub: the dirty primary, LOG1 of the n entries e. */
+static void new_fixture(struct log_out *o, const struct replay_src *src,
+			const char *sub, const char *expect,
+			const struct hvle *e, size_t n)
+{
+	size_t len;
+	uint8_t *log = hvle_log(o->mem, src->primary, e, n, &len);
 
-	fixture_begin(&o, "new-split", "B (LOG1: entries 100,101; LOG2: "
-		      "entry 102)");
-	fixture_file(&o, "SYSTEM", primary, plen);
-	log = hvle_log(tmp, primary, e, 2, &len);
-	fixture_file(&o, "SYSTEM.LOG1", log, len);
-	alt = hvle_log(tmp, primary, e + 2, 1, &len);
-	fixture_file(&o, "SYSTEM.LOG2", alt, len);
+	fixture_begin(o, sub, expect);
+	fixture_file(o, "SYSTEM", src->primary, src->plen);
+	fixture_file(o, "SYSTEM.LOG1", log, len);
+}
 
-	fixture_begin(&o, "new-swapped", "B (LOG1: entry 102; LOG2: entries "
-		      "100,101)");
-	fixture_file(&o, "SYSTEM", primary, plen);
-	fixture_file(&o, "SYSTEM.LOG1", alt, len);
-	log = hvle_log(tmp, primary, e, 2, &len);
-	fixture_file(&o, "SYSTEM.LOG2", log, len);
+/* The new-format logs Windows could have left. */
+static void write_new_sound(struct log_out *o, const struct replay_src *src)
+{
+	size_t len;
+	uint8_t *log, *alt;
 
-	fixture_begin(&o, "new-badhash", "A1 (entry 101's hash 1 is wrong: "
-		      "only entry 100 applies)");
-	fixture_file(&o, "SYSTEM", primary, plen);
-	bad[0] = e[0];
-	bad[1] = hvle_copy(tmp, &e[1]);
+	new_fixture(o, src, "new-one", "B (LOG1 holds entries 100..102, LOG2 "
+		    "is empty)", src->e, 3);
+	fixture_file(o, "SYSTEM.LOG2", src->primary, 0);
+
+	new_fixture(o, src, "new-split", "B (LOG1: entries 100,101; LOG2: "
+		    "entry 102)", src->e, 2);
+	alt = hvle_log(o->mem, src->primary, src->e + 2, 1, &len);
+	fixture_file(o, "SYSTEM.LOG2", alt, len);
+
+	new_fixture(o, src, "new-swapped", "B (LOG1: entry 102; LOG2: entries "
+		    "100,101)", src->e + 2, 1);
+	log = hvle_log(o->mem, src->primary, src->e, 2, &len);
+	fixture_file(o, "SYSTEM.LOG2", log, len);
+}
+
+/* New-format logs whose entries are damaged: replay stops before them. */
+static void write_new_damaged(struct log_out *o, const struct replay_src *src)
+{
+	struct hvle bad[3] = { src->e[0], src->e[1], src->e[2] };
+	size_t len;
+	uint8_t *log;
+
 	/* Hash 1 wrong, hash 2 recomputed over it: only hash 1 fails. */
-	bad[1].buf[HVLE_HASH1] ^= 0x01;
-	put64(bad[1].buf + HVLE_HASH2,
-	      dh_marvin32(bad[1].buf, HVLE_HASH2, DH_MARVIN32_LOG_SEED));
-	bad[2] = e[2];
-	log = hvle_log(tmp, primary, bad, 3, &len);
-	fixture_file(&o, "SYSTEM.LOG1", log, len);
+	bad[1] = hvle_copy(o->mem, &src->e[1]);
+	bad[1].buf[DH_HVLE_HASH1] ^= 0x01;
+	put64(bad[1].buf + DH_HVLE_HASH2,
+	      dh_marvin32(bad[1].buf, DH_HVLE_HASH2, DH_MARVIN32_LOG_SEED));
+	new_fixture(o, src, "new-badhash", "A1 (entry 101's hash 1 is wrong: "
+		    "only entry 100 applies)", bad, 3);
+	bad[1] = src->e[1];
 
-	fixture_begin(&o, "new-gap", "A2 (entries 100, 101, 103: stops at the "
-		      "gap)");
-	fixture_file(&o, "SYSTEM", primary, plen);
-	bad[0] = e[0];
-	bad[1] = e[1];
-	bad[2] = hvle_renumbered(tmp, &e[2], DIRTY_SEQ2 + 3);
-	log = hvle_log(tmp, primary, bad, 3, &len);
-	fixture_file(&o, "SYSTEM.LOG1", log, len);
+	bad[2] = hvle_renumbered(o->mem, &src->e[2], DIRTY_SEQ2 + 3);
+	new_fixture(o, src, "new-gap", "A2 (entries 100, 101, 103: stops at "
+		    "the gap)", bad, 3);
 
-	fixture_begin(&o, "new-truncated", "A2 (LOG1 ends in the middle of "
+	fixture_begin(o, "new-truncated", "A2 (LOG1 ends in the middle of "
 		      "entry 102)");
-	fixture_file(&o, "SYSTEM", primary, plen);
-	log = hvle_log(tmp, primary, e, 3, &len);
-	len = LOG_HEADER + e[0].len + e[1].len + round_up(e[2].len / 2,
-							  LOG_ALIGN);
-	if (len >= LOG_HEADER + e[0].len + e[1].len + e[2].len)
+	fixture_file(o, "SYSTEM", src->primary, src->plen);
+	log = hvle_log(o->mem, src->primary, src->e, 3, &len);
+	len = DH_LOG_RECORDS + src->e[0].len + src->e[1].len +
+	      round_up(src->e[2].len / 2, DH_LOG_SECTOR);
+	if (len >= DH_LOG_RECORDS + src->e[0].len + src->e[1].len + src->e[2].len)
 		die("entry 102 is too small to cut in the middle");
-	fixture_file(&o, "SYSTEM.LOG1", log, len);
+	fixture_file(o, "SYSTEM.LOG1", log, len);
+}
+
+/* New-format entries whose hashes are right but whose fields lie. */
+static void write_new_lying(struct log_out *o, const struct replay_src *src)
+{
+	struct hvle bad[3] = { src->e[0], src->e[1], src->e[2] };
+	uint8_t *ref;
+	uint32_t size;
 
 	/* Entry 102's first reference grows by one page: it stays inside the
 	 * hive bins, but the pages now run past the end of the entry. */
-	fixture_begin(&o, "new-pastend", "A2 (entry 102's pages run past its "
-		      "end; hashes valid)");
-	fixture_file(&o, "SYSTEM", primary, plen);
-	bad[0] = e[0];
-	bad[1] = e[1];
-	bad[2] = hvle_copy(tmp, &e[2]);
-	{
-		uint32_t off = get32(bad[2].buf + HVLE_REFS);
-		uint32_t size = get32(bad[2].buf + HVLE_REFS + 4) + HVLE_PAGE;
-
-		if ((size_t)off + size > st[3].bins)
-			die("entry 102's first page run ends the hive bins");
-		put32(bad[2].buf + HVLE_REFS + 4, size);
-	}
+	bad[2] = hvle_copy(o->mem, &src->e[2]);
+	ref = bad[2].buf + DH_HVLE_HEADER;
+	size = get32(ref + DH_HVLE_REF_SIZE) + HVLE_PAGE;
+	if ((size_t)get32(ref + DH_HVLE_REF_OFFSET) + size > src->st[3].bins)
+		die("entry 102's first page run ends the hive bins");
+	put32(ref + DH_HVLE_REF_SIZE, size);
 	hvle_seal(&bad[2]);
-	log = hvle_log(tmp, primary, bad, 3, &len);
-	fixture_file(&o, "SYSTEM.LOG1", log, len);
+	new_fixture(o, src, "new-pastend", "A2 (entry 102's pages run past its "
+		    "end; hashes valid)", bad, 3);
 
-	fixture_begin(&o, "new-hugebins", "A2 (entry 102 claims 0x7FFFF000 "
-		      "bytes of bins: stop or refuse, never allocate it)");
-	fixture_file(&o, "SYSTEM", primary, plen);
-	bad[0] = e[0];
-	bad[1] = e[1];
-	bad[2] = hvle_copy(tmp, &e[2]);
-	put32(bad[2].buf + HVLE_BINS, 0x7FFFF000u);
+	bad[2] = hvle_copy(o->mem, &src->e[2]);
+	put32(bad[2].buf + DH_HVLE_BINS_SIZE, 0x7FFFF000u);
 	hvle_seal(&bad[2]);
-	log = hvle_log(tmp, primary, bad, 3, &len);
-	fixture_file(&o, "SYSTEM.LOG1", log, len);
+	new_fixture(o, src, "new-hugebins", "A2 (entry 102 claims 0x7FFFF000 "
+		    "bytes of bins: stop or refuse, never allocate it)", bad, 3);
+}
 
-	fixture_begin(&o, "new-badbase", "refused (LOG1's base block checksum "
+/* New-format logs no replay may use. */
+static void write_new_refused(struct log_out *o, const struct replay_src *src)
+{
+	struct hvle bad[3];
+	size_t len;
+	uint8_t *log;
+
+	fixture_begin(o, "new-badbase", "refused (LOG1's base block checksum "
 		      "is wrong, LOG2 is empty)");
-	fixture_file(&o, "SYSTEM", primary, plen);
-	log = hvle_log(tmp, primary, e, 3, &len);
-	put32(log + RB_CHECKSUM, get32(log + RB_CHECKSUM) ^ 0x5A5A5A5Au);
-	fixture_file(&o, "SYSTEM.LOG1", log, len);
-	fixture_file(&o, "SYSTEM.LOG2", log, 0);
+	fixture_file(o, "SYSTEM", src->primary, src->plen);
+	log = hvle_log(o->mem, src->primary, src->e, 3, &len);
+	put32(log + DH_REGF_CHECKSUM_OFFSET,
+	      get32(log + DH_REGF_CHECKSUM_OFFSET) ^ 0x5A5A5A5Au);
+	fixture_file(o, "SYSTEM.LOG1", log, len);
+	fixture_file(o, "SYSTEM.LOG2", log, 0);
 
-	fixture_begin(&o, "new-stale", "refused (entries 90..92: below the "
-		      "primary's secondary sequence 100)");
-	fixture_file(&o, "SYSTEM", primary, plen);
 	for (size_t i = 0; i < 3; i++)
-		bad[i] = hvle_renumbered(tmp, &e[i], 90 + (uint32_t)i);
-	log = hvle_log(tmp, primary, bad, 3, &len);
-	fixture_file(&o, "SYSTEM.LOG1", log, len);
+		bad[i] = hvle_renumbered(o->mem, &src->e[i], 90 + (uint32_t)i);
+	new_fixture(o, src, "new-stale", "refused (entries 90..92: below the "
+		    "primary's secondary sequence 100)", bad, 3);
+}
 
-	/* Old format: one log for A->B. */
-	fixture_begin(&o, "old", "B (old-format DIRT log SYSTEM.LOG)");
-	fixture_file(&o, "SYSTEM", primary, plen);
-	log = dirt_log(tmp, &st[0], &st[3], primary, &len, &pages);
-	fixture_file(&o, "SYSTEM.LOG", log, len);
+/* Old format: one log for A->B, and what spoils it. */
+static void write_old(struct log_out *o, struct replay_src *src)
+{
+	size_t len;
+	uint8_t *log, *alt;
+
+	fixture_begin(o, "old", "B (old-format DIRT log SYSTEM.LOG)");
+	fixture_file(o, "SYSTEM", src->primary, src->plen);
+	log = dirt_log(o->mem, &src->st[0], &src->st[3], src->primary, &len,
+		       &src->dirt_pages);
+	fixture_file(o, "SYSTEM.LOG", log, len);
 
 	/* The primary's file name (debugging only) damaged, checksum left:
 	 * the log's base block replaces the primary's. */
-	fixture_begin(&o, "old-badbase", "B (the primary's base block checksum "
+	fixture_begin(o, "old-badbase", "B (the primary's base block checksum "
 		      "is wrong; the log's base block replaces it)");
-	alt = check_alloc(talloc_memdup(tmp, primary, plen));
-	alt[RB_NAME] ^= 0x20;
-	fixture_file(&o, "SYSTEM", alt, plen);
-	fixture_file(&o, "SYSTEM.LOG", log, len);
+	alt = check_alloc(talloc_memdup(o->mem, src->primary, src->plen));
+	alt[DH_REGF_FILE_NAME] ^= 0x20;
+	fixture_file(o, "SYSTEM", alt, src->plen);
+	fixture_file(o, "SYSTEM.LOG", log, len);
 
-	fixture_begin(&o, "old-timestamp", "refused (the log's last-written "
+	fixture_begin(o, "old-timestamp", "refused (the log's last-written "
 		      "time differs from the primary's)");
-	fixture_file(&o, "SYSTEM", primary, plen);
-	alt = check_alloc(talloc_memdup(tmp, log, len));
-	put64(alt + RB_TIME, FIXTURE_FILETIME + UINT64_C(10000000));
-	put32(alt + RB_CHECKSUM, regf_checksum(alt, "old-format log"));
-	fixture_file(&o, "SYSTEM.LOG", alt, len);
+	fixture_file(o, "SYSTEM", src->primary, src->plen);
+	alt = check_alloc(talloc_memdup(o->mem, log, len));
+	put64(alt + DH_REGF_WRITTEN, FIXTURE_FILETIME + UINT64_C(10000000));
+	put32(alt + DH_REGF_CHECKSUM_OFFSET, regf_checksum(alt, "old-format log"));
+	fixture_file(o, "SYSTEM.LOG", alt, len);
+}
 
+/* The README, with what the tests need to know about the states. */
+static void write_readme(const struct log_out *o, const char *rdir,
+			 const struct replay_src *src)
+{
+	const struct state *st = src->st;
+	const struct hvle *e = src->e;
+	char *text = check_alloc(talloc_asprintf(o->mem,
+		"Transaction-log replay fixtures, written by mkfixtures.\n"
+		"\n"
+		"replay/: the expected states, each committed by hivex:\n"
+		"  A.hive   like win10.hive, SharedSection=1024,20480,768, "
+		"sequence 99, bins %u\n"
+		"  A1.hive  A with values changed, SharedSection="
+		"1024,20480,512, sequence 100, bins %u\n"
+		"  A2.hive  A1 plus %u keys under %s, sequence 101, "
+		"bins %u\n"
+		"  B.hive   A2 with values changed, key %s\\%s deleted, "
+		"SharedSection=1024,20480,640, sequence 102, bins %u\n"
+		"\n"
+		"Every SYSTEM is A dirty by sequence (%u/%u, checksum "
+		"valid, A's length).\n"
+		"New-format entries: 100 = A->A1 (%u pages), 101 = A1->A2 "
+		"(%u pages), 102 = A2->B (%u pages).\n"
+		"A new-format replay that ends after entry N gives the "
+		"state file of N byte for byte.\n"
+		"The old-format log (A->B, %u dirty 512-byte pages) gives "
+		"B's hive bins (bytes 4096..end).\n"
+		"\n"
+		"directory       expected outcome\n%s",
+		(unsigned)st[0].bins, (unsigned)st[1].bins,
+		REPLAY_FILL_KEYS, REPLAY_FILL, (unsigned)st[2].bins,
+		REPLAY_FILL, REPLAY_DELETED, (unsigned)st[3].bins,
+		DIRTY_SEQ1, DIRTY_SEQ2, (unsigned)e[0].pages,
+		(unsigned)e[1].pages, (unsigned)e[2].pages,
+		(unsigned)src->dirt_pages, o->readme));
+	char *rpath = check_alloc(talloc_asprintf(o->mem, "%s/README.txt",
+						  rdir));
+
+	write_file(rpath, text, strlen(text));
+	talloc_free(rpath);
+	talloc_free(text);
+}
+
+static void write_replay(TALLOC_CTX *mem, const char *dir,
+			 const char *empty_path)
+{
+	TALLOC_CTX *tmp = check_alloc(talloc_new(mem));
+	struct log_out o = { tmp, dir, NULL, NULL };
+	struct replay_src *src = check_alloc(talloc_zero(tmp, struct replay_src));
+	char *rdir = check_alloc(talloc_asprintf(tmp, "%s/replay", dir));
+
+	o.readme = check_alloc(talloc_strdup(tmp, ""));
+	make_dir(rdir);
+	make_states(tmp, rdir, empty_path, src);
+	make_sources(tmp, src);
+	write_new_sound(&o, src);
+	write_new_damaged(&o, src);
+	write_new_lying(&o, src);
+	write_new_refused(&o, src);
+	write_old(&o, src);
 	fixture_begin(&o, "nologs", "refused (dirty, no log at all)");
-	fixture_file(&o, "SYSTEM", primary, plen);
-
-	/* The README, with what the tests need to know about the states. */
-	{
-		char *text = check_alloc(talloc_asprintf(tmp,
-			"Transaction-log replay fixtures, written by mkfixtures.\n"
-			"\n"
-			"replay/: the expected states, each committed by hivex:\n"
-			"  A.hive   like win10.hive, SharedSection=1024,20480,768, "
-			"sequence 99, bins %u\n"
-			"  A1.hive  A with values changed, SharedSection="
-			"1024,20480,512, sequence 100, bins %u\n"
-			"  A2.hive  A1 plus %u keys under %s, sequence 101, "
-			"bins %u\n"
-			"  B.hive   A2 with values changed, key %s\\%s deleted, "
-			"SharedSection=1024,20480,640, sequence 102, bins %u\n"
-			"\n"
-			"Every SYSTEM is A dirty by sequence (%u/%u, checksum "
-			"valid, A's length).\n"
-			"New-format entries: 100 = A->A1 (%u pages), 101 = A1->A2 "
-			"(%u pages), 102 = A2->B (%u pages).\n"
-			"A new-format replay that ends after entry N gives the "
-			"state file of N byte for byte.\n"
-			"The old-format log (A->B, %u dirty 512-byte pages) gives "
-			"B's hive bins (bytes 4096..end).\n"
-			"\n"
-			"directory       expected outcome\n%s",
-			(unsigned)st[0].bins, (unsigned)st[1].bins,
-			REPLAY_FILL_KEYS, REPLAY_FILL, (unsigned)st[2].bins,
-			REPLAY_FILL, REPLAY_DELETED, (unsigned)st[3].bins,
-			DIRTY_SEQ1, DIRTY_SEQ2, (unsigned)e[0].pages,
-			(unsigned)e[1].pages, (unsigned)e[2].pages,
-			(unsigned)pages, o.readme));
-		char *rpath = check_alloc(talloc_asprintf(tmp, "%s/README.txt",
-							  rdir));
-
-		write_file(rpath, text, strlen(text));
-		talloc_free(rpath);
-		talloc_free(text);
-	}
+	fixture_file(&o, "SYSTEM", src->primary, src->plen);
+	write_readme(&o, rdir, src);
 	talloc_free(tmp);
 }
 
 static void write_all(TALLOC_CTX *mem, const char *dir)
 {
-	uint8_t empty[BASE_SIZE + BIN_SIZE];
+	uint8_t empty[DH_REGF_BASE_BLOCK_SIZE + EMPTY_BIN];
 	char *empty_path = check_alloc(talloc_asprintf(mem, "%s/empty.hive", dir));
 	char *path;
 	uint8_t *buf;
@@ -1561,7 +1595,7 @@ static void write_all(TALLOC_CTX *mem, const char *dir)
  * hivex reads the whole file on open, so commit may replace it. */
 static void write_sample(TALLOC_CTX *mem, const char *file)
 {
-	uint8_t empty[BASE_SIZE + BIN_SIZE];
+	uint8_t empty[DH_REGF_BASE_BLOCK_SIZE + EMPTY_BIN];
 
 	build_empty_hive(empty);
 	write_file(file, empty, sizeof empty);

@@ -282,7 +282,8 @@ static void split_stops(void (*damage)(uint8_t *log, size_t *len),
 /* A byte of entry 101's pages flipped: its hash is wrong. */
 static void flip_second_entry(uint8_t *log, size_t *len)
 {
-	size_t second = 512 + dh_le32(log + 512 + 4);
+	size_t second = DH_LOG_RECORDS +
+			dh_le32(log + DH_LOG_RECORDS + DH_HVLE_SIZE);
 
 	assert_true(second + 600 < *len);
 	log[second + 600] ^= 0x01;
@@ -291,7 +292,7 @@ static void flip_second_entry(uint8_t *log, size_t *len)
 /* LOG1 cut after entry 100: the next one there is, 102, does not follow. */
 static void cut_after_first(uint8_t *log, size_t *len)
 {
-	*len = 512 + dh_le32(log + 512 + 4);
+	*len = DH_LOG_RECORDS + dh_le32(log + DH_LOG_RECORDS + DH_HVLE_SIZE);
 }
 
 /* Windows stops at the bad entry: 101 and LOG2's 102 are left out. */
@@ -370,7 +371,8 @@ static void test_old_bad_primary_base_block(void **state)
 	assert_true(rec->base_block_from_log);
 	assert_non_null(strstr(rec->dirty_reason, "checksum"));
 	assert_state(mem, l, "B.hive", 101);
-	assert_int_equal(l->hive[28], 0);  /* a primary again, not a log */
+	/* a primary again, not a log */
+	assert_int_equal(dh_le32(l->hive + DH_REGF_TYPE), DH_REGF_TYPE_PRIMARY);
 	talloc_free(mem);
 }
 

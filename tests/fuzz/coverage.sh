@@ -20,8 +20,8 @@ cc=${CC:-clang}
 cov=${LLVM_COV:-llvm-cov}
 profdata=${LLVM_PROFDATA:-llvm-profdata}
 case $harness in
-recover) srcs="recover.c regf.c marvin32.c error.c io.c failpoint.c"; pkgs=talloc ;;
-pipeline) srcs="recover.c regf.c marvin32.c error.c io.c failpoint.c hive.c patch.c sharedsection.c report.c"
+recover) srcs="recover.c logscan.c regf.c marvin32.c error.c io.c failpoint.c"; pkgs=talloc ;;
+pipeline) srcs="recover.c logscan.c regf.c marvin32.c error.c io.c failpoint.c hive.c patch.c sharedsection.c report.c"
 	pkgs="hivex talloc" ;;
 regf) srcs="regf.c error.c io.c failpoint.c"; pkgs=talloc ;;
 sharedsection) srcs="sharedsection.c error.c"; pkgs=talloc ;;

@@ -43,27 +43,30 @@ static void put64(uint8_t *p, uint64_t v)
 
 static void fix_base_block(uint8_t *b, size_t len)
 {
-	if (len >= 512)
+	if (len >= DH_REGF_HEADER_SIZE)
 		dh_put_le32(b + DH_REGF_CHECKSUM_OFFSET, dh_regf_checksum(b));
 }
 
-/* Give every HvLE entry of the chain from offset 512 its right hashes:
- * first over its pages (stored at +24), then over its first 32 bytes,
- * which hold the first hash (stored at +32). */
+/* Give every HvLE entry of the chain from the first record its right
+ * hashes: first over its pages, then over its first 32 bytes, which hold
+ * the first hash. */
 static void fix_log(uint8_t *log, size_t len)
 {
-	size_t off = 512;
+	size_t off = DH_LOG_RECORDS;
 
 	fix_base_block(log, len);
-	while (off < len && len - off >= 40 && memcmp(log + off, "HvLE", 4) == 0) {
+	while (off < len && len - off >= DH_HVLE_HEADER &&
+	       memcmp(log + off + DH_HVLE_SIGNATURE, "HvLE", 4) == 0) {
 		uint8_t *e = log + off;
-		uint32_t size = dh_le32(e + 4);
+		uint32_t size = dh_le32(e + DH_HVLE_SIZE);
 
-		if (size < 40 || size > len - off)
+		if (size < DH_HVLE_HEADER || size > len - off)
 			break;
-		put64(e + 24, dh_marvin32(e + 40, size - 40,
-					  DH_MARVIN32_LOG_SEED));
-		put64(e + 32, dh_marvin32(e, 32, DH_MARVIN32_LOG_SEED));
+		put64(e + DH_HVLE_HASH1,
+		      dh_marvin32(e + DH_HVLE_HEADER, size - DH_HVLE_HEADER,
+				  DH_MARVIN32_LOG_SEED));
+		put64(e + DH_HVLE_HASH2,
+		      dh_marvin32(e, DH_HVLE_HASH2, DH_MARVIN32_LOG_SEED));
 		off += size;
 	}
 }

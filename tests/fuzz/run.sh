@@ -92,7 +92,7 @@ u16() { # TEXT: a dictionary entry of TEXT in UTF-16LE
 }
 case $harness in
 recover)
-	srcs="recover.c regf.c marvin32.c error.c io.c failpoint.c"
+	srcs="recover.c logscan.c regf.c marvin32.c error.c io.c failpoint.c"
 	pkgs=talloc
 	min_len=0
 	printf '%s\n' '"regf"' '"HvLE"' '"DIRT"' '"\x06\x00\x00\x00"' \
@@ -101,7 +101,7 @@ recover)
 	;;
 pipeline)
 	# patch.c takes dh_values_effective_non_interactive from report.c.
-	srcs="recover.c regf.c marvin32.c error.c io.c failpoint.c hive.c"
+	srcs="recover.c logscan.c regf.c marvin32.c error.c io.c failpoint.c hive.c"
 	srcs="$srcs patch.c sharedsection.c report.c"
 	pkgs="hivex talloc"
 	min_len=0
