@@ -470,11 +470,14 @@ static int verify_recovered(void *arg, int fd, const char *path,
 }
 
 /* recover: any hive, no SharedSection; the replayed hive is the result,
- * once hivex has shown it can read it. */
+ * once hivex has shown it can read it. With --ignore-logs, the hive file
+ * as it is, written back clean (write_edited with no edits), as set
+ * does. */
 static int run_recover(TALLOC_CTX *mem, struct run *run,
 		       struct dh_error **err)
 {
-	bool dirty = run->recovered != NULL || run->replay_in_commit;
+	bool dirty = run->report->dirty;
+	int replayed = run->recovered != NULL ? *run->recovered : run->fd;
 
 	run->report->status = outcome(run->opts, dirty);
 	if (!dirty)
@@ -482,8 +485,12 @@ static int run_recover(TALLOC_CTX *mem, struct run *run,
 	/* A dry run still shows whether hivex reads the result; a real run
 	 * finds out when it verifies the written file. */
 	if (run->report->status == DH_STATUS_WOULD_CHANGE)
-		return open_hive(mem, run, *run->recovered, err);
-	return commit(mem, run, write_recovered, verify_recovered, run, err);
+		return open_hive(mem, run, replayed, err);
+	if (!run->opts->ignore_logs)
+		return commit(mem, run, write_recovered, verify_recovered, run,
+			      err);
+	run->source = run->fd;
+	return commit(mem, run, write_edited, verify_recovered, run, err);
 }
 
 /* The edits the plan needs, against the hive open at run->source. Most fit
