@@ -133,14 +133,15 @@ static bool name_ok(const char *name)
 
 /* Open the hive read-only without following a final symbolic link, and
  * refuse anything but a regular file: it is about to be replaced by
- * renameat(). */
+ * renameat(). O_NONBLOCK, so that a FIFO is refused, not waited on. */
 static int lock_open(TALLOC_CTX *mem, struct dh_locked *l,
 		     struct dh_error **err)
 {
 	struct stat st;
 	int fd;
 
-	fd = openat(l->dirfd, l->name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	fd = openat(l->dirfd, l->name,
+		    O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0 && errno == ELOOP)
 		return dh_error_set(mem, err, DH_ERR_IO,
 				    "%s is a symbolic link: refusing to "
@@ -1683,7 +1684,8 @@ static int cmp_candidates(const void *a, const void *b)
  * open at fd. */
 static bool same_content(struct find *f, const char *name, int fd)
 {
-	int bfd = openat(dirfd(f->d), name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	int bfd = openat(dirfd(f->d), name,
+			 O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
 	bool same = bfd >= 0 && dh_io_same(fd, bfd) == 1;
 
 	if (bfd >= 0)

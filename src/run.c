@@ -586,9 +586,12 @@ static int open_backup_file(TALLOC_CTX *mem, const struct run *run,
 
 	if (path == NULL)
 		return dh_error_set(mem, err, DH_ERR_NOMEM, "out of memory");
-	fd = run->opts->backup_dir ? open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
-				   : openat(run->lock->dirfd, name,
-					    O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	/* O_NONBLOCK: a FIFO that took the name is refused below, not
+	 * waited on. */
+	fd = run->opts->backup_dir ?
+		open(path, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC) :
+		openat(run->lock->dirfd, name,
+		       O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return dh_error_errno(mem, err, DH_ERR_IO, errno,
 				      "cannot open backup %s", path);
@@ -597,6 +600,10 @@ static int open_backup_file(TALLOC_CTX *mem, const struct run *run,
 	if (fstat(fd, &st) != 0)
 		return dh_error_errno(mem, err, DH_ERR_IO, errno,
 				      "cannot stat backup %s", path);
+	if (!S_ISREG(st.st_mode))
+		return dh_error_set(mem, err, DH_ERR_ARGUMENT,
+				    "backup %s is not a regular file: it is not put back",
+				    path);
 	*b = (struct blob){ fd, (size_t)st.st_size, path };
 	return 0;
 }
