@@ -74,7 +74,7 @@ static const char *remedy_for(int errnum)
 		return "the file was not opened for that: a bug, please "
 		       "report it";
 	default:
-		return NULL;
+		return dh_error_limit_remedy(errnum);
 	}
 }
 
@@ -93,7 +93,8 @@ io_error(TALLOC_CTX *mem, struct dh_error **err, int errnum,
 	va_end(ap);
 	if (action == NULL)
 		return dh_error_set(mem, err, DH_ERR_NOMEM, "out of memory");
-	dh_error_set(mem, err, DH_ERR_IO, "%s: %s%s%s%s%s", action,
+	dh_error_set(mem, err, dh_error_code_for(DH_ERR_IO, errnum),
+		     "%s: %s%s%s%s%s", action,
 		     strerror(errnum), remedy ? "; " : "", remedy ? remedy : "",
 		     outcome ? "; " : "", outcome ? outcome : "");
 	talloc_free(action);

@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -535,5 +536,9 @@ int main(int argc, char **argv)
 
 	if (rc != EXIT_OK)
 		return rc;
+	/* Past the file-size limit (ulimit -f) a write is to fail with
+	 * EFBIG, an error the commit reports and cleans up after, not kill
+	 * the worker and leave its temporary file. */
+	signal(SIGXFSZ, SIG_IGN);
 	return run_all(&cli, argc, argv, first);
 }

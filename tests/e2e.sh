@@ -209,7 +209,7 @@ refuse novalue "no Windows value"
 refuse partial "ControlSet002"
 refuse empty "no Select key"
 refuse garbage "not a registry hive"
-refuse truncated "nothing was changed"
+refuse truncated "damaged or not a registry hive"
 refuse dirty-seq "no transaction log can be replayed"
 refuse dirty-sum "checksum"
 
