@@ -32,7 +32,8 @@ enum dh_errcode {
 	DH_ERR_ARGUMENT,    /* a request the library refuses (bad size, no set) */
 	DH_ERR_HIBERNATED,  /* Windows is hibernated: it would undo the change */
 	DH_ERR_INTERNAL,    /* deskheap itself failed (a worker died) */
-	DH_ERR_NOMEM,
+	DH_ERR_NOMEM,       /* out of memory (ENOMEM), e.g. under ulimit -v */
+	DH_ERR_FD_LIMIT,    /* out of file descriptors (EMFILE, ENFILE) */
 };
 
 /* An error: a code and a message that names the file and the remedy. */

@@ -73,7 +73,8 @@ static int cmp_candidates(const void *a, const void *b)
  * open at fd. */
 static bool same_content(struct find *f, const char *name, int fd)
 {
-	int bfd = openat(dirfd(f->d), name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	int bfd = openat(dirfd(f->d), name,
+			 O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
 	bool same = bfd >= 0 && dh_io_same(fd, bfd) == 1;
 
 	if (bfd >= 0)

@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -241,7 +242,6 @@ static int check_combination(const struct cli *cli)
 	bool sizes = c == DH_CMD_SET || c == DH_CMD_CHECK;
 	bool writer = c == DH_CMD_SET || c == DH_CMD_RECOVER ||
 		      c == DH_CMD_RESTORE;
-	bool any_hive = c == DH_CMD_RECOVER || c == DH_CMD_RESTORE;
 
 	if (!sizes && cli->values_given)
 		return usage_error("this command takes no sizes; did you mean set or check?");
@@ -249,8 +249,10 @@ static int check_combination(const struct cli *cli)
 		return usage_error("give at least one of --non-interactive, --interactive, --shared");
 	if (!writer && cli->write_options_given)
 		return usage_error("--dry-run, --backup-dir and --no-backup apply to set, recover and restore only");
-	if (any_hive && (cli->opts.ignore_logs || cli->control_set_given))
-		return usage_error("recover and restore take neither --ignore-logs nor --control-set");
+	if (c == DH_CMD_RESTORE && cli->opts.ignore_logs)
+		return usage_error("restore takes no --ignore-logs: it puts back a backup set, logs included");
+	if ((c == DH_CMD_RECOVER || c == DH_CMD_RESTORE) && cli->control_set_given)
+		return usage_error("recover and restore take no --control-set: they act on the whole hive");
 	if (cli->opts.no_backup && cli->opts.backup_dir != NULL)
 		return usage_error("--no-backup and --backup-dir contradict each other");
 	return EXIT_OK;
@@ -493,5 +495,9 @@ int main(int argc, char **argv)
 
 	if (rc != EXIT_OK)
 		return rc;
+	/* Past the file-size limit (ulimit -f) a write is to fail with
+	 * EFBIG, an error the commit reports and cleans up after, not kill
+	 * the worker and leave its temporary file. */
+	signal(SIGXFSZ, SIG_IGN);
 	return run_all(&cli, argc, argv, first);
 }

@@ -20,15 +20,47 @@ const char *dh_errcode_name(enum dh_errcode code)
 	case DH_ERR_HIBERNATED: return "hibernated";
 	case DH_ERR_INTERNAL: return "internal";
 	case DH_ERR_NOMEM: return "nomem";
+	case DH_ERR_FD_LIMIT: return "fd-limit";
 	}
 	return "unknown";
 }
 
-/* fmt is the printf format that dh_error_set's callers were checked
- * against; saying so lets clang's -Wformat-nonliteral accept passing it on. */
-__attribute__((format(printf, 5, 0)))
+const char *dh_error_limit_remedy(int errnum)
+{
+	switch (errnum) {
+	case EFBIG:
+		return "the file-size limit (ulimit -f) is below the size of the file: raise it (ulimit -f unlimited) and run deskheap again";
+	case EMFILE:
+		return "the limit on open files (ulimit -n) is too low: raise it (ulimit -n 1024) and run deskheap again";
+	case ENFILE:
+		return "the system's table of open files is full: close files other programs hold, or raise fs.file-max, and run deskheap again";
+	case ENOMEM:
+		return "free memory, or raise the memory limit (ulimit -v), and run deskheap again";
+	}
+	return NULL;
+}
+
+enum dh_errcode dh_error_code_for(enum dh_errcode code, int errnum)
+{
+	if (errnum == ENOMEM)
+		return DH_ERR_NOMEM;
+	if (errnum == EMFILE || errnum == ENFILE)
+		return DH_ERR_FD_LIMIT;
+	return code;
+}
+
+bool dh_error_out_of_resources(int errnum)
+{
+	return dh_error_code_for(DH_OK, errnum) != DH_OK;
+}
+
+/* The message, then ": cause" and "; remedy" when given. fmt is the printf
+ * format that dh_error_set's callers were checked against; saying so lets
+ * clang's -Wformat-nonliteral accept passing it on. */
+__attribute__((format(printf, 6, 0)))
 static int set_va(TALLOC_CTX *mem, struct dh_error **err, enum dh_errcode code,
-		  const char *suffix, const char *fmt, va_list ap)
+		  const char *cause, const char *remedy, const char *fmt,
+		  va_list ap)
 {
 	struct dh_error *e;
 
@@ -41,8 +73,10 @@ static int set_va(TALLOC_CTX *mem, struct dh_error **err, enum dh_errcode code,
 	}
 	e->code = code;
 	e->message = talloc_vasprintf(e, fmt, ap);
-	if (e->message != NULL && suffix != NULL)
-		e->message = talloc_asprintf_append(e->message, ": %s", suffix);
+	if (e->message != NULL && cause != NULL)
+		e->message = talloc_asprintf_append(e->message, ": %s", cause);
+	if (e->message != NULL && remedy != NULL)
+		e->message = talloc_asprintf_append(e->message, "; %s", remedy);
 	if (e->message == NULL)
 		e->code = DH_ERR_NOMEM;
 	*err = e;
@@ -55,7 +89,7 @@ int dh_error_set(TALLOC_CTX *mem, struct dh_error **err, enum dh_errcode code,
 	va_list ap;
 
 	va_start(ap, fmt);
-	set_va(mem, err, code, NULL, fmt, ap);
+	set_va(mem, err, code, NULL, NULL, fmt, ap);
 	va_end(ap);
 	return -1;
 }
@@ -66,7 +100,8 @@ int dh_error_errno(TALLOC_CTX *mem, struct dh_error **err, enum dh_errcode code,
 	va_list ap;
 
 	va_start(ap, fmt);
-	set_va(mem, err, code, strerror(errnum), fmt, ap);
+	set_va(mem, err, dh_error_code_for(code, errnum), strerror(errnum),
+	       dh_error_limit_remedy(errnum), fmt, ap);
 	va_end(ap);
 	return -1;
 }
@@ -101,7 +136,7 @@ static const char *remedy_for(int errnum)
 		return "the file was not opened for that: a bug, please "
 		       "report it";
 	default:
-		return NULL;
+		return dh_error_limit_remedy(errnum);
 	}
 }
 
@@ -117,8 +152,9 @@ int dh_error_io(TALLOC_CTX *mem, struct dh_error **err, int errnum,
 	va_end(ap);
 	if (action == NULL)
 		return dh_error_set(mem, err, DH_ERR_NOMEM, "out of memory");
-	dh_error_set(mem, err, DH_ERR_IO, "%s: %s%s%s%s%s", action,
-		     strerror(errnum), remedy ? "; " : "", remedy ? remedy : "",
+	dh_error_set(mem, err, dh_error_code_for(DH_ERR_IO, errnum),
+		     "%s: %s%s%s%s%s", action, strerror(errnum),
+		     remedy ? "; " : "", remedy ? remedy : "",
 		     outcome ? "; " : "", outcome ? outcome : "");
 	talloc_free(action);
 	return -1;

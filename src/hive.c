@@ -3,6 +3,7 @@
 #include <ctype.h>
 #include <endian.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +34,26 @@ static int hive_destructor(struct dh_hive *hive)
 	return 0;
 }
 
+/*
+ * Why hivex failed with errno e: e itself, or EMFILE or ENFILE when this
+ * process cannot now have two more descriptors. hivex converts names with
+ * iconv, and iconv_open, which opens a cache and a module to load a
+ * conversion, fails with EINVAL, not EMFILE, when it cannot have them:
+ * hivex then reports a key or value missing, or its hive unreadable.
+ */
+static int failure_cause(int e)
+{
+	int p[2];
+
+	if (dh_error_out_of_resources(e))
+		return e;
+	if (pipe2(p, O_CLOEXEC) != 0)
+		return errno == EMFILE || errno == ENFILE ? errno : e;
+	close(p[0]);
+	close(p[1]);
+	return e;
+}
+
 /* hivex opens by name; naming the descriptor keeps the file we checked. */
 static char *fd_path(TALLOC_CTX *mem, int fd)
 {
@@ -52,7 +73,7 @@ int dh_hive_open_fd(TALLOC_CTX *mem, int fd, const char *name, bool writable,
 		return dh_error_set(mem, err, DH_ERR_NOMEM, "out of memory");
 	}
 	hive->h = hivex_open(path, writable ? HIVEX_OPEN_WRITE : 0);
-	saved = errno;
+	saved = hive->h == NULL ? failure_cause(errno) : 0;
 	if (hive->h == NULL && saved == ENOENT && access("/proc/self/fd", F_OK) != 0) {
 		talloc_free(hive);
 		return dh_error_set(mem, err, DH_ERR_IO,
@@ -61,8 +82,11 @@ int dh_hive_open_fd(TALLOC_CTX *mem, int fd, const char *name, bool writable,
 	}
 	if (hive->h == NULL) {
 		talloc_free(hive);
+		if (dh_error_out_of_resources(saved))
+			return dh_error_errno(mem, err, DH_ERR_NOT_HIVE, saved,
+					      "hivex cannot read %s", name);
 		return dh_error_errno(mem, err, DH_ERR_NOT_HIVE, saved,
-				      "hivex cannot read %s: the hive is damaged or not a registry hive; nothing was changed",
+				      "hivex cannot read %s: the hive is damaged or not a registry hive",
 				      name);
 	}
 	talloc_set_destructor(hive, hive_destructor);
@@ -113,6 +137,21 @@ const char *dh_hive_name(const struct dh_hive *h)
 uint32_t dh_hive_minor_version(const struct dh_hive *h)
 {
 	return h->minor;
+}
+
+/* hivex answers 0 or NULL both when a key, value or name is not there and
+ * when it failed for want of memory or descriptors: errno, cleared before
+ * the call, and failure_cause() tell them apart. -1 with *err set for such
+ * a failure, which says nothing about the hive; else 0. */
+static int hivex_failed(TALLOC_CTX *mem, const struct dh_hive *hive,
+			struct dh_error **err)
+{
+	int e = failure_cause(errno);
+
+	if (!dh_error_out_of_resources(e))
+		return 0;
+	return dh_error_errno(mem, err, DH_ERR_NOT_HIVE, e,
+			      "hivex cannot read %s", hive->name);
 }
 
 /* "ControlSet" + exactly three digits, any letter case; *number gets NNN. */
@@ -176,12 +215,16 @@ int dh_hive_control_sets(TALLOC_CTX *mem, struct dh_hive *hive,
 			 struct dh_error **err)
 {
 	hive_h *h = hive->h;
-	hive_node_h root = hivex_root(h);
-	hive_node_h select = root ? hivex_node_get_child(h, root, "Select") : 0;
+	hive_node_h root, select;
 	hive_node_h *children;
 	struct dh_controlset *list;
 	size_t count = 0;
 
+	errno = 0;
+	root = hivex_root(h);
+	select = root ? hivex_node_get_child(h, root, "Select") : 0;
+	if (select == 0 && hivex_failed(mem, hive, err) != 0)
+		return -1;
 	if (select == 0)
 		return dh_error_set(mem, err, DH_ERR_NOT_SYSTEM,
 				    "%s has no Select key: it is not a SYSTEM hive (the desktop heap setting lives in Windows/System32/config/SYSTEM)",
@@ -194,6 +237,12 @@ int dh_hive_control_sets(TALLOC_CTX *mem, struct dh_hive *hive,
 	for (size_t i = 0; list != NULL && children[i] != 0; i++) {
 		char *name = hivex_node_name(h, children[i]);
 		unsigned number;
+
+		if (name == NULL && hivex_failed(mem, hive, err) != 0) {
+			free(children);
+			talloc_free(list);
+			return -1;
+		}
 
 		if (name != NULL && controlset_number(name, &number)) {
 			list = talloc_realloc(mem, list, struct dh_controlset,
@@ -223,7 +272,7 @@ int dh_hive_control_sets(TALLOC_CTX *mem, struct dh_hive *hive,
 	for (size_t i = 1; i < count; i++) {
 		if (list[i].number == list[i - 1].number) {
 			int rc = dh_error_set(mem, err, DH_ERR_NOT_HIVE,
-					      "%s has two root keys for control set %u (%s and %s): the hive is damaged; nothing was changed",
+					      "%s has two root keys for control set %u (%s and %s): the hive is damaged",
 					      hive->name, list[i].number,
 					      list[i - 1].name, list[i].name);
 
@@ -248,11 +297,14 @@ static int find_windows(TALLOC_CTX *mem, struct dh_hive *hive,
 			const struct dh_controlset *cs, hive_node_h *key,
 			hive_value_h *val, struct dh_error **err)
 {
+	errno = 0;
 	*key = subsystems_key(hive->h, cs->node);
 	*val = *key ? hivex_node_get_value(hive->h, *key, WINDOWS_VALUE) : 0;
+	if (*val == 0 && hivex_failed(mem, hive, err) != 0)
+		return -1;
 	if (*val == 0)
 		return dh_error_set(mem, err, DH_ERR_NOT_SYSTEM,
-				    "%s: %s\\Control\\Session Manager\\SubSystems has no Windows value: not a usable SYSTEM hive, or it is damaged; nothing was changed",
+				    "%s: %s\\Control\\Session Manager\\SubSystems has no Windows value: not a usable SYSTEM hive, or it is damaged",
 				    hive->name, cs->name);
 	return 0;
 }

@@ -589,9 +589,13 @@ int dh_journal_recover(TALLOC_CTX *mem, int dirfd, const char *base,
 		return nomem(mem, err);
 	}
 	if (read_journal(tmp, dirfd, name, &text, &len, &found) != 0)
-		ret = damaged(mem, path_prefix, name, errno == EINVAL ?
-			      "is not a regular file of a journal's size" :
-			      "cannot be read", err);
+		ret = errno == EINVAL ?
+			damaged(mem, path_prefix, name, "is not a regular file "
+				"of a journal's size", err) :
+			dh_error_errno(mem, err, DH_ERR_IO, errno,
+				       "cannot read %s%s, where an earlier run's "
+				       "unfinished change would be recorded",
+				       path_prefix, name);
 	else if (!found)
 		ret = 0;
 	else if (!verified(text, len) || !parse_lines(j, text, j))

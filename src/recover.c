@@ -430,7 +430,7 @@ int dh_recover_apply_fd(TALLOC_CTX *mem, int fd, const char *name,
 		return -1;
 	if (st.st_size < (off_t)DH_REGF_BASE_BLOCK_SIZE)
 		return dh_error_set(mem, err, DH_ERR_NOT_HIVE,
-				    "%s is too short to be a hive (%lld bytes); nothing was changed",
+				    "%s is too short to be a hive (%lld bytes)",
 				    name, (long long)st.st_size);
 	if (replay_init(mem, &r, head, (size_t)st.st_size, logs, n_logs) != 0)
 		return dh_error_set(mem, err, DH_ERR_NOMEM, "out of memory");

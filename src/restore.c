@@ -48,7 +48,7 @@ static int open_backup_file(struct run *run, const struct dh_backup_set *set,
 		return dh_error_errno(run->mem, err, DH_ERR_IO, errno,
 				      "cannot stat backup %s", path);
 	if (!S_ISREG(st.st_mode))
-		return dh_error_set(run->mem, err, DH_ERR_IO,
+		return dh_error_set(run->mem, err, DH_ERR_ARGUMENT,
 				    "backup %s is not a regular file: it is "
 				    "not put back", path);
 	*b = (struct blob){ fd, (size_t)st.st_size, path };

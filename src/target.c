@@ -17,6 +17,7 @@
 #include "dirio.h"
 #include "error.h"
 #include "io.h"
+#include "sniff.h"
 #include "target.h"
 
 /* The layouts of a Windows volume, below its root. */
@@ -94,11 +95,36 @@ static int nomem(TALLOC_CTX *mem, struct dh_error **err)
 	return dh_error_set(mem, err, DH_ERR_NOMEM, "out of memory");
 }
 
+static const char *file_kind(mode_t mode)
+{
+	switch (mode & S_IFMT) {
+	case S_IFIFO: return "a FIFO (named pipe)";
+	case S_IFSOCK: return "a socket";
+	case S_IFCHR: return "a character device";
+	case S_IFBLK: return "a block device";
+	case S_IFDIR: return "a directory";
+	case S_IFLNK: return "a symbolic link";
+	}
+	return "not a regular file";
+}
+
+/* A FIFO would block the first read until someone writes to it, a device
+ * could be read without end: hives and logs are regular files only. */
+static int not_regular(TALLOC_CTX *mem, struct dh_error **err,
+		       const char *dir, const char *name, mode_t mode)
+{
+	return dh_error_set(mem, err, DH_ERR_ARGUMENT,
+			    "%s%s is %s, not a regular file: deskheap reads hives and transaction logs only from regular files; give the hive file itself, or move that one out of the way",
+			    dir, name, file_kind(mode));
+}
+
 /*
  * The entry of the directory open at dirfd (shown as dir) named `wanted` in
  * any letter case, that is a directory (want_dir) or a regular file. *found
  * is NULL when there is none. A symbolic link of that name is refused, and
- * so are two matches: either could be the one Windows uses.
+ * so are two matches: either could be the one Windows uses. A file wanted
+ * that is neither a regular file nor a directory (a FIFO, a device) is
+ * refused too: passed over, it would hide a log silently.
  */
 static int find_entry(TALLOC_CTX *mem, int dirfd, const char *dir,
 		      const char *wanted, bool want_dir, char **found,
@@ -129,6 +155,8 @@ static int find_entry(TALLOC_CTX *mem, int dirfd, const char *dir,
 			rc = dh_error_set(mem, err, DH_ERR_ARGUMENT,
 					  "%s%s is a symbolic link: deskheap does not follow links inside a target (a mounted image could point it anywhere)",
 					  dir, e->d_name);
+		else if (!want_dir && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode))
+			rc = not_regular(mem, err, dir, e->d_name, st.st_mode);
 		else if (want_dir ? !S_ISDIR(st.st_mode) : !S_ISREG(st.st_mode))
 			continue;
 		else if (*found != NULL)
@@ -363,6 +391,33 @@ static int resolve_file(TALLOC_CTX *mem, struct dh_target *t, struct dh_error **
 	return find_root(mem, t, err);
 }
 
+/* The hive must be a regular file and not a disk or disk image (those get
+ * what they are and what to do). A symbolic link is left to the open,
+ * which refuses it. Opened without blocking, only to look. */
+static int check_hive_file(TALLOC_CTX *mem, const struct dh_target *t,
+			   struct dh_error **err)
+{
+	uint8_t head[DH_SNIFF_LEN];
+	ssize_t got = -1;
+	struct stat st;
+	char *why;
+	int fd;
+
+	if (fstatat(t->dirfd, t->name, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+	    S_ISLNK(st.st_mode))
+		return 0;
+	if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode))
+		return not_regular(mem, err, t->dir, t->name, st.st_mode);
+	fd = openat(t->dirfd, t->name, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
+	if (fd >= 0) {
+		got = dh_io_pread_full(fd, head, sizeof(head), 0);
+		close(fd);
+	}
+	why = dh_sniff_explain(mem, t->path, S_ISBLK(st.st_mode), head,
+			       got > 0 ? (size_t)got : 0);
+	return why ? dh_error_set(mem, err, DH_ERR_NOT_HIVE, "%s", why) : 0;
+}
+
 int dh_target_resolve(TALLOC_CTX *mem, const char *given,
 		      struct dh_target **out, struct dh_error **err)
 {
@@ -391,6 +446,8 @@ int dh_target_resolve(TALLOC_CTX *mem, const char *given,
 		t->path = talloc_asprintf(t, "%s%s", t->dir, t->name);
 	if (rc == 0 && t->path == NULL)
 		rc = nomem(mem, err);
+	if (rc == 0)
+		rc = check_hive_file(mem, t, err);
 	if (rc != 0) {
 		talloc_free(t);
 		return -1;
@@ -427,7 +484,7 @@ int dh_target_hibernated(TALLOC_CTX *mem, const struct dh_target *t,
 		return -1;
 	if (name == NULL)
 		return 0;
-	fd = openat(t->rootfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	fd = openat(t->rootfd, name, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return dh_error_errno(mem, err, DH_ERR_IO, errno, "cannot read %s%s", t->root, name);
 	got = pread(fd, sig, sizeof(sig), 0);
@@ -472,15 +529,17 @@ static int open_log(struct dh_log_file *list, const struct dh_target *t,
 	if (log->path == NULL)
 		return nomem(list, err);
 	log->suffix = log->path + strlen(t->dir) + strlen(t->name);
-	log->fd = openat(t->dirfd, entry, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	log->fd = openat(t->dirfd, entry,
+			 O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
 	if (log->fd < 0)
 		return dh_error_errno(list, err, DH_ERR_IO, errno,
 				      "cannot open transaction log %s (a symbolic link is refused)",
 				      log->path);
-	if (fstat(log->fd, &st) != 0 || !S_ISREG(st.st_mode))
-		return dh_error_set(list, err, DH_ERR_IO,
-				    "transaction log %s is not a regular file",
-				    log->path);
+	if (fstat(log->fd, &st) != 0)
+		return dh_error_errno(list, err, DH_ERR_IO, errno,
+				      "cannot stat transaction log %s", log->path);
+	if (!S_ISREG(st.st_mode))
+		return not_regular(list, err, t->dir, entry, st.st_mode);
 	return dh_target_map_fd(list, log->fd, log->path, &log->data,
 				&log->len, &log->map, err);
 }

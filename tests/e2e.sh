@@ -275,7 +275,7 @@ refuse partial "ControlSet002"
 refuse empty "no Select key"
 refuse long15 "would grow to 16352 bytes, more than the 16344"
 refuse garbage "not a registry hive"
-refuse truncated "nothing was changed"
+refuse truncated "damaged or not a registry hive"
 refuse dirty-seq "no transaction log can be replayed"
 refuse dirty-sum "checksum"
 
@@ -591,7 +591,25 @@ contains "$(windows_value "$d/SYSTEM")" "SharedSection=1024,20480,512 " "the hiv
 run show "$d/SYSTEM"
 contains "$OUT" "(hive clean)" "the result is clean"
 
+# The remedy the refusal above offers works for recover too: the hive file
+# as it is, written back clean, with a backup of the dirty original.
+for c in nologs new-stale; do
+	d=$(dirty_case "$c")
+	run recover --ignore-logs -n "$d/SYSTEM"
+	expect_rc 0 "$c: recover --ignore-logs --dry-run"
+	check "$c: the dry run writes nothing" cmp -s "$d/SYSTEM" "$FIX/$c/SYSTEM"
+	run recover --ignore-logs "$d/SYSTEM"
+	expect_rc 0 "$c: recover --ignore-logs, the remedy the refusal offers"
+	contains "$OUT" "--ignore-logs" "$c: a warning says the logs were ignored"
+	check "$c: the backup is the dirty original" \
+		cmp -s "$(ls "$d"/SYSTEM.deskheap-*.bak)" "$FIX/$c/SYSTEM"
+	check "$c: past its base block, the hive is the file as it was" \
+		cmp -s -i 4096 "$d/SYSTEM" "$FIX/$c/SYSTEM"
+	run show "$d/SYSTEM"
+	contains "$OUT" "(hive clean)" "$c: recover --ignore-logs wrote it clean"
+done
+
 h=$(fixture nt4.hive "$(case_dir usage-recover)")
 usage "recover with sizes" recover --non-interactive 512 "$h"
-usage "recover with --ignore-logs" recover --ignore-logs "$h"
 usage "recover with --control-set" recover --control-set 1 "$h"
+usage "restore with --ignore-logs" restore --ignore-logs "$h"

@@ -791,19 +791,29 @@ static void test_logs_refused(void **state)
 
 /* What is not a regular file is no log: left out, never opened (a FIFO
  * would block the open). */
+/* A directory named like a log is passed over; a FIFO (or a device) is
+ * refused, naming it: left out, it would hide a log without a word, and
+ * read, it would block. */
 static void test_logs_not_regular(void **state)
 {
 	struct fx *f = *state;
-	struct dh_log_file *logs;
+	struct dh_log_file *logs = NULL;
+	struct dh_error *err = NULL;
 	size_t n;
 
 	hive_at(f, "cfg", "SYSTEM");
 	put(f, "cfg/SYSTEM.LOG1", "one", 3);
 	mkdirs(f, "cfg/SYSTEM.LOG");
-	assert_int_equal(mkfifo(at(f, "cfg/SYSTEM.LOG2"), 0600), 0);
 	logs = logs_of(f, at(f, "cfg"), &n);
 	assert_int_equal(n, 1);
 	assert_string_equal(logs[0].suffix, ".LOG1");
+	assert_int_equal(mkfifo(at(f, "cfg/SYSTEM.LOG2"), 0600), 0);
+	logs = NULL;
+	assert_int_equal(dh_target_logs(f->mem, resolve(f, at(f, "cfg")), &logs,
+					&n, &err), -1);
+	assert_null(logs);
+	assert_int_equal(err->code, DH_ERR_ARGUMENT);
+	assert_non_null(strstr(err->message, "SYSTEM.LOG2 is a FIFO"));
 }
 
 /* ------------------------------------------------------------------ */
