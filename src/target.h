@@ -68,8 +68,9 @@ struct dh_log_file {
  * Find and read NAME.LOG, NAME.LOG1 and NAME.LOG2 beside the hive (letter
  * case of the suffix and name ignored, as on Windows), in that order;
  * missing ones are left out. Two files that differ only by case are
- * refused: which one Windows would use cannot be told. A link or a
- * non-regular file is refused. The array is on mem and owns every path,
+ * refused: which one Windows would use cannot be told. A link, a FIFO or
+ * a device of such a name is refused (DH_ERR_ARGUMENT, naming it); a
+ * directory of such a name is passed over. The array is on mem and owns every path,
  * buffer and descriptor in it; freeing it closes the logs.
  */
 int dh_target_logs(TALLOC_CTX *mem, const struct dh_target *t,
