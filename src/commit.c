@@ -29,6 +29,7 @@
 
 #include "commit.h"
 #include "failpoint.h"
+#include "interrupt.h"
 #include "io.h"
 #include "error.h"
 
@@ -106,6 +107,20 @@ static int nomem(TALLOC_CTX *mem, struct dh_error **err)
 	return dh_error_set(mem, err, DH_ERR_NOMEM, "out of memory");
 }
 
+/* A signal asked this process to stop (interrupt.h): -1, with why, at a
+ * point where everything made so far can still be removed; else 0. */
+static int stop_requested(TALLOC_CTX *mem, struct dh_error **err,
+			  const char *path, const char *when)
+{
+	int sig = dh_interrupt_pending();
+
+	if (sig == 0)
+		return 0;
+	return dh_error_set(mem, err, DH_ERR_INTERRUPTED,
+			    "interrupted (signal %d, %s) %s: %s was not changed",
+			    sig, strsignal(sig), when, path);
+}
+
 static bool same_file(const struct stat *a, const struct stat *b)
 {
 	return a->st_dev == b->st_dev && a->st_ino == b->st_ino;
@@ -171,11 +186,11 @@ static int lock_open(TALLOC_CTX *mem, struct dh_locked *l,
 }
 
 /* Block until the exclusive lock is ours: a second run waits for the
- * first rather than failing. */
+ * first rather than failing, unless a signal asks it to stop. */
 static int lock_wait(int fd)
 {
 	while (flock(fd, LOCK_EX) != 0)
-		if (errno != EINTR)
+		if (errno != EINTR || dh_interrupt_pending() != 0)
 			return -1;
 	return 0;
 }
@@ -273,7 +288,9 @@ int dh_commit_lock(TALLOC_CTX *mem, int dirfd, const char *name,
 		if (lock_open(mem, l, err) != 0)
 			goto fail;
 		if (lock_wait(l->fd) != 0) {
-			io_error(mem, err, errno, NULL, "cannot lock %s", path);
+			if (stop_requested(mem, err, path,
+					   "while waiting for another run's lock") == 0)
+				io_error(mem, err, errno, NULL, "cannot lock %s", path);
 			goto fail;
 		}
 		cur = still_current(l->fd, l->dirfd, l->name);
@@ -1387,21 +1404,29 @@ static int sync_made_dir(struct commit *c)
 
 /* Steps 1-6 of commit.h, and the backup set made durable before the
  * rename can make it the only copy of the old hive. */
+static int stopped(struct commit *c)
+{
+	return stop_requested(c->mem, c->err, c->orig.path,
+			      "before the hive was replaced");
+}
+
 static int commit_prepare(struct commit *c)
 {
 	int ret;
 
-	if (make_temp(c) != 0)
+	if (stopped(c) != 0 || make_temp(c) != 0)
 		return -1;
 	if ((ret = write_temp(c)) != 0)
 		return ret;
-	if (copy_metadata(c, &c->orig, c->tmpfd, c->tmppath, false) != 0)
+	if (stopped(c) != 0 ||
+	    copy_metadata(c, &c->orig, c->tmpfd, c->tmppath, false) != 0)
 		return -1;
 	if (sync_temp(c) != 0) /* the metadata too, before the rename */
 		return -1;
 	if (c->req->no_backup)
 		return 0;
-	if (make_backup(c) != 0 || backup_companions(c) != 0)
+	if (stopped(c) != 0 || make_backup(c) != 0 ||
+	    backup_companions(c) != 0)
 		return -1;
 	if (sync_dir(c->bdirfd) != 0) /* the companions' entries too */
 		return io_error(c->mem, c->err, errno, UNCHANGED,
@@ -1426,8 +1451,15 @@ static int commit_rename(struct commit *c)
 				    "%s was replaced by another program while "
 				    "locked: run again; %s", c->orig.path,
 				    UNCHANGED);
-	if (dh_failpoint("rename") != 0 ||
-	    renameat(c->dirfd, c->tmpname, c->dirfd, c->base) != 0)
+	if (dh_failpoint("rename") != 0)
+		return io_error(c->mem, c->err, errno, UNCHANGED,
+				"cannot rename %s to %s", c->tmppath,
+				c->orig.path);
+	/* The last safe point: from the rename on, the change completes. */
+	if (stopped(c) != 0)
+		return -1;
+	dh_interrupt_past_no_return();
+	if (renameat(c->dirfd, c->tmpname, c->dirfd, c->base) != 0)
 		return io_error(c->mem, c->err, errno, UNCHANGED,
 				"cannot rename %s to %s", c->tmppath,
 				c->orig.path);

@@ -5,6 +5,8 @@
  *   DESKHEAP_FAILPOINT=rename:EIO     the step fails with that errno
  *   DESKHEAP_FAILPOINT=fsync:kill     the process dies on the spot (SIGKILL)
  *   DESKHEAP_FAILPOINT=write:kill@3   ...at the third time the point is hit
+ *   DESKHEAP_FAILPOINT=rename:stop    the process stops (SIGSTOP) there, and
+ *                                     goes on when continued (SIGCONT)
  * Points: temp-create, write, fsync, verify, metadata, backup, rename,
  * log-rename (a retired log's empty file going in, after the hive's
  * rename), dir-fsync (commit and restore). In any other build dh_failpoint() is an
