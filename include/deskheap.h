@@ -34,6 +34,7 @@ enum dh_errcode {
 	DH_ERR_INTERNAL,    /* deskheap itself failed (a worker died) */
 	DH_ERR_NOMEM,       /* out of memory (ENOMEM), e.g. under ulimit -v */
 	DH_ERR_FD_LIMIT,    /* out of file descriptors (EMFILE, ENFILE) */
+	DH_ERR_INTERRUPTED, /* a signal stopped it before the hive changed */
 };
 
 /* An error: a code and a message that names the file and the remedy. */

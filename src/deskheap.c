@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "deskheap.h"
+#include "interrupt.h"
 #include "io.h"
 #include "jobs.h"
 
@@ -424,6 +425,20 @@ static char *died(TALLOC_CTX *mem, const struct batch *b, size_t i,
 	return e.message ? render(mem, b->cli, &r) : NULL;
 }
 
+/* The report of a target the batch was stopped before. */
+static char *not_started(TALLOC_CTX *mem, const struct batch *b, size_t i,
+			 int sig)
+{
+	struct dh_error e = { DH_ERR_INTERRUPTED, NULL };
+	struct dh_report r = { .target = b->targets[i], .hive = b->targets[i],
+			       .status = DH_STATUS_FAILED, .error = &e };
+
+	e.message = talloc_asprintf(mem,
+		"interrupted (signal %d, %s) before deskheap came to this target: nothing was changed",
+		sig, strsignal(sig));
+	return e.message ? render(mem, b->cli, &r) : NULL;
+}
+
 static void clear_progress(const struct batch *b)
 {
 	if (b->progress)
@@ -435,9 +450,11 @@ static void done(void *arg, size_t i, const char *output, size_t len,
 {
 	struct batch *b = arg;
 	TALLOC_CTX *tmp = talloc_new(NULL);
-	bool crashed = status < 0 || len == 0;
-	const char *text = crashed ? died(tmp, b, i, status, sig) : output;
-	int code = crashed ? EXIT_TARGET_FAILED : status;
+	bool skipped = status == DH_JOB_NOT_STARTED;
+	bool crashed = !skipped && (status < 0 || len == 0);
+	const char *text = skipped ? not_started(tmp, b, i, sig) :
+			   crashed ? died(tmp, b, i, status, sig) : output;
+	int code = skipped || crashed ? EXIT_TARGET_FAILED : status;
 	/* Text errors go to stderr so that stdout stays the results; JSON
 	 * keeps every target's line on stdout. */
 	FILE *out = !b->cli->json && code == EXIT_TARGET_FAILED ? stderr : stdout;
@@ -487,6 +504,20 @@ static int run_all(const struct cli *cli, int argc, char **argv, int first)
 	return b.status;
 }
 
+/* Stopped by a signal: every worker has ended and every report is out;
+ * deskheap now ends as killed by that signal (a shell sees 128 + its
+ * number), so that a script or loop running it stops too. */
+static void end_as_signalled(void)
+{
+	int sig = dh_interrupt_pending();
+
+	if (sig == 0)
+		return;
+	fflush(NULL);
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
 int main(int argc, char **argv)
 {
 	struct cli cli = { 0 };
@@ -499,5 +530,7 @@ int main(int argc, char **argv)
 	 * EFBIG, an error the commit reports and cleans up after, not kill
 	 * the worker and leave its temporary file. */
 	signal(SIGXFSZ, SIG_IGN);
-	return run_all(&cli, argc, argv, first);
+	rc = run_all(&cli, argc, argv, first);
+	end_as_signalled();
+	return rc;
 }

@@ -21,6 +21,7 @@ const char *dh_errcode_name(enum dh_errcode code)
 	case DH_ERR_INTERNAL: return "internal";
 	case DH_ERR_NOMEM: return "nomem";
 	case DH_ERR_FD_LIMIT: return "fd-limit";
+	case DH_ERR_INTERRUPTED: return "interrupted";
 	}
 	return "unknown";
 }

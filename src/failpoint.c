@@ -59,6 +59,8 @@ int dh_failpoint(const char *point)
 		return 0;
 	if (strcmp(action, "kill") == 0)
 		kill(getpid(), SIGKILL);
+	if (strcmp(action, "stop") == 0)
+		return raise(SIGSTOP) == 0 ? 0 : -1;
 	errno = errno_named(action);
 	return -1;
 }

@@ -5,10 +5,13 @@
  *   DESKHEAP_FAILPOINT=rename:EIO     the step fails with that errno
  *   DESKHEAP_FAILPOINT=fsync:kill     the process dies on the spot (SIGKILL)
  *   DESKHEAP_FAILPOINT=write:kill@3   ...at the third time the point is hit
- * Points: temp-create, write, fsync, verify, metadata, backup, rename,
- * log-rename (a retired log's empty file going in, after the hive's
- * rename), dir-fsync (commit and restore). In any other build dh_failpoint() is an
- * inline 0 and the variable is ignored: release builds carry none of it.
+ *   DESKHEAP_FAILPOINT=rename:stop    the process stops (SIGSTOP) there, and
+ *                                     goes on when continued (SIGCONT)
+ * Points: temp-create, write, fsync, verify, metadata, backup, journal
+ * (the last step before the change is decided), rename (the hive's),
+ * log-rename (a log's new file going in), journal-remove, dir-fsync. In any
+ * other build dh_failpoint() is an inline 0 and the variable is ignored:
+ * release builds carry none of it.
  */
 #ifndef DH_FAILPOINT_H
 #define DH_FAILPOINT_H

@@ -2,6 +2,8 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,7 +11,12 @@
 #include <talloc.h>
 #include <unistd.h>
 
+#include "interrupt.h"
 #include "jobs.h"
+
+/* The signals that stop a batch (design invariant 10). */
+static const int STOP_SIGNALS[] = { SIGINT, SIGTERM, SIGHUP };
+#define N_STOP (sizeof(STOP_SIGNALS) / sizeof(STOP_SIGNALS[0]))
 
 struct job {
 	pid_t pid;
@@ -28,6 +35,11 @@ struct pool {
 	dh_job_done_fn done;
 	dh_job_progress_fn progress;
 	void *arg;
+	sigset_t old_mask;           /* the caller's */
+	sigset_t run_mask;           /* it, the stop signals unblocked: for
+				      * ppoll() and the workers */
+	struct sigaction old_act[N_STOP];
+	bool stopping;               /* stop signal forwarded to the workers */
 };
 
 /* The child's side: its exit status is the target's; _exit, so that
@@ -42,6 +54,9 @@ static void child(struct pool *p, size_t i, int fd)
 		if (p->jobs[k].fd >= 0)
 			close(p->jobs[k].fd);
 	TALLOC_FREE(p->jobs);
+	/* The handlers stay (a stop signal is recorded, for the commit to
+	 * see at its next safe point); only the parent blocks them. */
+	sigprocmask(SIG_SETMASK, &p->run_mask, NULL);
 	status = p->work(p->arg, i, fd);
 	close(fd);
 	_exit(status);
@@ -125,6 +140,56 @@ static void hand_over(struct pool *p)
 	}
 }
 
+/* Stop signals are blocked in the parent except while it waits in
+ * ppoll(), so that one cannot slip in between a check and the wait. Each is
+ * recorded by dh_interrupt_request(), without SA_RESTART: a worker waiting
+ * for a hive's lock is woken. A signal the caller ignores (nohup, a
+ * background job's SIGINT) stays ignored. */
+static int catch_stop_signals(struct pool *p)
+{
+	struct sigaction sa = { .sa_handler = dh_interrupt_request };
+	sigset_t stop;
+
+	sigemptyset(&sa.sa_mask);
+	sigemptyset(&stop);
+	for (size_t i = 0; i < N_STOP; i++)
+		sigaddset(&stop, STOP_SIGNALS[i]);
+	if (sigprocmask(SIG_BLOCK, &stop, &p->old_mask) != 0)
+		return -1;
+	p->run_mask = p->old_mask;
+	for (size_t i = 0; i < N_STOP; i++) {
+		sigdelset(&p->run_mask, STOP_SIGNALS[i]);
+		if (sigaction(STOP_SIGNALS[i], NULL, &p->old_act[i]) != 0 ||
+		    (p->old_act[i].sa_handler != SIG_IGN &&
+		     sigaction(STOP_SIGNALS[i], &sa, NULL) != 0))
+			return -1;
+	}
+	return 0;
+}
+
+/* Unblocked first, while the handlers still only record: one more signal
+ * pending must not end the process before the caller has reported. */
+static void release_stop_signals(struct pool *p)
+{
+	sigprocmask(SIG_SETMASK, &p->old_mask, NULL);
+	for (size_t i = 0; i < N_STOP; i++)
+		sigaction(STOP_SIGNALS[i], &p->old_act[i], NULL);
+}
+
+/* Stopped by a signal: it reaches every running worker (a kill of the
+ * parent alone would leave them writing on), and no target is started. */
+static void stop(struct pool *p, int sig)
+{
+	p->stopping = true;
+	for (size_t i = p->handed; i < p->started; i++)
+		if (!p->jobs[i].ended)
+			kill(p->jobs[i].pid, sig);
+	for (size_t i = p->started; i < p->n; i++)
+		p->jobs[i] = (struct job){ .fd = -1, .status = DH_JOB_NOT_STARTED,
+					   .signal = sig, .ended = 1 };
+	p->started = p->n;
+}
+
 static int wait_some(struct pool *p)
 {
 	struct pollfd *fds = talloc_array(p->jobs, struct pollfd, p->running);
@@ -140,8 +205,10 @@ static int wait_some(struct pool *p)
 		fds[k] = (struct pollfd){ .fd = p->jobs[i].fd, .events = POLLIN };
 		which[k++] = i;
 	}
-	if (poll(fds, k, -1) < 0 && errno != EINTR)
+	if (ppoll(fds, k, NULL, &p->run_mask) < 0 && errno != EINTR)
 		rc = -1;
+	if (!p->stopping && dh_interrupt_pending() != 0)
+		stop(p, dh_interrupt_pending());
 	for (size_t i = 0; rc == 0 && i < k; i++)
 		if (fds[i].revents != 0)
 			rc = drain(p, &p->jobs[which[i]]);
@@ -160,6 +227,11 @@ int dh_jobs_run(size_t n, unsigned jobs, dh_job_work_fn work,
 	p.jobs = talloc_zero_array(NULL, struct job, n ? n : 1);
 	if (p.jobs == NULL)
 		return -1;
+	if (catch_stop_signals(&p) != 0) {
+		release_stop_signals(&p);
+		talloc_free(p.jobs);
+		return -1;
+	}
 	while (rc == 0 && p.handed < n) {
 		while (rc == 0 && p.running < p.max && p.started < n)
 			rc = start(&p);
@@ -170,6 +242,7 @@ int dh_jobs_run(size_t n, unsigned jobs, dh_job_work_fn work,
 	/* On a pool failure, children already started still finish. */
 	while (p.running > 0 && wait_some(&p) == 0)
 		hand_over(&p);
+	release_stop_signals(&p);
 	talloc_free(p.jobs);
 	return rc;
 }

@@ -167,8 +167,7 @@ static int write_temp(int dirfd, const char *tmp, const char *text)
 		    O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -1;
-	if (dh_failpoint("journal") != 0 ||
-	    dh_io_write_all(fd, text, strlen(text)) != 0 || fsync(fd) != 0) {
+	if (dh_io_write_all(fd, text, strlen(text)) != 0 || fsync(fd) != 0) {
 		e = errno;
 		close(fd);
 		unlinkat(dirfd, tmp, 0);

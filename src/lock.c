@@ -14,6 +14,7 @@
 
 #include "dirio.h"
 #include "error.h"
+#include "interrupt.h"
 #include "journal.h"
 #include "lock.h"
 
@@ -39,11 +40,11 @@ static int lock_open(TALLOC_CTX *mem, struct dh_locked *l,
 }
 
 /* Block until the exclusive lock is ours: a second run waits for the
- * first rather than failing. */
+ * first rather than failing, unless a signal asks it to stop. */
 static int lock_wait(int fd)
 {
 	while (flock(fd, LOCK_EX) != 0)
-		if (errno != EINTR)
+		if (errno != EINTR || dh_interrupt_pending() != 0)
 			return -1;
 	return 0;
 }
@@ -174,7 +175,10 @@ int dh_lock_hive(TALLOC_CTX *mem, int dirfd, const char *name,
 		if (lock_open(mem, l, err) != 0)
 			goto fail;
 		if (lock_wait(l->fd) != 0) {
-			dh_error_io(mem, err, errno, NULL, "cannot lock %s", path);
+			if (dh_interrupt_stop(mem, err, path, "while waiting "
+					      "for another run's lock") == 0)
+				dh_error_io(mem, err, errno, NULL,
+					    "cannot lock %s", path);
 			goto fail;
 		}
 		cur = dh_dirio_still_current(l->fd, l->dirfd, l->name);

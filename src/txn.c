@@ -19,6 +19,7 @@
 #include "dirio.h"
 #include "error.h"
 #include "failpoint.h"
+#include "interrupt.h"
 #include "io.h"
 #include "journal.h"
 #include "metadata.h"
@@ -86,6 +87,13 @@ void dh_txn_abort(struct dh_txn *t, struct dh_error **err)
 	talloc_free(t);
 }
 
+/* A safe point: a signal asked to stop, and nothing is decided yet. */
+static int stopped(struct dh_txn *t, struct dh_error **err)
+{
+	return dh_interrupt_stop(t->mem, err, t->hive->path,
+				 "before the hive was replaced");
+}
+
 /* ------------------------------------------------------------------ */
 /* Beginning                                                          */
 
@@ -123,6 +131,8 @@ static int begin(struct dh_txn *t, struct dh_error **err)
 	if (t->prefix == NULL)
 		return dh_error_nomem(t->mem, err);
 	if (stat_source(t, &h->old, DH_UNCHANGED, err) != 0)
+		return -1;
+	if (stopped(t, err) != 0)
 		return -1;
 	if (!t->o.no_backup &&
 	    dh_backup_dir_open(t->mem, t->hive, t->o.backup_dir,
@@ -297,6 +307,8 @@ static int finish_files(struct dh_txn *t, struct dh_error **err)
 	for (size_t i = 0; i < t->n; i++) {
 		struct staged *s = &t->files[i];
 
+		if (stopped(t, err) != 0)
+			return -1;
 		if (i > 0 && (make_temp(t, s, err) != 0 ||
 			      fill_log(t, s, err) != 0))
 			return -1;
@@ -410,8 +422,18 @@ static int put_in_place(struct dh_txn *t, const char *note,
 	if (flock(t->files[0].fd, LOCK_EX | LOCK_NB) != 0)
 		return dh_error_io(t->mem, err, errno, DH_UNCHANGED,
 				   "cannot lock %s", t->files[0].tmppath);
-	if (build_journal(t, &j, err) != 0 ||
-	    dh_journal_write(t->mem, t->hive->dirfd, t->hive->name,
+	if (build_journal(t, &j, err) != 0)
+		return -1;
+	/* The last safe point: once the journal is written, the change is
+	 * decided and completes, signal or not. */
+	if (dh_failpoint("journal") != 0)
+		return dh_error_io(t->mem, err, errno, DH_UNCHANGED,
+				   "cannot write the journal of %s",
+				   t->hive->path);
+	if (stopped(t, err) != 0)
+		return -1;
+	dh_interrupt_past_no_return();
+	if (dh_journal_write(t->mem, t->hive->dirfd, t->hive->name,
 			     t->prefix, &j, err) != 0)
 		return -1;
 	if (dh_journal_apply(t->mem, t->hive->dirfd, t->hive->name, t->prefix,
