@@ -29,18 +29,53 @@ struct cli {
 	struct dh_options opts;
 	bool json;
 	int verbosity;
+	bool quiet, verbose;          /* -q, -v: both is a contradiction */
 	bool values_given;
 	bool write_options_given;     /* --dry-run, --backup-dir, --no-backup */
 	bool control_set_given;
 	unsigned jobs;                /* worker processes, at most */
 };
 
+/* The lines of the help that describe one option each, shared by the
+ * help of every command that takes it. */
+#define H_VALUES \
+	"VALUES (sizes in KB, 1 to 1048576; give at least one):\n" \
+	"  --non-interactive KB   third number: each service (non-interactive)\n" \
+	"                         desktop; the classic fix is 512\n" \
+	"  --interactive KB       second number: each interactive desktop\n" \
+	"  --shared KB            first number: the system-wide shared heap\n"
+#define H_TARGET \
+	"TARGET: a hive file, a config directory, or the root of a mounted Windows\n" \
+	"volume (Windows/System32/config/SYSTEM or WINNT/system32/config/SYSTEM,\n" \
+	"any letter case). Symbolic links below a target are never followed.\n"
+#define H_DRY_RUN \
+	"  -n, --dry-run          say what would change, write nothing\n"
+#define H_CONTROL_SET \
+	"      --control-set S    all (default), current, or a number N\n"
+#define H_BACKUP \
+	"      --backup-dir DIR   backups go to (restore: come from) a subdirectory\n" \
+	"                         of DIR named after the target's path, not\n" \
+	"                         beside the hive\n" \
+	"      --no-backup        make no backup\n"
+#define H_IGNORE_LOGS \
+	"      --ignore-logs      a dirty hive: use the hive file as it is and lose\n" \
+	"                         the changes only its transaction logs hold\n"
+#define H_COMMON \
+	"      --json             one JSON object per target per line\n" \
+	"      --allow-hibernated write even though hiberfil.sys says Windows is\n" \
+	"                         hibernated or fast-started\n" \
+	"  -j, --jobs N           targets processed in parallel (default: CPUs)\n" \
+	"  -q, --quiet            one line per target (not with -v)\n" \
+	"  -v, --verbose          more detail\n" \
+	"  -h, --help             this help\n"
+
 static const char USAGE[] =
-	"Usage: deskheap show  [OPTIONS] HIVE...\n"
-	"       deskheap set   [OPTIONS] VALUES HIVE...\n"
-	"       deskheap check [OPTIONS] VALUES HIVE...\n"
-	"       deskheap recover [OPTIONS] HIVE...\n"
+	"Usage: deskheap show    [OPTIONS] TARGET...\n"
+	"       deskheap set     [OPTIONS] VALUES TARGET...\n"
+	"       deskheap check   [OPTIONS] VALUES TARGET...\n"
+	"       deskheap recover [OPTIONS] TARGET...\n"
 	"       deskheap restore [OPTIONS] TARGET...\n"
+	"       deskheap COMMAND --help   (that command's options, an example)\n"
 	"\n"
 	"Shows or fixes the desktop heap sizes (SharedSection=a,b,c of the csrss\n"
 	"command line) in an offline Windows SYSTEM hive, in every control set.\n"
@@ -49,37 +84,71 @@ static const char USAGE[] =
 	"for any hive, and writes it back clean. restore puts back the newest\n"
 	"backup set deskheap made (keeping a backup of what it replaces).\n"
 	"\n"
-	"TARGET: a hive file, a config directory, or the root of a mounted Windows\n"
-	"volume (Windows/System32/config/SYSTEM or WINNT/system32/config/SYSTEM,\n"
-	"any letter case). Symbolic links below a target are never followed.\n"
+	H_TARGET
 	"\n"
-	"VALUES (sizes in KB, 1 to 1048576; give at least one):\n"
-	"  --non-interactive KB   third number: each service (non-interactive)\n"
-	"                         desktop; the classic fix is 512\n"
-	"  --interactive KB       second number: each interactive desktop\n"
-	"  --shared KB            first number: the system-wide shared heap\n"
+	H_VALUES
 	"\n"
 	"OPTIONS:\n"
 	"  -n, --dry-run          set, recover, restore: say what would change,\n"
 	"                         write nothing\n"
-	"      --json             one JSON object per target per line\n"
-	"      --control-set S    all (default), current, or a number N\n"
+	"      --control-set S    show, set, check: all (default), current, or a\n"
+	"                         number N\n"
 	"      --backup-dir DIR   backups go to (restore: come from) a subdirectory\n"
 	"                         of DIR named after the target's path, not\n"
 	"                         beside the hive\n"
 	"      --no-backup        set, recover, restore: make no backup\n"
-	"      --allow-hibernated write even though hiberfil.sys says Windows is\n"
-	"                         hibernated or fast-started\n"
-	"  -j, --jobs N           targets processed in parallel (default: CPUs)\n"
-	"      --ignore-logs      a dirty hive: use the hive file as it is and lose\n"
-	"                         the changes only its transaction logs hold\n"
-	"  -q, --quiet            one line per target\n"
-	"  -v, --verbose          more detail\n"
-	"  -h, --help             this help\n"
+	"      --ignore-logs      all but restore: a dirty hive: use the hive file\n"
+	"                         as it is and lose the changes only its\n"
+	"                         transaction logs hold\n"
+	H_COMMON
 	"  -V, --version          version\n"
 	"\n"
 	"Exit status: 0 success; 1 check found a difference; 2 usage error;\n"
 	"3 at least one target failed (the others were still processed).\n";
+
+/* deskheap COMMAND --help: what the command does, the options it takes
+ * (exactly those check_combination() lets through) and an example. */
+static const struct {
+	enum dh_command command;
+	const char *text;
+} COMMAND_HELP[] = {
+	{ DH_CMD_SHOW,
+	  "Usage: deskheap show [OPTIONS] TARGET...\n\n"
+	  "Prints, per target: the hive, clean or dirty (and the log entries a\n"
+	  "dirty one replays, in memory), each control set with its roles, its\n"
+	  "SharedSection token and the three sizes. Writes nothing.\n\n"
+	  H_TARGET "\nOPTIONS:\n" H_CONTROL_SET H_IGNORE_LOGS H_COMMON
+	  "\nExample:\n  deskheap show /mnt/windows\n" },
+	{ DH_CMD_SET,
+	  "Usage: deskheap set [OPTIONS] VALUES TARGET...\n\n"
+	  "Changes only the numbers given, in every chosen control set, with an\n"
+	  "atomic replace and a backup; a hive already as asked is not written.\n\n"
+	  H_TARGET "\n" H_VALUES "\nOPTIONS:\n" H_DRY_RUN H_CONTROL_SET H_BACKUP
+	  H_IGNORE_LOGS H_COMMON
+	  "\nExample (the classic fix):\n"
+	  "  deskheap set --non-interactive 512 /mnt/windows\n" },
+	{ DH_CMD_CHECK,
+	  "Usage: deskheap check [OPTIONS] VALUES TARGET...\n\n"
+	  "Compares each chosen control set with VALUES and writes nothing: exit\n"
+	  "status 1 when any differs, 0 when all match.\n\n"
+	  H_TARGET "\n" H_VALUES "\nOPTIONS:\n" H_CONTROL_SET H_IGNORE_LOGS H_COMMON
+	  "\nExample:\n  deskheap check -q --non-interactive 512 /mnt/vm*/\n" },
+	{ DH_CMD_RECOVER,
+	  "Usage: deskheap recover [OPTIONS] TARGET...\n\n"
+	  "Replays the pending transaction logs of a dirty hive (any hive, not\n"
+	  "only SYSTEM) and writes it back clean, with a backup; a clean hive is\n"
+	  "left alone. With --ignore-logs, a dirty hive whose logs are lost is\n"
+	  "written back clean as it is.\n\n"
+	  H_TARGET "\nOPTIONS:\n" H_DRY_RUN H_BACKUP H_IGNORE_LOGS H_COMMON
+	  "\nExample:\n  deskheap recover /mnt/windows/Windows/System32/config/SOFTWARE\n" },
+	{ DH_CMD_RESTORE,
+	  "Usage: deskheap restore [OPTIONS] TARGET...\n\n"
+	  "Puts back the newest backup set deskheap made of the target's hive\n"
+	  "(the hive, then its logs), keeping a backup of what it replaces: a\n"
+	  "second restore undoes the first. Give --backup-dir as set was given.\n\n"
+	  H_TARGET "\nOPTIONS:\n" H_DRY_RUN H_BACKUP H_COMMON
+	  "\nExample:\n  deskheap restore /mnt/windows\n" },
+};
 
 enum long_only {
 	OPT_JSON = 256,
@@ -207,11 +276,19 @@ static int parse_option(struct cli *cli, int c, const char *arg)
 	case OPT_SHARED:
 		cli->values_given = true;
 		return parse_size("--shared", arg, &v->shared);
-	case 'q': cli->verbosity = -1; break;
-	case 'v': cli->verbosity = 1; break;
+	case 'q': cli->quiet = true; cli->verbosity = -1; break;
+	case 'v': cli->verbose = true; cli->verbosity = 1; break;
 	default: return usage_error("unknown option");
 	}
 	return EXIT_OK;
+}
+
+static const char *command_help(enum dh_command command)
+{
+	for (size_t i = 0; i < sizeof(COMMAND_HELP) / sizeof(COMMAND_HELP[0]); i++)
+		if (COMMAND_HELP[i].command == command)
+			return COMMAND_HELP[i].text;
+	return USAGE;
 }
 
 static int parse_command(const char *word, enum dh_command *out)
@@ -256,6 +333,8 @@ static int check_combination(const struct cli *cli)
 		return usage_error("recover and restore take no --control-set: they act on the whole hive");
 	if (cli->opts.no_backup && cli->opts.backup_dir != NULL)
 		return usage_error("--no-backup and --backup-dir contradict each other");
+	if (cli->quiet && cli->verbose)
+		return usage_error("-q (--quiet) and -v (--verbose) contradict each other");
 	return EXIT_OK;
 }
 
@@ -293,7 +372,7 @@ static int parse_args(struct cli *cli, int argc, char **argv, int *first_target)
 	optind = 2;
 	while ((c = getopt_long(argc, argv, "nqvhVj:", LONG_OPTIONS, NULL)) != -1) {
 		if (c == 'h') {
-			fputs(USAGE, stdout);
+			fputs(command_help(cli->opts.command), stdout);
 			exit(EXIT_OK);
 		}
 		if (c == 'V') {

@@ -185,7 +185,17 @@ for c in $COMMANDS; do
 	done
 	check "deskheap $c: the completion offers exactly the options it accepts${bad:+ (not so:$bad)}" \
 		test -z "$bad"
+	# deskheap COMMAND --help lists the same (its own --version aside).
+	helped=$("$DESKHEAP" "$c" --help | grep -o -- '--[a-z][a-z-]*' | sort -u | tr '\n' ' ')
+	want=$(printf '%s\n' $offered | grep -- '^--' | grep -vx -- --version | sort -u | tr '\n' ' ')
+	check "deskheap $c --help lists exactly the options $c accepts (got: $helped)" \
+		test "$helped" = "$want"
 done
+
+out=$(complete_words deskheap show -q "-")
+lacks "$out" "--verbose" "after -q the completion does not offer --verbose"
+out=$(complete_words deskheap show --verbose "-")
+lacks "$out" "--quiet" "after --verbose the completion does not offer --quiet"
 
 missing=
 for o in $LONGS; do

@@ -357,9 +357,19 @@ usage "--no-backup with --backup-dir" set --no-backup --backup-dir /tmp --non-in
 usage "bad --control-set" show --control-set lkg "$h"
 usage "no target" show
 usage "unknown option" show --frob "$h"
+usage "-q with -v" show -q -v "$h"
+usage "--quiet with --verbose" show --verbose --quiet "$h"
 run --help
 expect_rc 0 "--help"
 contains "$OUT" "--non-interactive" "--help lists the options"
+lacks "$OUT" "HIVE..." "--help calls what every command takes TARGET, not HIVE"
+for c in show "set" check recover restore; do
+	run "$c" --help
+	expect_rc 0 "$c --help"
+	contains "$OUT" "Usage: deskheap $c [OPTIONS] " "$c --help gives that command's usage"
+	contains "$OUT" "Example" "$c --help gives an example"
+	contains "$OUT" "  deskheap $c " "$c --help's example runs that command"
+done
 run --version
 expect_rc 0 "--version"
 contains "$OUT" "deskheap" "--version names the program"

@@ -78,34 +78,42 @@ check "restore: nothing is left" test "$(listing "$d")" = "$before"
 
 ## out of file descriptors
 
-# From a limit a normal run fits in down to one it cannot start with:
-# every failure on the way is fd-limit, and hivex's own (which it reports
-# as a missing key) is among them.
-d=$(case_dir nofile)
-h="$d/SYSTEM"
-bad= hivex=
-for n in 14 13 12 11 10 9 8 7 6 5; do
-	for cmd in show "set --non-interactive 512"; do
-		cp "$FIX/win10.hive" "$h"
-		# shellcheck disable=SC2086
-		limited "-n $n" $cmd --json "$h"
-		v=$(verdict fd-limit)
-		case $v in
-		"ok hivex cannot read"*) hivex=1 ;;
-		ok*|"") ;;
-		*) bad="$bad; ulimit -n $n, $cmd: $v" ;;
-		esac
-		cmp -s "$h" "$FIX/win10.hive" || [ "$RC" -eq 0 ] ||
-			bad="$bad; ulimit -n $n, $cmd: failed, yet the hive changed"
-		[ "$(listing "$d")" = "SYSTEM " ] || [ "$RC" -eq 0 ] ||
-			bad="$bad; ulimit -n $n, $cmd: failed, and left $(listing "$d")"
-		rm -f "$d"/SYSTEM.deskheap-*
+# sweep OPTION CODE ORIGINAL VALUE LIMIT...: show and set VALUE on a copy of
+# ORIGINAL in $d under "ulimit OPTION LIMIT" for each LIMIT, from one a
+# normal run fits in down to one it cannot start with. Sets BAD to what
+# went wrong (a failure that is not CODE with its remedy, or that changed
+# the hive or left a file) and HIVEX when hivex's own failure was among
+# them (which it reports as a missing key or a damaged hive).
+sweep() {
+	opt=$1 code=$2 orig=$3 value=$4
+	shift 4
+	BAD= HIVEX=
+	for lim in "$@"; do
+		for cmd in show "set --non-interactive $value"; do
+			cp "$orig" "$d/SYSTEM"
+			# shellcheck disable=SC2086
+			limited "$opt $lim" $cmd --json "$d/SYSTEM"
+			v=$(verdict "$code")
+			case $v in
+			"ok hivex cannot read"*) HIVEX=1 ;;
+			ok*|"") ;;
+			*) BAD="$BAD; ulimit $opt $lim, $cmd: $v" ;;
+			esac
+			cmp -s "$d/SYSTEM" "$orig" || [ "$RC" -eq 0 ] ||
+				BAD="$BAD; ulimit $opt $lim, $cmd: failed, yet the hive changed"
+			[ "$(listing "$d")" = "SYSTEM " ] || [ "$RC" -eq 0 ] ||
+				BAD="$BAD; ulimit $opt $lim, $cmd: failed, and left $(listing "$d")"
+			rm -f "$d"/SYSTEM.deskheap-*
+		done
 	done
-done
-check "out of descriptors: every failure is fd-limit, with the remedy, the hive untouched${bad:+ (not so$bad)}" \
-	test -z "$bad"
+}
+
+d=$(case_dir nofile)
+sweep -n fd-limit "$FIX/win10.hive" 512 14 13 12 11 10 9 8 7 6 5
+check "out of descriptors: every failure is fd-limit, with the remedy, the hive untouched${BAD:+ (not so$BAD)}" \
+	test -z "$BAD"
 check "out of descriptors inside hivex is reported as fd-limit, not as a damaged hive" \
-	test -n "$hivex"
+	test -n "$HIVEX"
 
 ## out of memory
 
@@ -117,29 +125,10 @@ elif ! sh -c 'ulimit -v 200000 && exec "$@" --version' sh "$DESKHEAP" >/dev/null
 	skip "out of memory: this deskheap cannot start under ulimit -v (a sanitizer build?)"
 else
 	d=$(case_dir nomem)
-	h="$d/SYSTEM"
 	xz -dc "$CORPUS/regipy/SYSTEM.xz" >"$WORK/big"
-	bad= hivex=
-	for v in 60000 40000 30000 24000 20000 16000 14000 12000 10000 8000; do
-		for cmd in show "set --non-interactive 640"; do
-			cp "$WORK/big" "$h"
-			# shellcheck disable=SC2086
-			limited "-v $v" $cmd --json "$h"
-			out=$(verdict nomem)
-			case $out in
-			"ok hivex cannot read"*) hivex=1 ;;
-			ok*|"") ;;
-			*) bad="$bad; ulimit -v $v, $cmd: $out" ;;
-			esac
-			cmp -s "$h" "$WORK/big" || [ "$RC" -eq 0 ] ||
-				bad="$bad; ulimit -v $v, $cmd: failed, yet the hive changed"
-			[ "$(listing "$d")" = "SYSTEM " ] || [ "$RC" -eq 0 ] ||
-				bad="$bad; ulimit -v $v, $cmd: failed, and left $(listing "$d")"
-			rm -f "$d"/SYSTEM.deskheap-*
-		done
-	done
-	check "out of memory: every failure is nomem, with the remedy, the hive untouched${bad:+ (not so$bad)}" \
-		test -z "$bad"
+	sweep -v nomem "$WORK/big" 640 60000 40000 30000 24000 20000 16000 14000 12000 10000 8000
+	check "out of memory: every failure is nomem, with the remedy, the hive untouched${BAD:+ (not so$BAD)}" \
+		test -z "$BAD"
 	check "out of memory inside hivex is reported as nomem, not as a damaged hive" \
-		test -n "$hivex"
+		test -n "$HIVEX"
 fi

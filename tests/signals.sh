@@ -171,17 +171,27 @@ if ! "$DESKHEAP" --version | grep -q failpoints; then
 	exit 0
 fi
 
+# term_at POINT ARGS...: deskheap ARGS... with its worker stopped at the
+# failpoint POINT; SIGTERM to deskheap, passed on to the worker, which is
+# then continued; its pid in W, the run's outcome as finish_run gives it.
+term_at() {
+	point=$1
+	shift
+	DESKHEAP_FAILPOINT=$point:stop start "$@"
+	W=$(worker)
+	stopped "$W"
+	kill -TERM "$PID"
+	forwarded "$W"
+	kill -CONT "$W"
+	finish_run
+}
+
 # At the journal, the last safe point: stopped, everything it made removed.
 for point in write backup journal; do
 	d=$(case_dir "stop-$point")
 	cp "$FIX/new-one"/* "$d/"
-	DESKHEAP_FAILPOINT=$point:stop start set --non-interactive 512 "$d/SYSTEM"
-	w=$(worker)
-	stopped "$w"
-	kill -TERM "$PID"
-	forwarded "$w"
-	kill -CONT "$w"
-	finish_run
+	term_at "$point" set --non-interactive 512 "$d/SYSTEM"
+	w=$W
 	expect_rc 143 "stopped at $point, SIGTERM: deskheap exits as killed by it"
 	contains "$ERR" "interrupted (signal 15, Terminated) before the hive was replaced" \
 		"stopped at $point: the report says interrupted before the hive was replaced"
@@ -196,13 +206,8 @@ done
 # is completed, not left half-done.
 d=$(case_dir stop-after-rename)
 cp "$FIX/new-one"/* "$d/"
-DESKHEAP_FAILPOINT=log-rename:stop start set --json --non-interactive 512 "$d/SYSTEM"
-w=$(worker)
-stopped "$w"
-kill -TERM "$PID"
-forwarded "$w"
-kill -CONT "$w"
-finish_run
+term_at log-rename set --json --non-interactive 512 "$d/SYSTEM"
+w=$W
 expect_rc 143 "past the point of no return, SIGTERM: deskheap still exits as killed by it"
 check "past the point of no return: the worker finished and reports changed" \
 	test "$(json_codes)" = "changed None "
