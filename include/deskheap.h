@@ -35,6 +35,9 @@ enum dh_errcode {
 	DH_ERR_NOMEM,       /* out of memory (ENOMEM), e.g. under ulimit -v */
 	DH_ERR_FD_LIMIT,    /* out of file descriptors (EMFILE, ENFILE) */
 	DH_ERR_INTERRUPTED, /* a signal stopped it before the hive changed */
+	DH_ERR_NO_WINDOWS,  /* a disk image with no Windows system found */
+	DH_ERR_SEVERAL_WINDOWS, /* a disk image with several: --partition */
+	DH_ERR_APPLIANCE,   /* libguestfs could not open or write the image */
 };
 
 /* An error: a code and a message that names the file and the remedy. */
@@ -123,6 +126,11 @@ struct dh_options {
 	enum dh_commit commit;    /* how to write (zero: auto) */
 	enum dh_logfmt log_format; /* in place: which log format (zero:
 				   * from the logs or SOFTWARE) */
+	const char *image_format; /* a disk image's format as qemu names it
+				   * ("qcow2", "raw"...); NULL: from its
+				   * content */
+	const char *partition;    /* a disk image with several Windows: the
+				   * filesystem to use ("sda2") */
 };
 
 /* Options for command: every other field zero, all control sets. */
@@ -158,6 +166,15 @@ struct dh_controlset_report {
  * third is absent (that is how Windows reads a two-number token). */
 uint32_t dh_values_effective_non_interactive(const struct dh_values *v);
 
+/* A target that was a disk image or a block device (opened through
+ * libguestfs): where in it the hive was. */
+struct dh_image_report {
+	char *path;                 /* the image or device, as given */
+	char *format;               /* its format, as qemu names it */
+	char *partition;            /* the Windows filesystem: "/dev/sda2" */
+	char *system_root;          /* "/Windows", as spelled there */
+};
+
 struct dh_report {
 	char *target;               /* as given */
 	char *hive;                 /* the hive file acted on (the target until
@@ -188,6 +205,7 @@ struct dh_report {
 	char *commit_reason;        /* why, in words */
 	enum dh_logfmt log_format;  /* in place: the log format written */
 	char *log_written;          /* in place: the log holding the record */
+	struct dh_image_report *image; /* a disk image target, else NULL */
 };
 
 /*

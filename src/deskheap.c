@@ -45,9 +45,11 @@ struct cli {
 	"  --interactive KB       second number: each interactive desktop\n" \
 	"  --shared KB            first number: the system-wide shared heap\n"
 #define H_TARGET \
-	"TARGET: a hive file, a config directory, or the root of a mounted Windows\n" \
+	"TARGET: a hive file, a config directory, the root of a mounted Windows\n" \
 	"volume (Windows/System32/config/SYSTEM or WINNT/system32/config/SYSTEM,\n" \
-	"any letter case). Symbolic links below a target are never followed.\n"
+	"any letter case), or a disk image or unmounted disk (opened through\n" \
+	"libguestfs, without root). Symbolic links below a target are never\n" \
+	"followed.\n"
 #define H_DRY_RUN \
 	"  -n, --dry-run          say what would change, write nothing\n"
 #define H_CONTROL_SET \
@@ -70,6 +72,10 @@ struct cli {
 	"                         the changes only its transaction logs hold\n"
 #define H_COMMON \
 	"      --json             one JSON object per target per line\n" \
+	"      --format FMT       a disk image's format (qcow2, raw, vmdk...),\n" \
+	"                         when its content should not decide\n" \
+	"      --partition P      a disk image with several Windows: the one on\n" \
+	"                         P (sda2)\n" \
 	"      --allow-hibernated write even though hiberfil.sys says Windows is\n" \
 	"                         hibernated or fast-started\n" \
 	"  -j, --jobs N           targets processed in parallel (default: CPUs)\n" \
@@ -171,6 +177,8 @@ enum long_only {
 	OPT_ALLOW_HIBERNATED,
 	OPT_COMMIT,
 	OPT_LOG_FORMAT,
+	OPT_FORMAT,
+	OPT_PARTITION,
 };
 
 static const struct option LONG_OPTIONS[] = {
@@ -186,6 +194,8 @@ static const struct option LONG_OPTIONS[] = {
 	{ "allow-hibernated", no_argument, NULL, OPT_ALLOW_HIBERNATED },
 	{ "commit", required_argument, NULL, OPT_COMMIT },
 	{ "log-format", required_argument, NULL, OPT_LOG_FORMAT },
+	{ "format", required_argument, NULL, OPT_FORMAT },
+	{ "partition", required_argument, NULL, OPT_PARTITION },
 	{ "jobs", required_argument, NULL, 'j' },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "verbose", no_argument, NULL, 'v' },
@@ -303,6 +313,14 @@ static int parse_option(struct cli *cli, int c, const char *arg)
 	case OPT_COMMIT:
 		cli->write_options_given = true;
 		return parse_commit(arg, &cli->opts.commit);
+	case OPT_FORMAT:
+		if (strspn(arg, "abcdefghijklmnopqrstuvwxyz0123456789") != strlen(arg) || !*arg)
+			return usage_error("--format '%s': give a format name as qemu-img knows it, e.g. qcow2, raw, vmdk, vhdx, vpc or vdi", arg);
+		cli->opts.image_format = arg;
+		break;
+	case OPT_PARTITION:
+		cli->opts.partition = arg;
+		break;
 	case OPT_LOG_FORMAT:
 		cli->write_options_given = true;
 		return parse_log_format(arg, &cli->opts.log_format);

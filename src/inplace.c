@@ -61,19 +61,64 @@ static int failed(struct commit *c, struct dh_error **err, int errnum,
 			   path);
 }
 
-static int sync_file(struct commit *c, int fd, const char *path,
-		     struct dh_error **err)
+static int file_fd(const struct commit *c, size_t file)
 {
-	if (dh_failpoint("fsync") == 0 && fsync(fd) == 0)
-		return 0;
-	return failed(c, err, errno, "cannot write to disk", path);
+	return file == 0 ? c->w->hive : c->w->logs[file - 1].fd;
 }
 
-static int put(int fd, const void *buf, size_t len, off_t off)
+static const char *file_path(const struct commit *c, size_t file)
 {
-	if (dh_failpoint("write") != 0)
+	return file == 0 ? c->w->hive_path : c->w->logs[file - 1].path;
+}
+
+/* Add what was just done to the record, when there is one. */
+static int note(struct commit *c, enum dh_io_op_kind kind, size_t file,
+		uint64_t offset, const void *data, size_t len)
+{
+	struct dh_io_record *r = c->w->record;
+	struct dh_io_op *op;
+
+	if (r == NULL)
+		return 0;
+	if (r->n == r->room) {
+		r->room = r->room ? 2 * r->room : 32;
+		r->ops = talloc_realloc(r, r->ops, struct dh_io_op, r->room);
+		if (r->ops == NULL)
+			goto nomem;
+	}
+	op = &r->ops[r->n];
+	*op = (struct dh_io_op){ kind, file, offset, NULL, len };
+	if (data != NULL && (op->data = talloc_memdup(r->ops, data, len)) == NULL)
+		goto nomem;
+	r->n++;
+	return 0;
+nomem:
+	errno = ENOMEM;
+	return -1;
+}
+
+static int sync_file(struct commit *c, size_t file, struct dh_error **err)
+{
+	if (dh_failpoint("fsync") == 0 && fsync(file_fd(c, file)) == 0 &&
+	    note(c, DH_IO_SYNC, file, 0, NULL, 0) == 0)
+		return 0;
+	return failed(c, err, errno, "cannot write to disk", file_path(c, file));
+}
+
+static int put(struct commit *c, size_t file, const void *buf, size_t len,
+	       off_t off)
+{
+	if (dh_failpoint("write") != 0 ||
+	    dh_io_pwrite_all(file_fd(c, file), buf, len, off) != 0)
 		return -1;
-	return dh_io_pwrite_all(fd, buf, len, off);
+	return note(c, DH_IO_WRITE, file, (uint64_t)off, buf, len);
+}
+
+static int cut(struct commit *c, size_t file, size_t len)
+{
+	if (ftruncate(file_fd(c, file), (off_t)len) != 0)
+		return -1;
+	return note(c, DH_IO_TRUNCATE, file, len, NULL, 0);
 }
 
 static int read_block(int fd, uint8_t *block)
@@ -165,8 +210,8 @@ static int diff(struct commit *c, int from, size_t from_len, int to,
 	return 0;
 }
 
-/* Every range of src copied to the same place in dst. */
-static int copy_ranges(struct commit *c, int dst, int src)
+/* Every range of src copied to the same place in the hive. */
+static int copy_ranges(struct commit *c, int src)
 {
 	for (size_t i = 0; i < c->n_ranges; i++) {
 		const struct dh_log_range *r = &c->ranges[i];
@@ -179,7 +224,7 @@ static int copy_ranges(struct commit *c, int dst, int src)
 
 			if (read_padded(src, c->target_len, c->a, n,
 					(size_t)at) != 0 ||
-			    put(dst, c->a, n, at) != 0)
+			    put(c, 0, c->a, n, at) != 0)
 				return -1;
 		}
 	}
@@ -198,9 +243,9 @@ static int give_up_logs(struct commit *c, uint8_t *block,
 
 	c->k = a > b ? a : b;
 	set_seq(block, c->k, c->k);
-	if (put(c->w->hive, block, DH_REGF_HEADER_SIZE, 0) != 0)
+	if (put(c, 0, block, DH_REGF_HEADER_SIZE, 0) != 0)
 		return failed(c, err, errno, "cannot write", c->w->hive_path);
-	return sync_file(c, c->w->hive, c->w->hive_path, err);
+	return sync_file(c, 0, err);
 }
 
 static int reconcile(struct commit *c, struct dh_error **err)
@@ -231,15 +276,15 @@ static int reconcile(struct commit *c, struct dh_error **err)
 		return -1;
 	/* Still dirty: its logs would set this length and these pages. */
 	if ((st.st_size != (off_t)c->target_len &&
-	     ftruncate(w->hive, (off_t)c->target_len) != 0) ||
-	    copy_ranges(c, w->hive, w->reconciled) != 0)
+	     cut(c, 0, c->target_len) != 0) ||
+	    copy_ranges(c, w->reconciled) != 0)
 		return failed(c, err, errno, "cannot write", w->hive_path);
-	if (sync_file(c, w->hive, w->hive_path, err) != 0)
+	if (sync_file(c, 0, err) != 0)
 		return -1;
-	if (put(w->hive, rec, sizeof(rec), 0) != 0)
+	if (put(c, 0, rec, sizeof(rec), 0) != 0)
 		return failed(c, err, errno, "cannot write", w->hive_path);
 	c->k = dh_le32(rec + DH_REGF_SEQ1);
-	return sync_file(c, w->hive, w->hive_path, err);
+	return sync_file(c, 0, err);
 }
 
 /* ------------------------------------------------------------------ */
@@ -294,14 +339,13 @@ static int put_logs(struct commit *c, const uint8_t *rec, size_t len,
 {
 	const struct dh_inplace_log *l = c->w->logs;
 
-	if (put(l[0].fd, rec, len, 0) != 0 ||
-	    ftruncate(l[0].fd, (off_t)len) != 0)
+	if (put(c, 1, rec, len, 0) != 0 || cut(c, 1, len) != 0)
 		return failed(c, err, errno, "cannot write", l[0].path);
 	for (size_t i = 1; i < c->w->n_logs; i++)
-		if (c->saved[i].len != 0 && ftruncate(l[i].fd, 0) != 0)
+		if (c->saved[i].len != 0 && cut(c, i + 1, 0) != 0)
 			return failed(c, err, errno, "cannot empty", l[i].path);
 	for (size_t i = 0; i < c->w->n_logs; i++)
-		if (sync_file(c, l[i].fd, l[i].path, err) != 0)
+		if (sync_file(c, i + 1, err) != 0)
 			return -1;
 	return 0;
 }
@@ -354,14 +398,14 @@ static int mark_dirty(struct commit *c, struct dh_error **err)
 		return -1;
 	}
 	dh_interrupt_past_no_return();
-	if (put(c->w->hive, marker, sizeof(marker), 0) != 0) {
+	if (put(c, 0, marker, sizeof(marker), 0) != 0) {
 		failed(c, err, errno, "cannot write", c->w->hive_path);
 		undo_logs(c, err);
 		return -1;
 	}
 	/* From here on a crash loads the new hive: the log completes it. */
 	c->decided = true;
-	return sync_file(c, c->w->hive, c->w->hive_path, err);
+	return sync_file(c, 0, err);
 }
 
 /* Every written range, and the base block, read back from the disk. */
@@ -407,14 +451,14 @@ static int write_hive(struct commit *c, struct dh_error **err)
 		return -1;
 	if (fstat(w->hive, &st) != 0 ||
 	    (st.st_size != (off_t)c->target_len &&
-	     ftruncate(w->hive, (off_t)c->target_len) != 0) ||
-	    copy_ranges(c, w->hive, w->target) != 0)
+	     cut(c, 0, c->target_len) != 0) ||
+	    copy_ranges(c, w->target) != 0)
 		return failed(c, err, errno, "cannot write", w->hive_path);
-	if (sync_file(c, w->hive, w->hive_path, err) != 0)
+	if (sync_file(c, 0, err) != 0)
 		return -1;
-	if (put(w->hive, c->base, sizeof(c->base), 0) != 0)
+	if (put(c, 0, c->base, sizeof(c->base), 0) != 0)
 		return failed(c, err, errno, "cannot write", w->hive_path);
-	if (sync_file(c, w->hive, w->hive_path, err) != 0)
+	if (sync_file(c, 0, err) != 0)
 		return -1;
 	return read_back(c, err);
 }

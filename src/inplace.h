@@ -42,6 +42,24 @@ struct dh_inplace_log {
 	const char *path;          /* for messages */
 };
 
+/* What a commit wrote, in order, when asked: the same writes, truncations
+ * and syncs replayed elsewhere (image.c: into a disk image) take the files
+ * there through the same states. file: 0 the hive, i + 1 logs[i]. */
+enum dh_io_op_kind { DH_IO_WRITE, DH_IO_TRUNCATE, DH_IO_SYNC };
+
+struct dh_io_op {
+	enum dh_io_op_kind kind;
+	size_t file;
+	uint64_t offset;           /* write: where; truncate: the new length */
+	uint8_t *data;             /* write: len bytes, on the record */
+	size_t len;
+};
+
+struct dh_io_record {
+	struct dh_io_op *ops;      /* on the record */
+	size_t n, room;
+};
+
 struct dh_inplace {
 	int hive;                  /* the live hive, read-write, locked */
 	const char *hive_path;
@@ -56,6 +74,7 @@ struct dh_inplace {
 	enum dh_log_format format; /* DH_LOG_NEW or DH_LOG_OLD */
 	const struct dh_inplace_log *logs; /* logs[0] gets the record */
 	size_t n_logs;             /* at least 1 */
+	struct dh_io_record *record; /* NULL, or each write is added to it */
 };
 
 /*

@@ -125,6 +125,10 @@ static int choose_commit(struct run *run, struct dh_error **err)
 	if (dh_commit_identity(run->mem, run->fd, run->target->path, &id,
 			       err) != 0)
 		return -1;
+	if (run->image != NULL) {
+		id.descriptor_lost = true;
+		id.why = "a hive in a disk image is written in place: a file made there would get a new security descriptor, which nothing can set";
+	}
 	if (asked == DH_COMMIT_REPLACE && id.descriptor_lost)
 		return dh_error_set(run->mem, err, DH_ERR_ARGUMENT,
 				    "%s; --commit replace would give the hive that new descriptor: use --commit in-place (auto does); %s",
@@ -149,7 +153,8 @@ static int open_target(struct run *run, const char *given,
 {
 	struct dh_target *t;
 
-	if (dh_target_resolve(run->mem, given, &run->target, err) != 0)
+	if (run->target == NULL &&
+	    dh_target_resolve(run->mem, given, &run->target, err) != 0)
 		return -1;
 	t = run->target;
 	run->report->hive = talloc_strdup(run->report, t->path);
@@ -179,13 +184,14 @@ static int open_target(struct run *run, const char *given,
 struct dh_txn_options dh_run_txn_options(const struct run *run)
 {
 	return (struct dh_txn_options){
-		.backup_dir = run->opts->backup_dir,
-		.backup_dir_create = run->opts->backup_dir_create,
+		.backup_dir = run->backup_dir,
+		.backup_dir_create = run->backup_dir_create,
 		.no_backup = run->opts->no_backup,
 		.command = command_word(run->opts->command),
 		.in_place = run->commit == DH_COMMIT_IN_PLACE,
 		.log_format = run->log_format,
 		.ignore_logs = run->opts->ignore_logs,
+		.record = run->record,
 	};
 }
 
@@ -506,8 +512,7 @@ static int run_recover(struct run *run, struct dh_error **err)
 	return write_out(run, NULL, err);
 }
 
-static int run_steps(struct run *run, const char *given,
-		     struct dh_error **err)
+static int steps(struct run *run, const char *given, struct dh_error **err)
 {
 	if (open_target(run, given, err) != 0)
 		return -1;
@@ -518,6 +523,16 @@ static int run_steps(struct run *run, const char *given,
 	if (run->opts->command == DH_CMD_RECOVER)
 		return run_recover(run, err);
 	return run_set(run, err);
+}
+
+static int run_steps(struct run *run, const char *given,
+		     struct dh_error **err)
+{
+	if (dh_image_stage(run, given, err) != 0)
+		return run->image != NULL ? dh_image_finish(run, -1, err) : -1;
+	if (run->image == NULL)
+		return steps(run, given, err);
+	return dh_image_finish(run, steps(run, given, err), err);
 }
 
 /* A run that stopped with its new hive staged: everything it made goes,
@@ -549,6 +564,8 @@ static int take_options(struct run *run, const struct dh_options *given,
 	memcpy(o, given, given->size < sizeof *o ? given->size : sizeof *o);
 	o->size = sizeof *o;
 	run->opts = o;
+	run->backup_dir = o->backup_dir;
+	run->backup_dir_create = o->backup_dir_create;
 	run->report->command = o->command;
 	return 0;
 }

@@ -47,6 +47,10 @@ struct run {
 	int reconciled;               /* in place, a dirty hive: a memory
 				       * file of its state as Windows loads
 				       * it, else -1 */
+	const char *backup_dir;       /* opts->backup_dir, or an image's */
+	bool backup_dir_create;
+	struct dh_image_stage *image; /* a disk image target: its copies */
+	struct dh_io_record *record;  /* an image's: what the commit wrote */
 };
 
 /* Whether the command writes (set, recover, restore, not --dry-run). */
@@ -57,6 +61,17 @@ struct dh_log_input *dh_run_log_inputs(struct run *run);
 
 /* The transaction options of run's command (commit, backups). */
 struct dh_txn_options dh_run_txn_options(const struct run *run);
+
+/* imagerun.c: a disk image or block device given as the target. Stage:
+ * when it is one (else 0, run->image NULL), open it in an appliance, find
+ * its Windows, copy the hive, its logs and SOFTWARE out to a private
+ * directory, and make run->target that copy, named in messages after the
+ * image, with the backups in the image's backup directory and the in-place
+ * commit recording its writes. Finish: after the steps, rc their result,
+ * write a committed change back into the image, and remove the copies;
+ * returns the outcome. */
+int dh_image_stage(struct run *run, const char *given, struct dh_error **err);
+int dh_image_finish(struct run *run, int rc, struct dh_error **err);
 
 /* Commit run->txn (which the caller has filled, flushed and verified):
  * the report gets the backup set. note: for the journal. */

@@ -652,6 +652,24 @@ static void json_commit(struct sb *b, const struct dh_report *r)
 	json_key_str(b, "log_written", r->log_written);
 }
 
+/* "image": where in a disk image the hive was, or null. */
+static void json_image(struct sb *b, const struct dh_image_report *i)
+{
+	if (i == NULL) {
+		sb_puts(b, "\"image\":null");
+		return;
+	}
+	sb_puts(b, "\"image\":{");
+	json_key_str(b, "path", i->path);
+	sb_puts(b, ",");
+	json_key_str(b, "format", i->format);
+	sb_puts(b, ",");
+	json_key_str(b, "partition", i->partition);
+	sb_puts(b, ",");
+	json_key_str(b, "system_root", i->system_root);
+	sb_puts(b, "}");
+}
+
 static void json_error(struct sb *b, const struct dh_error *e)
 {
 	if (e == NULL) {
@@ -720,6 +738,8 @@ char *dh_report_json(TALLOC_CTX *mem, const struct dh_report *r)
 	json_key_str(&b, "target", r->target);
 	sb_puts(&b, ",");
 	json_key_str(&b, "hive", r->hive);
+	sb_puts(&b, ",");
+	json_image(&b, r->image);
 	sb_puts(&b, ",");
 	json_key_str(&b, "status", dh_status_name(r->status));
 	sb_printf(&b, ",\"dirty\":%s,", r->dirty ? "true" : "false");

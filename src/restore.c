@@ -290,7 +290,7 @@ int dh_run_restore(struct run *run, struct dh_error **err)
 
 	if (completed_already(run))
 		return 0;
-	if (dh_backup_find(run->mem, run->lock, run->opts->backup_dir, true,
+	if (dh_backup_find(run->mem, run->lock, run->backup_dir, true,
 			   &set, err) != 0 ||
 	    (run->logs == NULL &&
 	     dh_target_logs(run->mem, run->target, &run->logs, &run->n_logs,

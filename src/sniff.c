@@ -49,6 +49,25 @@ static struct found identify(const uint8_t *buf, size_t len)
 	return (struct found){ UNKNOWN, NULL };
 }
 
+const char *dh_sniff_image_format(const uint8_t *buf, size_t len)
+{
+	struct found f = identify(buf, len);
+
+	if (f.kind == DISK || f.kind == VOLUME)
+		return "raw";
+	if (f.kind != IMAGE)
+		return NULL;
+	if (at(buf, len, 0, "QFI\xfb", 4))
+		return "qcow2";
+	if (at(buf, len, 0, "vhdxfile", 8))
+		return "vhdx";
+	if (at(buf, len, 0, "conectix", 8))
+		return "vpc";
+	if (len >= 68 && dh_le32(buf + 64) == 0xbeda107fu)
+		return "vdi";
+	return "vmdk";
+}
+
 /* How to get from what it is to a mounted volume root, /mnt. */
 static char *remedy(TALLOC_CTX *mem, enum kind kind, bool device,
 		    const char *path)

@@ -27,4 +27,10 @@
 char *dh_sniff_explain(TALLOC_CTX *mem, const char *path, bool device,
 		       const uint8_t *buf, size_t len);
 
+/* When buf (len bytes from the start of a file or device) is a disk
+ * image, a disk or an NTFS volume: the name qemu gives its format
+ * ("qcow2", "vmdk", "vhdx", "vpc", "vdi"; "raw" for a disk or a volume).
+ * Else NULL. */
+const char *dh_sniff_image_format(const uint8_t *buf, size_t len);
+
 #endif

@@ -506,12 +506,19 @@ int dh_target_hibernated(TALLOC_CTX *mem, const struct dh_target *t,
 		return dh_error_errno(mem, err, DH_ERR_IO, errno, "cannot read %s%s", t->root, name);
 	got = pread(fd, sig, sizeof(sig), 0);
 	close(fd);
-	if (got == (ssize_t)sizeof(sig) &&
-	    (memcmp(sig, "hibr", 4) == 0 || memcmp(sig, "HIBR", 4) == 0))
-		*hibernated = talloc_asprintf(mem,
-			"Windows on %s is hibernated or was shut down with Fast Startup (%s%s begins with \"%.4s\"): it keeps the registry in memory and will write it back over any change when it resumes. Boot Windows and shut it down fully (shutdown /s /t 0, or turn off Fast Startup), or pass --allow-hibernated if Windows will never resume from it",
-			t->root, t->root, name, sig);
+	if (got == (ssize_t)sizeof(sig))
+		*hibernated = dh_target_hibernation(mem, t->root, name, sig);
 	return 0;
+}
+
+char *dh_target_hibernation(TALLOC_CTX *mem, const char *root,
+			    const char *name, const char sig[4])
+{
+	if (memcmp(sig, "hibr", 4) != 0 && memcmp(sig, "HIBR", 4) != 0)
+		return NULL;
+	return talloc_asprintf(mem,
+		"Windows on %s is hibernated or was shut down with Fast Startup (%s%s begins with \"%.4s\"): it keeps the registry in memory and will write it back over any change when it resumes. Boot Windows and shut it down fully (shutdown /s /t 0, or turn off Fast Startup), or pass --allow-hibernated if Windows will never resume from it",
+		root, root, name, sig);
 }
 
 /* The array's destructor: each log's descriptor closes with it. */

@@ -57,6 +57,12 @@ int dh_target_open_hive(TALLOC_CTX *mem, const struct dh_target *t, int *fd,
 int dh_target_hibernated(TALLOC_CTX *mem, const struct dh_target *t,
 			 char **hibernated, struct dh_error **err);
 
+/* What the first bytes sig of root + name (a hiberfil.sys; root ends in
+ * '/') say: a message on mem when they are "hibr" or "HIBR" (Windows is
+ * hibernated or fast-started), else NULL. */
+char *dh_target_hibernation(TALLOC_CTX *mem, const char *root,
+			    const char *name, const char sig[4]);
+
 /* A transaction log found beside a hive. */
 struct dh_log_file {
 	char *path;

@@ -530,6 +530,7 @@ static int commit_in_place(struct dh_txn *t, struct dh_error **err)
 		.ignore_logs = t->o.ignore_logs, .target = t->files[0].fd,
 		.target_path = t->files[0].tmppath,
 		.format = t->o.log_format, .logs = logs, .n_logs = t->n - 1,
+		.record = t->o.record,
 	};
 
 	if (logs == NULL)

@@ -66,6 +66,7 @@
 
 #include "deskheap.h"
 #include "lock.h"
+#include "inplace.h"
 #include "logscan.h"
 
 struct dh_txn_options {
@@ -78,6 +79,8 @@ struct dh_txn_options {
 	bool ignore_logs;          /* in place: a dirty live hive without
 				    * dh_txn_reconciled() is marked clean
 				    * as it is (else refused) */
+	struct dh_io_record *record; /* in place: NULL, or where each write
+				    * is recorded (inplace.h) */
 };
 
 /* What a committed transaction made. */

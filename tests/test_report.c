@@ -583,7 +583,7 @@ static void test_json_changed_exact(void **state)
 	j = dh_report_json(*state, r);
 	assert_non_null(j);
 	assert_string_equal(j,
-		"{\"target\":\"/mnt/win\",\"hive\":\"" SYSTEM "\","
+		"{\"target\":\"/mnt/win\",\"hive\":\"" SYSTEM "\",\"image\":null,"
 		"\"status\":\"changed\",\"dirty\":true,"
 		"\"dirty_reason\":null,"
 		"\"log_entries_applied\":3,\"log_pages_applied\":7,"
@@ -690,7 +690,8 @@ static void test_json_failed(void **state)
 	set_error(r, DH_ERR_NOT_SYSTEM, "/mnt/x: no \"Select\" key");
 	j = dh_report_json(*state, r);
 	assert_string_equal(j,
-		"{\"target\":\"/mnt/x\",\"hive\":null,\"status\":\"failed\","
+		"{\"target\":\"/mnt/x\",\"hive\":null,\"image\":null,"
+		"\"status\":\"failed\","
 		"\"dirty\":false,\"dirty_reason\":null,"
 		"\"log_entries_applied\":0,\"log_pages_applied\":0,"
 		"\"log_entries_not_applied\":0,"
@@ -767,7 +768,7 @@ static void test_json_replayed_exact(void **state)
 
 	j = dh_report_json(*state, r);
 	assert_string_equal(j,
-		"{\"target\":\"/mnt/win\",\"hive\":\"" SYSTEM "\","
+		"{\"target\":\"/mnt/win\",\"hive\":\"" SYSTEM "\",\"image\":null,"
 		"\"status\":\"shown\",\"dirty\":true,"
 		"\"dirty_reason\":\"" REASON "\","
 		"\"log_entries_applied\":24,\"log_pages_applied\":315,"
@@ -791,7 +792,7 @@ static void test_json_replayed_exact(void **state)
 		    REASON "' and d['log_entries_applied'] == 24 and "
 		    "d['log_pages_applied'] == 315 and d['logs_applied'] == "
 		    "['" LOG1 "', '" LOG2 "'] and d['backup_logs'] == [] and "
-		    "list(d) == ['target', 'hive', 'status', 'dirty', "
+		    "list(d) == ['target', 'hive', 'image', 'status', 'dirty', "
 		    "'dirty_reason', 'log_entries_applied', "
 		    "'log_pages_applied', 'log_entries_not_applied', "
 		    "'logs_applied', 'control_sets', "

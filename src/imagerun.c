@@ -1,0 +1,260 @@
+/*
+ * A disk image or an unmounted block device as a target (pipeline.h): its
+ * Windows found in a libguestfs appliance, the hive copied out, the usual
+ * steps run on the copy, a committed change written back in place.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "error.h"
+#include "io.h"
+#include "pipeline.h"
+#include "sniff.h"
+
+#ifdef HAVE_LIBGUESTFS
+#include "image.h"
+#endif
+
+/* The format of the image at given, when it is one: --format, or what its
+ * first bytes say. NULL for anything else (a hive, a directory). */
+static const char *image_format(struct run *run, const char *given)
+{
+	uint8_t head[DH_SNIFF_LEN];
+	struct stat st;
+	ssize_t got;
+	int fd;
+
+	if (stat(given, &st) != 0 || !(S_ISREG(st.st_mode) || S_ISBLK(st.st_mode)))
+		return NULL;
+	if (run->opts->image_format != NULL)
+		return run->opts->image_format;
+	fd = open(given, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
+		return NULL;
+	got = dh_io_pread_full(fd, head, sizeof(head), 0);
+	close(fd);
+	return got > 0 ? dh_sniff_image_format(head, (size_t)got) : NULL;
+}
+
+#ifndef HAVE_LIBGUESTFS
+
+int dh_image_stage(struct run *run, const char *given, struct dh_error **err)
+{
+	if (image_format(run, given) == NULL)
+		return 0;
+	return dh_error_set(run->mem, err, DH_ERR_APPLIANCE,
+			    "%s is a disk image or a disk, and this deskheap was built without libguestfs (a static build, or one without libguestfs-dev): mount the Windows volume inside it (guestmount -a %s -i /mnt) and give the mount point",
+			    given, given);
+}
+
+int dh_image_finish(struct run *run, int rc, struct dh_error **err)
+{
+	(void)run;
+	(void)err;
+	return rc;
+}
+
+#else
+
+/* What an image target holds while the steps run on its copy. */
+struct dh_image_stage {
+	struct dh_image *img;
+	struct dh_image_windows *w;
+	char *dir;                   /* the private copy directory */
+	struct dh_image_file *files;
+	size_t n_files;
+};
+
+/* The copies go; they hold the hive (the key to the SAM's hashes). */
+static int stage_destroy(struct dh_image_stage *s)
+{
+	for (size_t i = 0; s->dir != NULL && i < s->n_files; i++) {
+		char *p = talloc_asprintf(s, "%s/%s", s->dir, s->files[i].name);
+
+		if (p != NULL)
+			unlink(p);
+	}
+	if (s->dir != NULL)
+		rmdir(s->dir);
+	return 0;
+}
+
+/* A directory of mode 0700 made if missing; anything else there (a link, a
+ * file) is refused by dh_backup_dir_open() later. */
+static int make_private(struct run *run, const char *dir,
+			struct dh_error **err)
+{
+	if (mkdir(dir, 0700) == 0 || errno == EEXIST)
+		return 0;
+	return dh_error_io(run->mem, err, errno, "the image was not changed",
+			   "cannot make the backup directory %s", dir);
+}
+
+/* Backups: IMAGE.deskheap/ beside the image, or --backup-dir's directory
+ * for it, then one directory per partition ("sda2"). */
+static int backup_place(struct run *run, const char *given,
+			struct dh_error **err)
+{
+	const char *part = strrchr(run->image->w->partition, '/');
+	char *parent = run->backup_dir != NULL ?
+		talloc_strdup(run->mem, run->backup_dir) :
+		talloc_asprintf(run->mem, "%s.deskheap", given);
+
+	if (parent == NULL)
+		return dh_error_nomem(run->mem, err);
+	if (!run->opts->no_backup && make_private(run, parent, err) != 0)
+		return -1;
+	run->backup_dir = talloc_asprintf(run->mem, "%s/%s", parent,
+					  part != NULL ? part + 1 : "fs");
+	run->backup_dir_create = true;
+	return run->backup_dir != NULL ? 0 : dh_error_nomem(run->mem, err);
+}
+
+/* The copy as a target, named in messages after where it is in the image:
+ * "IMAGE:/dev/sda2:/Windows/System32/config/SYSTEM". */
+static int copy_target(struct run *run, const char *given,
+		       struct dh_error **err)
+{
+	struct dh_image_stage *s = run->image;
+	struct dh_target *t = talloc_zero(run->mem, struct dh_target);
+	int *fd;
+
+	if (t == NULL)
+		return dh_error_nomem(run->mem, err);
+	t->given = talloc_strdup(t, given);
+	t->dir = talloc_asprintf(t, "%s:%s:%s/", given, s->w->partition,
+				 s->w->config);
+	t->name = talloc_strdup(t, s->w->hive);
+	t->path = talloc_asprintf(t, "%s%s", t->dir, t->name);
+	t->rootfd = -1;
+	t->dirfd = open(s->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (t->dirfd < 0)
+		return dh_error_io(run->mem, err, errno, NULL,
+				   "cannot open %s", s->dir);
+	fd = dh_io_fd_owned(t, t->dirfd);
+	if (fd == NULL || t->given == NULL || t->dir == NULL ||
+	    t->name == NULL || t->path == NULL)
+		return dh_error_nomem(run->mem, err);
+	run->target = t;
+	return 0;
+}
+
+static int report_image(struct run *run, const char *given,
+			const char *format, struct dh_error **err)
+{
+	struct dh_image_report *r = talloc_zero(run->report,
+						struct dh_image_report);
+
+	if (r == NULL)
+		return dh_error_nomem(run->mem, err);
+	r->path = talloc_strdup(r, given);
+	r->format = talloc_strdup(r, format);
+	r->partition = talloc_strdup(r, run->image->w->partition);
+	r->system_root = talloc_strdup(r, run->image->w->root);
+	run->report->image = r;
+	return 0;
+}
+
+/* Hibernation refuses a write (unless --allow-hibernated); a read-only
+ * mount of a volume ntfs-3g found unsafe too. */
+static int check_image(struct run *run, struct dh_error **err)
+{
+	struct dh_image_stage *s = run->image;
+	char *why;
+
+	if (dh_image_hibernated(run->mem, s->img, s->w, &why, err) != 0)
+		return -1;
+	if (why != NULL && dh_run_writes(run->opts) && !run->opts->allow_hibernated)
+		return dh_error_set(run->mem, err, DH_ERR_HIBERNATED, "%s", why);
+	if (why != NULL && dh_outcome_warn(run, why, err) != 0)
+		return -1;
+	if (!dh_run_writes(run->opts))
+		return 0;
+	return dh_image_check_writable(run->mem, s->img, s->w, err);
+}
+
+static int copy_out(struct run *run, struct dh_error **err)
+{
+	struct dh_image_stage *s = run->image;
+	const char *tmp = getenv("TMPDIR");
+
+	s->dir = talloc_asprintf(s, "%s/deskheap-image-XXXXXX",
+				 tmp != NULL && *tmp ? tmp : "/tmp");
+	if (s->dir == NULL)
+		return dh_error_nomem(run->mem, err);
+	if (mkdtemp(s->dir) == NULL) {
+		int e = errno;
+
+		TALLOC_FREE(s->dir);
+		return dh_error_io(run->mem, err, e, NULL,
+				   "cannot make a private directory for the hive's copy");
+	}
+	return dh_image_copy_out(s, s->img, s->w, s->dir, &s->files,
+				 &s->n_files, err);
+}
+
+int dh_image_stage(struct run *run, const char *given, struct dh_error **err)
+{
+	const char *format = image_format(run, given);
+	struct dh_image_stage *s;
+
+	if (format == NULL)
+		return 0;
+	s = run->image = talloc_zero(run->mem, struct dh_image_stage);
+	if (s == NULL)
+		return dh_error_nomem(run->mem, err);
+	talloc_set_destructor(s, stage_destroy);
+	if (dh_image_open(s, given, format, !dh_run_writes(run->opts),
+			  &s->img, err) != 0 ||
+	    dh_image_find(s, s->img, run->opts->partition, &s->w, err) != 0 ||
+	    report_image(run, given, format, err) != 0 ||
+	    check_image(run, err) != 0 || copy_out(run, err) != 0 ||
+	    copy_target(run, given, err) != 0)
+		return -1;
+	if (!dh_run_writes(run->opts))
+		return 0;
+	run->record = talloc_zero(s, struct dh_io_record);
+	if (run->record == NULL)
+		return dh_error_nomem(run->mem, err);
+	return backup_place(run, given, err);
+}
+
+/* The names in the image of the logs the commit wrote, in its order. */
+static const char **written_logs(struct run *run)
+{
+	const char **names = talloc_array(run->mem, const char *,
+					  run->n_logs ? run->n_logs : 1);
+	size_t dirlen = strlen(run->target->dir);
+
+	for (size_t i = 0; names != NULL && i < run->n_logs; i++)
+		names[i] = run->logs[i].path + dirlen;
+	return names;
+}
+
+int dh_image_finish(struct run *run, int rc, struct dh_error **err)
+{
+	struct dh_image_stage *s = run->image;
+	const char **logs;
+
+	if (rc == 0 && run->record != NULL && run->record->n > 0) {
+		logs = written_logs(run);
+		rc = logs != NULL ?
+			dh_image_write_back(run->mem, s->img, s->w, s->dir,
+					    logs, run->record, err) :
+			dh_error_nomem(run->mem, err);
+	} else if (rc != 0 && *err != NULL && (*err)->message != NULL) {
+		(*err)->message = talloc_asprintf_append((*err)->message,
+							 " (the image was not written)");
+	}
+	run->image = NULL;
+	talloc_free(s);
+	return rc;
+}
+
+#endif
