@@ -141,36 +141,41 @@ static void assert_contains(const char *s, const char *part)
 		fail_msg("\"%s\" does not contain \"%s\"", s, part);
 }
 
+/* With SOFTWARE from fixture sw (NULL: as it is), logs of kinds log, log1
+ * and log2 give format want, for a reason that contains why. */
+static void expect(struct fx *f, const char *sw, enum kind log, enum kind log1,
+		   enum kind log2, enum dh_log_format want, const char *why)
+{
+	const char *got;
+
+	if (sw != NULL)
+		software(f, sw, "SOFTWARE");
+	assert_int_equal(choose(f, log, log1, log2, &got), want);
+	assert_contains(got, why);
+}
+
 /* Each type of log tells its format, whatever SOFTWARE says. */
 static void test_log_types(void **state)
 {
-	struct fx *f = *state;
-	const char *why;
-
-	software(f, "software-7601.hive", "SOFTWARE");
-	assert_int_equal(choose(f, ABSENT, NEW, EMPTY, &why), DH_LOG_NEW);
-	assert_contains(why, "/SYSTEM.LOG1 is a new-format log");
-	software(f, "software-19045.hive", "SOFTWARE");
-	assert_int_equal(choose(f, ABSENT, EMPTY, OLD, &why), DH_LOG_OLD);
-	assert_contains(why, "/SYSTEM.LOG2 is an old-format log");
-	assert_int_equal(choose(f, OLD_2000, ABSENT, ABSENT, &why), DH_LOG_OLD);
-	assert_contains(why, "/SYSTEM.LOG is an old-format log");
+	expect(*state, "software-7601.hive", ABSENT, NEW, EMPTY, DH_LOG_NEW,
+	       "/SYSTEM.LOG1 is a new-format log");
+	expect(*state, "software-19045.hive", ABSENT, EMPTY, OLD, DH_LOG_OLD,
+	       "/SYSTEM.LOG2 is an old-format log");
+	expect(*state, NULL, OLD_2000, ABSENT, ABSENT, DH_LOG_OLD,
+	       "/SYSTEM.LOG is an old-format log");
 }
 
 /* Empty, damaged, cut short, or not a log at all: they tell nothing, and
  * without SOFTWARE nothing can be told. */
 static void test_logs_tell_nothing(void **state)
 {
-	struct fx *f = *state;
-	const char *why;
-
-	assert_int_equal(choose(f, ABSENT, EMPTY, EMPTY, &why), DH_LOG_NONE);
-	assert_contains(why, "cannot tell");
-	assert_contains(why, "no SOFTWARE hive");
-	assert_int_equal(choose(f, PRIMARY, DAMAGED, SHORT, &why), DH_LOG_NONE);
-	assert_contains(why, "empty, damaged or disagree");
-	assert_int_equal(choose(f, ABSENT, ABSENT, ABSENT, &why), DH_LOG_NONE);
-	assert_contains(why, "no transaction log");
+	expect(*state, NULL, ABSENT, EMPTY, EMPTY, DH_LOG_NONE,
+	       "cannot tell which log format Windows writes for ");
+	expect(*state, NULL, ABSENT, EMPTY, EMPTY, DH_LOG_NONE, "no SOFTWARE hive");
+	expect(*state, NULL, PRIMARY, DAMAGED, SHORT, DH_LOG_NONE,
+	       "empty, damaged or disagree");
+	expect(*state, NULL, ABSENT, ABSENT, ABSENT, DH_LOG_NONE,
+	       "no transaction log");
 }
 
 /* An old SYSTEM.LOG left beside new LOG1 and LOG2 loses to them, even
@@ -202,18 +207,15 @@ static void test_logs_disagree(void **state)
 static void test_software_builds(void **state)
 {
 	struct fx *f = *state;
-	const char *why;
 
-	software(f, "software-7601.hive", "SOFTWARE");
-	assert_int_equal(choose(f, ABSENT, EMPTY, EMPTY, &why), DH_LOG_OLD);
-	assert_contains(why, "/SOFTWARE: CurrentBuild 7601 (before 9600)");
-	software(f, "software-19045.hive", "SOFTWARE");
-	assert_int_equal(choose(f, ABSENT, ABSENT, ABSENT, &why), DH_LOG_NEW);
-	assert_contains(why, "/SOFTWARE: CurrentBuild 19045 (9600 or later)");
+	expect(f, "software-7601.hive", ABSENT, EMPTY, EMPTY, DH_LOG_OLD,
+	       "/SOFTWARE: CurrentBuild 7601 (before 9600)");
+	expect(f, "software-19045.hive", ABSENT, ABSENT, ABSENT, DH_LOG_NEW,
+	       "/SOFTWARE: CurrentBuild 19045 (9600 or later)");
 	assert_int_equal(unlink(talloc_asprintf(f->mem, "%s/SOFTWARE", f->dir)), 0);
 	software(f, "software-6002.hive", "Software");
-	assert_int_equal(choose(f, ABSENT, EMPTY, DAMAGED, &why), DH_LOG_OLD);
-	assert_contains(why, "/Software: CurrentBuildNumber 6002 (before 9600)");
+	expect(f, NULL, ABSENT, EMPTY, DAMAGED, DH_LOG_OLD,
+	       "/Software: CurrentBuildNumber 6002 (before 9600)");
 }
 
 /* A SOFTWARE that cannot be read or tells no build: cannot tell, and no
@@ -222,27 +224,21 @@ static void test_software_untold(void **state)
 {
 	struct fx *f = *state;
 	char *sw = talloc_asprintf(f->mem, "%s/SOFTWARE", f->dir);
-	const char *why;
 
-	software(f, "garbage.hive", "SOFTWARE");
-	assert_int_equal(choose(f, ABSENT, EMPTY, EMPTY, &why), DH_LOG_NONE);
-	assert_contains(why, "the SOFTWARE hive cannot be read (hivex cannot read");
-	software(f, "software-nobuild.hive", "SOFTWARE");
-	assert_int_equal(choose(f, ABSENT, EMPTY, EMPTY, &why), DH_LOG_NONE);
-	assert_contains(why, "has no Microsoft\\Windows NT\\CurrentVersion value CurrentBuild");
-	software(f, "software-text.hive", "SOFTWARE");
-	assert_int_equal(choose(f, ABSENT, EMPTY, EMPTY, &why), DH_LOG_NONE);
-	assert_contains(why, "CurrentBuild \"9600a\" is not a build number");
+	expect(f, "garbage.hive", ABSENT, EMPTY, EMPTY, DH_LOG_NONE,
+	       "the SOFTWARE hive cannot be read (hivex cannot read");
+	expect(f, "software-nobuild.hive", ABSENT, EMPTY, EMPTY, DH_LOG_NONE,
+	       "has no Microsoft\\Windows NT\\CurrentVersion value CurrentBuild");
+	expect(f, "software-text.hive", ABSENT, EMPTY, EMPTY, DH_LOG_NONE,
+	       "CurrentBuild \"9600a\" is not a build number");
 	/* a link to a sound SOFTWARE is not followed */
 	assert_int_equal(unlink(sw), 0);
 	software(f, "software-19045.hive", "real");
 	assert_int_equal(symlink("real", sw), 0);
-	assert_int_equal(choose(f, ABSENT, EMPTY, EMPTY, &why), DH_LOG_NONE);
-	assert_contains(why, "is a symbolic link");
+	expect(f, NULL, ABSENT, EMPTY, EMPTY, DH_LOG_NONE, "is a symbolic link");
 	assert_int_equal(unlink(sw), 0);
 	assert_int_equal(mkfifo(sw, 0600), 0);
-	assert_int_equal(choose(f, ABSENT, EMPTY, EMPTY, &why), DH_LOG_NONE);
-	assert_contains(why, "a FIFO");
+	expect(f, NULL, ABSENT, EMPTY, EMPTY, DH_LOG_NONE, "a FIFO");
 }
 
 int main(void)
