@@ -86,8 +86,8 @@ enum dh_commit {
 	DH_COMMIT_AUTO,         /* in place where a new file could not be
 				 * given the hive's identity (a FUSE mount
 				 * hiding the NTFS security descriptor, such
-				 * as guestmount; the kernel's NTFS drivers;
-				 * a hive with hard links), else replace */
+				 * as guestmount; the kernel's NTFS drivers),
+				 * else replace */
 	DH_COMMIT_REPLACE,      /* a new file renamed over the old one */
 	DH_COMMIT_IN_PLACE,     /* the files themselves, log first, as
 				 * Windows writes a hive */

@@ -6,7 +6,6 @@
 #include <errno.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
 #include <sys/vfs.h>
 #include <sys/xattr.h>
 
@@ -19,15 +18,17 @@
 #define NTFS3_MAGIC 0x7366746eu     /* the kernel's ntfs3 driver */
 
 static char *descriptor_hidden(TALLOC_CTX *mem, int fd, const char *path,
-			       unsigned long type)
+			       unsigned long type, bool *lost)
 {
-	if (type == NTFS_MAGIC || type == NTFS3_MAGIC)
+	*lost = type == NTFS_MAGIC || type == NTFS3_MAGIC;
+	if (*lost)
 		return talloc_asprintf(mem, "%s is on the kernel's NTFS driver, which cannot give a new file the hive's security descriptor", path);
 	if (type != FUSE_MAGIC)
 		return NULL;
 	/* ntfs-3g reads it by name; guestmount answers ENODATA or ENOTSUP. */
 	if (fgetxattr(fd, "system.ntfs_acl", NULL, 0) >= 0)
 		return NULL;
+	*lost = true;
 	return talloc_asprintf(mem, "%s is on a FUSE mount that does not show its NTFS security descriptor (system.ntfs_acl: %s), as guestmount does: a new file would get another one",
 			       path, strerror(errno));
 }
@@ -36,18 +37,14 @@ int dh_commit_identity(TALLOC_CTX *mem, int fd, const char *path,
 		       struct dh_identity *out, struct dh_error **err)
 {
 	struct statfs fs;
-	struct stat st;
 
 	*out = (struct dh_identity){ 0 };
-	if (fstatfs(fd, &fs) != 0 || fstat(fd, &st) != 0)
+	if (fstatfs(fd, &fs) != 0)
 		return dh_error_errno(mem, err, DH_ERR_IO, errno,
-				      "cannot stat %s", path);
-	out->why = descriptor_hidden(mem, fd, path, (unsigned long)fs.f_type);
-	out->descriptor_lost = out->why != NULL;
-	if (out->why == NULL && st.st_nlink > 1)
-		out->why = talloc_asprintf(mem, "%s has %lu hard links, which a rename would split",
-					   path, (unsigned long)st.st_nlink);
-	if (out->why == NULL && (out->descriptor_lost || st.st_nlink > 1))
+				      "cannot stat the filesystem of %s", path);
+	out->why = descriptor_hidden(mem, fd, path, (unsigned long)fs.f_type,
+				     &out->descriptor_lost);
+	if (out->descriptor_lost && out->why == NULL)
 		return dh_error_nomem(mem, err);
 	return 0;
 }

@@ -7,9 +7,10 @@
  * file's identity only where all of it can be read and set: not on a FUSE
  * mount that hides the NTFS security descriptor (guestmount: ntfs-3g does
  * not list system.ntfs_acl and guestmount serves only what is listed),
- * not on the kernel's NTFS drivers (no descriptor to copy), and never for
- * a file's other hard links. There the in-place commit is the one that
- * keeps it (inplace.h).
+ * not on the kernel's NTFS drivers (no descriptor to copy). There the
+ * in-place commit is the one that keeps it (inplace.h). (A rename also
+ * splits a file's hard links, and drops NTFS streams and object IDs that
+ * ntfs-3g does not copy: --commit in-place keeps those too.)
  */
 #ifndef DH_COMMITCHOICE_H
 #define DH_COMMITCHOICE_H
@@ -24,10 +25,10 @@
 /* Why a new file renamed over the hive open at fd could not have its
  * identity. */
 struct dh_identity {
-	bool descriptor_lost;  /* its Windows security descriptor: a replace
-				* would report a change it could not make
-				* safely, so it is refused */
-	char *why;             /* on mem; NULL when a rename keeps it all */
+	bool descriptor_lost;  /* its Windows security descriptor would be
+				* lost: a replace is refused, auto is in
+				* place */
+	char *why;             /* why, on mem; NULL when a rename keeps it */
 };
 
 /* Look at the hive open at fd (path in messages). Only DH_ERR_IO (fstat or

@@ -60,7 +60,7 @@ struct cli {
 #define H_COMMIT \
 	"      --commit C         auto (default): in place where a new file could\n" \
 	"                         not keep the hive's identity (guestmount, the\n" \
-	"                         kernel's NTFS drivers, hard links), else replace;\n" \
+	"                         kernel's NTFS drivers), else replace;\n" \
 	"                         replace: rename a new file over it; in-place:\n" \
 	"                         write it log first, as Windows does\n" \
 	"      --log-format F     in place: new (Windows 8.1 and later) or old (XP\n" \
