@@ -134,6 +134,18 @@ same_export "$WORK/recovered.reg" "$WORK/B.reg" \
 run show "$d/SYSTEM"
 contains "$OUT" "(hive clean)" "clean afterwards"
 
+d=$(case_dir restore-dirty)
+cp "$FIX/old/"* "$d/"
+i=$(ino "$d/SYSTEM")
+run set --commit in-place --non-interactive 768 "$d/SYSTEM"
+expect_rc 0 "set in place on the dirty old-format hive"
+run restore --commit in-place "$d/SYSTEM"
+expect_rc 0 "restore in place of its dirty backup"
+check "the hive keeps its inode" test "$(ino "$d/SYSTEM")" = "$i"
+export_hive "$d/SYSTEM" >"$WORK/restored-dirty.reg"
+same_export "$WORK/restored-dirty.reg" "$WORK/B.reg" \
+	"the dirty backup goes back with its log replayed (whole export)"
+
 ## restore after a set in place
 
 d=$(case_dir restore)
