@@ -81,6 +81,32 @@ enum dh_command {
  * taking the rest as zero, so a program built against this header keeps
  * working with a later library.
  */
+/* How a change is written (design invariant 2). */
+enum dh_commit {
+	DH_COMMIT_AUTO,         /* in place where a new file could not be
+				 * given the hive's identity (a FUSE mount
+				 * hiding the NTFS security descriptor, such
+				 * as guestmount; the kernel's NTFS drivers),
+				 * else replace */
+	DH_COMMIT_REPLACE,      /* a new file renamed over the old one */
+	DH_COMMIT_IN_PLACE,     /* the files themselves, log first, as
+				 * Windows writes a hive */
+};
+
+/* "auto", "replace", "in-place". */
+const char *dh_commit_name(enum dh_commit commit);
+
+/* The transaction-log format an in-place commit writes. */
+enum dh_logfmt {
+	DH_LOGFMT_AUTO,         /* the format of the hive's logs, else the
+				 * one the Windows in SOFTWARE writes */
+	DH_LOGFMT_NEW,          /* HvLE: Windows 8.1 and later */
+	DH_LOGFMT_OLD,          /* DIRT: Windows XP to 8 */
+};
+
+/* "auto", "new", "old". */
+const char *dh_logfmt_name(enum dh_logfmt fmt);
+
 struct dh_options {
 	size_t size;              /* sizeof(struct dh_options) */
 	enum dh_command command;
@@ -94,6 +120,9 @@ struct dh_options {
 				   * losing the changes only its logs hold */
 	bool allow_hibernated;    /* write even when hiberfil.sys says Windows
 				   * is hibernated or fast-started */
+	enum dh_commit commit;    /* how to write (zero: auto) */
+	enum dh_logfmt log_format; /* in place: which log format (zero:
+				   * from the logs or SOFTWARE) */
 };
 
 /* Options for command: every other field zero, all control sets. */
@@ -153,6 +182,12 @@ struct dh_report {
 				     * status means depends on it) */
 	unsigned log_entries_not_applied; /* newer log entries a replay left
 				     * out (a damaged entry stopped it) */
+	enum dh_commit commit;      /* how it was (or would be) written:
+				     * replace or in place; auto when the
+				     * command writes nothing */
+	char *commit_reason;        /* why, in words */
+	enum dh_logfmt log_format;  /* in place: the log format written */
+	char *log_written;          /* in place: the log holding the record */
 };
 
 /*

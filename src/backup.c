@@ -8,9 +8,11 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include <linux/fs.h>
 
 #include "backup.h"
 #include "dirio.h"
@@ -20,9 +22,6 @@
 
 /* How many backup numbers to try when names are taken. */
 #define BACKUP_TRIES 1000
-/* Buffer for copying a backup. */
-#define COPY_CHUNK (64 * 1024)
-
 /* The state of one dh_backup_make() call. */
 struct maker {
 	TALLOC_CTX *mem;        /* the caller's: errors, the result */
@@ -34,6 +33,7 @@ struct maker {
 	const char *base;       /* the hive's name, for temporary names */
 	int bfd;                /* a copy being written */
 	char *ctmp;             /* ...under this temporary name, in d */
+	bool copy;              /* copies only, never links */
 };
 
 void dh_backup_note_leftover(struct dh_error **err, const char *file,
@@ -154,26 +154,24 @@ static int publish_copy(struct maker *k, const char *name, const char *path)
 	return 0;
 }
 
-/* Copy src to k->bfd, named name, up to src's end of file (not a size
- * taken earlier). */
+/* Copy src to k->bfd, named name, as long as src is now (under the lock):
+ * a reflink where the filesystem shares data between files (btrfs, xfs),
+ * else in the kernel. */
 static int copy_data(struct maker *k, const struct dh_meta_source *src,
-		     const char *name, char *buf)
+		     const char *name)
 {
-	off_t off = 0;
-	ssize_t n;
+	struct stat st;
 
-	for (;;) {
-		n = dh_io_pread_full(src->fd, buf, COPY_CHUNK, off);
-		if (n < 0)
-			return dh_error_io(k->mem, k->err, errno, DH_UNCHANGED,
-					   "cannot read %s", src->path);
-		if (n == 0)
-			return 0;
-		if (dh_io_write_all(k->bfd, buf, n) != 0)
-			return dh_error_io(k->mem, k->err, errno, DH_UNCHANGED,
-					   "cannot write backup %s", name);
-		off += n;
-	}
+	if (fstat(src->fd, &st) != 0)
+		return dh_error_io(k->mem, k->err, errno, DH_UNCHANGED,
+				   "cannot stat %s", src->path);
+	if (ioctl(k->bfd, FICLONE, src->fd) == 0)
+		return 0;
+	if (dh_io_copy(src->fd, k->bfd, (size_t)st.st_size) != 0)
+		return dh_error_io(k->mem, k->err, errno, DH_UNCHANGED,
+				   "cannot copy %s to backup %s", src->path,
+				   name);
+	return 0;
 }
 
 /* Read the synced copy back and compare it with src. Dropping the copy's
@@ -210,13 +208,8 @@ static int sync_copy(struct maker *k, const char *name)
 static int fill_copy(struct maker *k, const struct dh_meta_source *src,
 		     const char *name)
 {
-	char *buf = talloc_size(k->scratch, COPY_CHUNK);
-	int ret;
+	int ret = copy_data(k, src, name);
 
-	if (buf == NULL)
-		return dh_error_nomem(k->mem, k->err);
-	ret = copy_data(k, src, name, buf);
-	talloc_free(buf);
 	if (ret == 0)
 		ret = sync_copy(k, name);
 	if (ret == 0)
@@ -270,7 +263,7 @@ static int keep(struct maker *k, const struct dh_backup_member *m,
 	if (fstat(m->src.fd, &st) != 0)
 		return dh_error_io(k->mem, k->err, errno, DH_UNCHANGED,
 				   "cannot stat %s", m->src.path);
-	if (st.st_nlink > 0)
+	if (st.st_nlink > 0 && !k->copy)
 		e = link_source(k, &m->src, m->name, name);
 	if (e == 0)
 		return record(k, name, path) == 0 ?
@@ -366,11 +359,11 @@ static int make_set(struct maker *k, const char *base,
 
 int dh_backup_make(TALLOC_CTX *mem, int dirfd, const char *base,
 		   struct dh_backup_dir *d, const struct dh_backup_member *m,
-		   size_t n, struct dh_backup_made **out,
+		   size_t n, bool copy, struct dh_backup_made **out,
 		   struct dh_error **err)
 {
 	struct maker k = { .mem = mem, .err = err, .dirfd = dirfd, .d = d,
-			   .base = base, .bfd = -1 };
+			   .base = base, .bfd = -1, .copy = copy };
 	struct dh_backup_made *b = talloc_zero(mem, struct dh_backup_made);
 	int ret;
 

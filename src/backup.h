@@ -2,13 +2,15 @@
  * Making a backup set: the files a commit is about to replace, kept under
  * backup names (design invariant 4; names and directory: backupdir.h).
  *
- * Each file is kept as a hard link to its own inode, which the commit then
- * replaces by rename and so never writes: the backup is the original, not
- * a copy of it. The link is made to the inode the caller holds open
+ * Each file is kept as a hard link to its own inode, which the replace
+ * commit then replaces by rename and so never writes: the backup is the
+ * original, not a copy of it. The in-place commit writes the inode itself,
+ * so it asks for copies. The link is made to the inode the caller holds open
  * (through /proc/self/fd; without /proc by name, then checked). Where the
  * filesystem refuses links (another filesystem, vfat), or the inode has no
  * name left to link, a copy is made instead: written under a temporary
- * name, synced, read back and compared byte for byte with its source
+ * name (a reflink where the filesystem shares data, else copied in the
+ * kernel), synced, read back and compared byte for byte with its source
  * (from the device: its cached pages dropped first), given the source's
  * owner, mode and extended attributes (those the filesystem supports),
  * synced, and only then given its backup name, so that a run killed midway
@@ -18,6 +20,7 @@
 #ifndef DH_BACKUP_H
 #define DH_BACKUP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "backupdir.h"
@@ -41,7 +44,7 @@ struct dh_backup_made {
 
 /*
  * Make the backup set of members m[0..n-1] (m[0] the hive, named base in
- * the directory open at dirfd) in d: the hive as the next numbered name
+ * the directory open at dirfd) in d, by copies only when copy is set: the hive as the next numbered name
  * (a name taken meanwhile: the number after it), each log as that name +
  * its suffix; then d synced (and its parent, when d was made by this run),
  * so the set is on disk before anything can make it the only copy of the
@@ -52,7 +55,7 @@ struct dh_backup_made {
  */
 int dh_backup_make(TALLOC_CTX *mem, int dirfd, const char *base,
 		   struct dh_backup_dir *d, const struct dh_backup_member *m,
-		   size_t n, struct dh_backup_made **out,
+		   size_t n, bool copy, struct dh_backup_made **out,
 		   struct dh_error **err);
 
 /* Remove the set made (a later step failed, nothing was replaced): what

@@ -57,6 +57,14 @@ struct cli {
 	"                         of DIR named after the target's path, not\n" \
 	"                         beside the hive\n" \
 	"      --no-backup        make no backup\n"
+#define H_COMMIT \
+	"      --commit C         auto (default): in place where a new file could\n" \
+	"                         not keep the hive's identity (guestmount, the\n" \
+	"                         kernel's NTFS drivers), else replace;\n" \
+	"                         replace: rename a new file over it; in-place:\n" \
+	"                         write it log first, as Windows does\n" \
+	"      --log-format F     in place: new (Windows 8.1 and later) or old (XP\n" \
+	"                         to 8), when neither the logs nor SOFTWARE tell\n"
 #define H_IGNORE_LOGS \
 	"      --ignore-logs      a dirty hive: use the hive file as it is and lose\n" \
 	"                         the changes only its transaction logs hold\n"
@@ -97,6 +105,7 @@ static const char USAGE[] =
 	"                         of DIR named after the target's path, not\n"
 	"                         beside the hive\n"
 	"      --no-backup        set, recover, restore: make no backup\n"
+	H_COMMIT
 	"      --ignore-logs      all but restore: a dirty hive: use the hive file\n"
 	"                         as it is and lose the changes only its\n"
 	"                         transaction logs hold\n"
@@ -124,7 +133,7 @@ static const struct {
 	  "Changes only the numbers given, in every chosen control set, with an\n"
 	  "atomic replace and a backup; a hive already as asked is not written.\n\n"
 	  H_TARGET "\n" H_VALUES "\nOPTIONS:\n" H_DRY_RUN H_CONTROL_SET H_BACKUP
-	  H_IGNORE_LOGS H_COMMON
+	  H_COMMIT H_IGNORE_LOGS H_COMMON
 	  "\nExample (the classic fix):\n"
 	  "  deskheap set --non-interactive 512 /mnt/windows\n" },
 	{ DH_CMD_CHECK,
@@ -139,14 +148,14 @@ static const struct {
 	  "only SYSTEM) and writes it back clean, with a backup; a clean hive is\n"
 	  "left alone. With --ignore-logs, a dirty hive whose logs are lost is\n"
 	  "written back clean as it is.\n\n"
-	  H_TARGET "\nOPTIONS:\n" H_DRY_RUN H_BACKUP H_IGNORE_LOGS H_COMMON
+	  H_TARGET "\nOPTIONS:\n" H_DRY_RUN H_BACKUP H_COMMIT H_IGNORE_LOGS H_COMMON
 	  "\nExample:\n  deskheap recover /mnt/windows/Windows/System32/config/SOFTWARE\n" },
 	{ DH_CMD_RESTORE,
 	  "Usage: deskheap restore [OPTIONS] TARGET...\n\n"
 	  "Puts back the newest backup set deskheap made of the target's hive\n"
 	  "(the hive, then its logs), keeping a backup of what it replaces: a\n"
 	  "second restore undoes the first. Give --backup-dir as set was given.\n\n"
-	  H_TARGET "\nOPTIONS:\n" H_DRY_RUN H_BACKUP H_COMMON
+	  H_TARGET "\nOPTIONS:\n" H_DRY_RUN H_BACKUP H_COMMIT H_COMMON
 	  "\nExample:\n  deskheap restore /mnt/windows\n" },
 };
 
@@ -160,6 +169,8 @@ enum long_only {
 	OPT_SHARED,
 	OPT_IGNORE_LOGS,
 	OPT_ALLOW_HIBERNATED,
+	OPT_COMMIT,
+	OPT_LOG_FORMAT,
 };
 
 static const struct option LONG_OPTIONS[] = {
@@ -173,6 +184,8 @@ static const struct option LONG_OPTIONS[] = {
 	{ "shared", required_argument, NULL, OPT_SHARED },
 	{ "ignore-logs", no_argument, NULL, OPT_IGNORE_LOGS },
 	{ "allow-hibernated", no_argument, NULL, OPT_ALLOW_HIBERNATED },
+	{ "commit", required_argument, NULL, OPT_COMMIT },
+	{ "log-format", required_argument, NULL, OPT_LOG_FORMAT },
 	{ "jobs", required_argument, NULL, 'j' },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "verbose", no_argument, NULL, 'v' },
@@ -249,6 +262,26 @@ static int parse_jobs(const char *arg, unsigned *out)
 	return EXIT_OK;
 }
 
+static int parse_commit(const char *arg, enum dh_commit *out)
+{
+	for (enum dh_commit c = DH_COMMIT_AUTO; c <= DH_COMMIT_IN_PLACE; c++)
+		if (strcmp(arg, dh_commit_name(c)) == 0) {
+			*out = c;
+			return EXIT_OK;
+		}
+	return usage_error("--commit '%s': give auto, replace or in-place", arg);
+}
+
+static int parse_log_format(const char *arg, enum dh_logfmt *out)
+{
+	for (enum dh_logfmt f = DH_LOGFMT_NEW; f <= DH_LOGFMT_OLD; f++)
+		if (strcmp(arg, dh_logfmt_name(f)) == 0) {
+			*out = f;
+			return EXIT_OK;
+		}
+	return usage_error("--log-format '%s': give new (Windows 8.1 and later) or old (XP to 8)", arg);
+}
+
 static int parse_option(struct cli *cli, int c, const char *arg)
 {
 	struct dh_values *v = &cli->opts.values;
@@ -267,6 +300,12 @@ static int parse_option(struct cli *cli, int c, const char *arg)
 		cli->write_options_given = true;
 		break;
 	case OPT_NO_BACKUP: cli->opts.no_backup = cli->write_options_given = true; break;
+	case OPT_COMMIT:
+		cli->write_options_given = true;
+		return parse_commit(arg, &cli->opts.commit);
+	case OPT_LOG_FORMAT:
+		cli->write_options_given = true;
+		return parse_log_format(arg, &cli->opts.log_format);
 	case OPT_NON_INTERACTIVE:
 		cli->values_given = true;
 		return parse_size("--non-interactive", arg, &v->non_interactive);
@@ -326,7 +365,7 @@ static int check_combination(const struct cli *cli)
 	if (sizes && !cli->values_given)
 		return usage_error("give at least one of --non-interactive, --interactive, --shared");
 	if (!writer && cli->write_options_given)
-		return usage_error("--dry-run, --backup-dir and --no-backup apply to set, recover and restore only");
+		return usage_error("--dry-run, --backup-dir, --no-backup, --commit and --log-format apply to set, recover and restore only");
 	if (c == DH_CMD_RESTORE && cli->opts.ignore_logs)
 		return usage_error("restore takes no --ignore-logs: it puts back a backup set, logs included");
 	if ((c == DH_CMD_RECOVER || c == DH_CMD_RESTORE) && cli->control_set_given)

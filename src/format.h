@@ -101,6 +101,8 @@
 				     * the last, packed, in order */
 #define DH_HVLE_REF_OFFSET 0u       /* the page's offset from the bins start */
 #define DH_HVLE_REF_SIZE 4u         /* the page's size */
+#define DH_HVLE_PAGE 4096u          /* page offsets and sizes are multiples
+				     * of this, as Windows writes them */
 
 /* Old format (Windows XP to 8): a DIRT bitmap of dirty 512-byte pages. */
 #define DH_DIRT_OFFSET DH_LOG_RECORDS /* "DIRT", in the log */

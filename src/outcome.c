@@ -162,6 +162,19 @@ void dh_outcome_backup(struct run *run, struct dh_txn_result *res)
 	r->n_backup_logs = res->n_backup_logs;
 }
 
+void dh_outcome_commit(struct run *run)
+{
+	struct dh_report *r = run->report;
+
+	r->commit = run->commit;
+	r->commit_reason = talloc_steal(r, run->commit_reason);
+	if (run->commit != DH_COMMIT_IN_PLACE)
+		return;
+	r->log_format = run->log_format == DH_LOG_OLD ? DH_LOGFMT_OLD
+						      : DH_LOGFMT_NEW;
+	r->log_written = talloc_strdup(r, run->logs[0].path);
+}
+
 /* A hive without write permission is replaced all the same (the rename
  * needs only the directory's): say so, since its owner may have meant it
  * to stay as it was. */
@@ -172,7 +185,9 @@ int dh_outcome_read_only(struct run *run, struct dh_error **err)
 
 	if (fstat(run->fd, &st) != 0 || (st.st_mode & 0222) != 0)
 		return 0;
-	w = talloc_asprintf(run->mem, "%s was read-only (mode %04o) and was replaced all the same; the new file keeps that mode",
+	w = talloc_asprintf(run->mem, run->commit == DH_COMMIT_IN_PLACE ?
+			    "%s was read-only (mode %04o) and was written all the same; it keeps that mode" :
+			    "%s was read-only (mode %04o) and was replaced all the same; the new file keeps that mode",
 			    run->report->hive, (unsigned)(st.st_mode & 07777));
 	return w != NULL ? dh_outcome_warn(run, w, err) :
 			   dh_error_nomem(run->mem, err);

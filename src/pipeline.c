@@ -10,10 +10,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "commitchoice.h"
 #include "error.h"
 #include "failpoint.h"
 #include "io.h"
 #include "journal.h"
+#include "logformat.h"
 #include "pipeline.h"
 #include "regf.h"
 
@@ -71,6 +73,75 @@ static int open_to_read(struct run *run, struct dh_error **err)
 	return 0;
 }
 
+static enum dh_log_format asked_format(enum dh_logfmt f)
+{
+	return f == DH_LOGFMT_NEW ? DH_LOG_NEW :
+	       f == DH_LOGFMT_OLD ? DH_LOG_OLD : DH_LOG_NONE;
+}
+
+/* In place: the log format, and the log that takes the record, made
+ * run->logs[0]. Both are known before anything is staged. */
+static int choose_log(struct run *run, struct dh_error **err)
+{
+	const char *path = run->target->path;
+	struct dh_logformat_choice c = { asked_format(run->opts->log_format),
+					 NULL };
+	struct dh_log_file first;
+	int i;
+
+	if (dh_target_logs(run->mem, run->target, &run->logs, &run->n_logs,
+			   err) != 0)
+		return -1;
+	if (c.format == DH_LOG_NONE &&
+	    dh_logformat_choose(run->mem, run->target, run->logs, run->n_logs,
+				&c, err) != 0)
+		return -1;
+	if (c.format == DH_LOG_NONE)
+		return dh_error_set(run->mem, err, DH_ERR_ARGUMENT,
+				    "cannot tell which transaction-log format the Windows of %s writes (%s), and an in-place commit writes one: pass --log-format new (Windows 8.1 and later) or --log-format old (XP to 8), or --commit replace; %s",
+				    path, c.why, DH_UNCHANGED);
+	i = dh_commit_record_log(c.format, run->logs, run->n_logs);
+	if (i < 0)
+		return dh_error_set(run->mem, err, DH_ERR_ARGUMENT,
+				    "an in-place commit writes a transaction log first, and %s has none beside it to write (%s, which Windows keeps): use --commit replace; %s",
+				    path, c.format == DH_LOG_OLD ?
+				    "a .LOG, .LOG1 or .LOG2" : "a .LOG1 or .LOG2",
+				    DH_UNCHANGED);
+	first = run->logs[0];
+	run->logs[0] = run->logs[i];
+	run->logs[i] = first;
+	run->log_format = c.format;
+	return 0;
+}
+
+/* Replace, or in place where a new file could not have the hive's
+ * identity (commitchoice.h); a replace that would lose the hive's security
+ * descriptor is refused, even when asked for. */
+static int choose_commit(struct run *run, struct dh_error **err)
+{
+	enum dh_commit asked = run->opts->commit;
+	struct dh_identity id;
+
+	if (dh_commit_identity(run->mem, run->fd, run->target->path, &id,
+			       err) != 0)
+		return -1;
+	if (asked == DH_COMMIT_REPLACE && id.descriptor_lost)
+		return dh_error_set(run->mem, err, DH_ERR_ARGUMENT,
+				    "%s; --commit replace would give the hive that new descriptor: use --commit in-place (auto does); %s",
+				    id.why, DH_UNCHANGED);
+	run->commit = asked;
+	if (asked == DH_COMMIT_AUTO) {
+		run->commit = id.why != NULL ? DH_COMMIT_IN_PLACE
+					     : DH_COMMIT_REPLACE;
+		run->commit_reason = id.why;
+	} else {
+		run->commit_reason = talloc_asprintf(run->mem,
+						     "asked for with --commit %s",
+						     dh_commit_name(asked));
+	}
+	return run->commit == DH_COMMIT_IN_PLACE ? choose_log(run, err) : 0;
+}
+
 /* Writers lock the hive (restore included), completing first what an
  * earlier run left unfinished. */
 static int open_target(struct run *run, const char *given,
@@ -97,29 +168,42 @@ static int open_target(struct run *run, const char *given,
 		return -1;
 	if (!dh_run_writes(run->opts))
 		return 0;
+	if (choose_commit(run, err) != 0)
+		return -1;
 	return dh_target_replaceable(run->mem, t, run->fd, err);
 }
 
 /* ------------------------------------------------------------------ */
 /* Read                                                               */
 
-/* Writers stage the new hive now: a copy of the hive, in the kernel. */
-static int begin_txn(struct run *run, struct dh_error **err)
+struct dh_txn_options dh_run_txn_options(const struct run *run)
 {
-	struct dh_txn_options o = {
+	return (struct dh_txn_options){
 		.backup_dir = run->opts->backup_dir,
 		.backup_dir_create = run->opts->backup_dir_create,
 		.no_backup = run->opts->no_backup,
 		.command = command_word(run->opts->command),
+		.in_place = run->commit == DH_COMMIT_IN_PLACE,
+		.log_format = run->log_format,
+		.ignore_logs = run->opts->ignore_logs,
 	};
+}
+
+/* Writers stage the new hive now: a copy of what the plan reads (the
+ * hive, or in place its replayed state), in the kernel. */
+static int begin_txn(struct run *run, struct dh_error **err)
+{
+	struct dh_txn_options o = dh_run_txn_options(run);
 	struct stat st;
 	int fd;
 
 	if (dh_txn_begin(run->mem, run->lock, &o, &run->txn, err) != 0)
 		return -1;
+	if (run->reconciled >= 0)
+		dh_txn_reconciled(run->txn, run->reconciled);
 	fd = dh_txn_hive_fd(run->txn);
-	if (fstat(run->fd, &st) != 0 ||
-	    dh_io_copy(run->fd, fd, (size_t)st.st_size) != 0)
+	if (fstat(run->source, &st) != 0 ||
+	    dh_io_copy(run->source, fd, (size_t)st.st_size) != 0)
 		return dh_error_io(run->mem, err, errno, DH_UNCHANGED,
 				   "cannot copy %s to %s", run->report->hive,
 				   dh_txn_hive_path(run->txn));
@@ -129,19 +213,26 @@ static int begin_txn(struct run *run, struct dh_error **err)
 
 /* The logs' changes into the copy at run->source. Their bytes are then let
  * go; their descriptors stay, for the backup set. */
-static int replay_logs(struct run *run, struct dh_error **err)
+struct dh_log_input *dh_run_log_inputs(struct run *run)
 {
 	struct dh_log_input *in = talloc_array(run->mem, struct dh_log_input,
 					       run->n_logs ? run->n_logs : 1);
+
+	for (size_t i = 0; in != NULL && i < run->n_logs; i++)
+		in[i] = (struct dh_log_input){ run->logs[i].path,
+					       run->logs[i].data,
+					       run->logs[i].len };
+	return in;
+}
+
+static int replay_logs(struct run *run, struct dh_error **err)
+{
+	struct dh_log_input *in = dh_run_log_inputs(run);
 	struct dh_recovery *rec = NULL;
 	int rc;
 
 	if (in == NULL)
 		return dh_error_nomem(run->mem, err);
-	for (size_t i = 0; i < run->n_logs; i++)
-		in[i] = (struct dh_log_input){ run->logs[i].path,
-					       run->logs[i].data,
-					       run->logs[i].len };
 	rc = dh_recover_apply_fd(run->mem, run->source, run->report->hive, in,
 				 run->n_logs, &rec, err);
 	for (size_t i = 0; i < run->n_logs; i++)
@@ -153,25 +244,30 @@ static int replay_logs(struct run *run, struct dh_error **err)
 	return dh_outcome_replay(run, rec, err);
 }
 
-/* A dirty hive, read: replayed into the staged new hive (writers) or into
- * a memory file (readers). show carries on without the logs when they
- * cannot be used, saying so: it changes nothing, and the hive file's own
- * values are still worth seeing. */
+/* A dirty hive, read: replayed into the staged new hive (replace) or into
+ * a memory file (readers; in place, where it is also the state the commit
+ * writes first). show carries on without the logs when they cannot be
+ * used, saying so: it changes nothing, and the hive file's own values are
+ * still worth seeing. */
 static int read_dirty(struct run *run, struct dh_error **err)
 {
 	int *memfd;
 
-	if (dh_target_logs(run->mem, run->target, &run->logs, &run->n_logs,
+	if (run->logs == NULL &&
+	    dh_target_logs(run->mem, run->target, &run->logs, &run->n_logs,
 			   err) != 0)
 		return -1;
-	if (dh_run_writes(run->opts))
+	if (dh_run_writes(run->opts) && run->commit != DH_COMMIT_IN_PLACE)
 		return begin_txn(run, err) == 0 ? replay_logs(run, err) : -1;
 	if (dh_hive_memfd(run->mem, run->fd, run->report->hive, &memfd,
 			  err) != 0)
 		return -1;
 	run->source = *memfd;
-	if (replay_logs(run, err) == 0)
+	if (replay_logs(run, err) == 0) {
+		if (dh_run_writes(run->opts))
+			run->reconciled = run->source;
 		return 0;
+	}
 	run->source = run->fd;
 	if (run->opts->command == DH_CMD_SHOW && *err != NULL &&
 	    (*err)->code == DH_ERR_DIRTY)
@@ -336,6 +432,8 @@ int dh_run_commit(struct run *run, const char *note, struct dh_error **err)
 	rc = dh_txn_commit(t, note, run->mem, &res, err);
 	talloc_free(t);
 	dh_outcome_backup(run, res);
+	if (rc == 0 || res != NULL)
+		dh_outcome_commit(run);
 	if (rc == 0)
 		rc = dh_outcome_read_only(run, err);
 	return rc;
@@ -344,12 +442,15 @@ int dh_run_commit(struct run *run, const char *note, struct dh_error **err)
 /* A replayed hive is written clean: its logs then hold nothing Windows
  * would replay, so each is replaced by an empty file, the original kept
  * in the backup set. Without a backup they are left as they are (the
- * only copy of their data, and ignored beside a clean hive). */
+ * only copy of their data, and ignored beside a clean hive). In place,
+ * every log is given: the first takes the record, the others are emptied
+ * (inplace.h). */
 static int retire_logs(struct run *run, struct dh_error **err)
 {
 	size_t dirlen = strlen(run->target->dir);
 
-	if (!run->replayed || run->opts->no_backup)
+	if (run->commit != DH_COMMIT_IN_PLACE &&
+	    (!run->replayed || run->opts->no_backup))
 		return 0;
 	for (size_t i = 0; i < run->n_logs; i++) {
 		const struct dh_log_file *l = &run->logs[i];
@@ -456,7 +557,8 @@ struct dh_report *dh_run_target(TALLOC_CTX *mem, const struct dh_options *opts,
 				const char *target)
 {
 	struct dh_report *r = talloc_zero(mem, struct dh_report);
-	struct run run = { .report = r, .fd = -1, .source = -1 };
+	struct run run = { .report = r, .fd = -1, .source = -1,
+			   .reconciled = -1 };
 	struct dh_error *err = NULL;
 	struct dh_options o;
 	int rc;

@@ -40,10 +40,23 @@ struct run {
 	bool replayed;                /* source holds the logs' changes */
 	struct dh_hive *hive;
 	struct dh_patch *patch;
+	enum dh_commit commit;        /* writers: replace or in place */
+	char *commit_reason;          /* why, or NULL */
+	enum dh_log_format log_format; /* in place: the logs' format; the
+				       * log for the record is logs[0] */
+	int reconciled;               /* in place, a dirty hive: a memory
+				       * file of its state as Windows loads
+				       * it, else -1 */
 };
 
 /* Whether the command writes (set, recover, restore, not --dry-run). */
 bool dh_run_writes(const struct dh_options *opts);
+
+/* run->logs as a replay takes them (on run->mem; NULL: out of memory). */
+struct dh_log_input *dh_run_log_inputs(struct run *run);
+
+/* The transaction options of run's command (commit, backups). */
+struct dh_txn_options dh_run_txn_options(const struct run *run);
 
 /* Commit run->txn (which the caller has filled, flushed and verified):
  * the report gets the backup set. note: for the journal. */
@@ -61,6 +74,8 @@ int dh_outcome_plan(struct run *run, struct dh_error **err);
 int dh_outcome_replay(struct run *run, const struct dh_recovery *rec,
 		      struct dh_error **err);
 void dh_outcome_backup(struct run *run, struct dh_txn_result *res);
+/* How the hive was written: run's commit, into the report. */
+void dh_outcome_commit(struct run *run);
 int dh_outcome_read_only(struct run *run, struct dh_error **err);
 
 #endif

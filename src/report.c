@@ -20,6 +20,26 @@ const char *dh_status_name(enum dh_status status)
 	return "unknown";
 }
 
+const char *dh_commit_name(enum dh_commit commit)
+{
+	switch (commit) {
+	case DH_COMMIT_AUTO: return "auto";
+	case DH_COMMIT_REPLACE: return "replace";
+	case DH_COMMIT_IN_PLACE: return "in-place";
+	}
+	return "unknown";
+}
+
+const char *dh_logfmt_name(enum dh_logfmt fmt)
+{
+	switch (fmt) {
+	case DH_LOGFMT_AUTO: return "auto";
+	case DH_LOGFMT_NEW: return "new";
+	case DH_LOGFMT_OLD: return "old";
+	}
+	return "unknown";
+}
+
 uint32_t dh_values_effective_non_interactive(const struct dh_values *v)
 {
 	return v->non_interactive != 0 ? v->non_interactive : v->interactive;
@@ -389,6 +409,26 @@ static void text_sizes(struct sb *b, const struct dh_report *r,
 	sb_puts(b, "\n");
 }
 
+/* How the hive was written, and why: said when it was in place or asked
+ * for (a replace by default goes without saying). */
+static void text_commit(struct sb *b, const struct dh_report *r)
+{
+	if (r->commit == DH_COMMIT_AUTO ||
+	    (r->commit == DH_COMMIT_REPLACE && r->commit_reason == NULL))
+		return;
+	sb_printf(b, "  commit: %s", dh_commit_name(r->commit));
+	if (r->log_written != NULL) {
+		sb_printf(b, " (log ");
+		sb_text(b, r->log_written);
+		sb_printf(b, ", %s format)", dh_logfmt_name(r->log_format));
+	}
+	if (r->commit_reason != NULL) {
+		sb_puts(b, ": ");
+		sb_text(b, r->commit_reason);
+	}
+	sb_puts(b, "\n");
+}
+
 /* Backup, warnings and a stray error: lines every non-quiet form ends with. */
 static void text_trailer(struct sb *b, const struct dh_report *r)
 {
@@ -399,6 +439,7 @@ static void text_trailer(struct sb *b, const struct dh_report *r)
 		sb_text(b, r->restored_from);
 		sb_puts(b, "\n");
 	}
+	text_commit(b, r);
 	if (r->backup != NULL) {
 		sb_puts(b, "  backup: ");
 		sb_text(b, r->backup);
@@ -594,6 +635,23 @@ static void json_roles(struct sb *b, unsigned roles)
 	sb_puts(b, "]");
 }
 
+/* "commit" (null when nothing is written), its reason, and for in place
+ * the log format and the log written. */
+static void json_commit(struct sb *b, const struct dh_report *r)
+{
+	bool in_place = r->commit == DH_COMMIT_IN_PLACE;
+
+	json_key_str(b, "commit", r->commit == DH_COMMIT_AUTO ? NULL :
+				  dh_commit_name(r->commit));
+	sb_puts(b, ",");
+	json_key_str(b, "commit_reason", r->commit_reason);
+	sb_puts(b, ",");
+	json_key_str(b, "log_format", in_place && r->log_format != DH_LOGFMT_AUTO ?
+				      dh_logfmt_name(r->log_format) : NULL);
+	sb_puts(b, ",");
+	json_key_str(b, "log_written", r->log_written);
+}
+
 static void json_error(struct sb *b, const struct dh_error *e)
 {
 	if (e == NULL) {
@@ -679,6 +737,8 @@ char *dh_report_json(TALLOC_CTX *mem, const struct dh_report *r)
 	json_strings(&b, "backup_logs", r->backup_logs, r->n_backup_logs);
 	sb_puts(&b, ",");
 	json_key_str(&b, "restored_from", r->restored_from);
+	sb_puts(&b, ",");
+	json_commit(&b, r);
 	sb_puts(&b, ",");
 	json_strings(&b, "warnings", r->warnings, r->n_warnings);
 	sb_puts(&b, ",");

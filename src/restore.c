@@ -1,6 +1,12 @@
 /*
  * restore: the newest backup set of a target put back, hive and logs, as
  * one transaction with a backup set of what it replaces (pipeline.h).
+ *
+ * In place, the set's state is put back rather than its files: the hive as
+ * Windows would load the set (its logs replayed when it is dirty), written
+ * by the in-place commit, whose record then fills the first log (the
+ * others are emptied). A dirty hive in place is brought to its own
+ * replayed state first, as for set, so the two being dirty is no obstacle.
  */
 #include "config.h"
 
@@ -16,6 +22,7 @@
 #include "failpoint.h"
 #include "io.h"
 #include "pipeline.h"
+#include "recover.h"
 #include "regf.h"
 
 /* A file of the backup set, open. */
@@ -85,7 +92,8 @@ static int check_restorable(struct run *run, const struct blob *b,
 	/* The report describes the hive put in place. */
 	run->report->dirty_reason = dh_regf_dirty_reason(run->report, &then);
 	run->report->dirty = run->report->dirty_reason != NULL;
-	if (!run->report->dirty || dh_regf_dirty_reason(run->mem, &now) == NULL)
+	if (!run->report->dirty || dh_regf_dirty_reason(run->mem, &now) == NULL ||
+	    run->commit == DH_COMMIT_IN_PLACE)
 		return 0;
 	return dh_error_set(run->mem, err, DH_ERR_DIRTY,
 			    "%s and the backup %s are both dirty (changes only "
@@ -151,6 +159,8 @@ static int stage_logs(struct run *run, const struct dh_backup_set *set,
 		const char *copy = backup_log(set, l->suffix);
 		struct blob b = { .fd = -1 };
 
+		if (run->commit == DH_COMMIT_IN_PLACE)
+			copy = NULL;
 		if (copy != NULL && open_backup_file(run, set, copy, &b, err) != 0)
 			return -1;
 		if (dh_txn_replace_log(run->txn, l->fd, l->path,
@@ -158,23 +168,82 @@ static int stage_logs(struct run *run, const struct dh_backup_set *set,
 				       err) != 0)
 			return -1;
 	}
-	return warn_unmatched(run, set, err);
+	return run->commit == DH_COMMIT_IN_PLACE ? 0 :
+						   warn_unmatched(run, set, err);
 }
 
-/* The backup's bytes as the new hive, synced and read back. */
-static int stage_hive(struct run *run, const struct blob *b,
-		      struct dh_error **err)
+/* In place, a dirty backup: its own logs replayed into the staged hive
+ * at fd, as Windows would load the set. */
+static int replay_backup(struct run *run, const struct dh_backup_set *set,
+			 const struct blob *hive, int fd, struct dh_error **err)
 {
-	struct dh_txn_options o = {
-		.backup_dir = run->opts->backup_dir,
-		.backup_dir_create = run->opts->backup_dir_create,
-		.no_backup = run->opts->no_backup,
-		.command = "restore",
-	};
+	struct dh_log_input *in = talloc_array(run->mem, struct dh_log_input,
+					       set->n_logs ? set->n_logs : 1);
+	struct dh_recovery *rec;
+
+	if (in == NULL)
+		return dh_error_nomem(run->mem, err);
+	for (size_t i = 0; i < set->n_logs; i++) {
+		struct blob b;
+		void *owner;
+
+		if (open_backup_file(run, set, set->logs[i], &b, err) != 0 ||
+		    dh_target_map_fd(run->mem, b.fd, b.path, &in[i].data,
+				     &in[i].len, &owner, err) != 0)
+			return -1;
+		in[i].path = b.path;
+	}
+	return dh_recover_apply_fd(run->mem, fd, hive->path, in, set->n_logs,
+				   &rec, err);
+}
+
+/* In place, a dirty hive in place: its state as Windows loads it, which
+ * the commit writes first. Logs Windows could not replay either are given
+ * up, saying so: the backup goes in over the hive as it is. */
+static int reconcile_live(struct run *run, struct dh_txn_options *o,
+			  struct dh_error **err)
+{
+	struct dh_log_input *in = dh_run_log_inputs(run);
+	struct dh_regf_header h;
+	struct dh_recovery *rec;
+	int *memfd;
+
+	if (in == NULL)
+		return dh_error_nomem(run->mem, err);
+	if (dh_regf_read_fd(run->mem, run->fd, run->target->path, &h,
+			    err) != 0)
+		return -1;
+	if (dh_regf_dirty_reason(run->mem, &h) == NULL)
+		return 0;
+	if (dh_hive_memfd(run->mem, run->fd, run->target->path, &memfd,
+			  err) != 0)
+		return -1;
+	if (dh_recover_apply_fd(run->mem, *memfd, run->target->path, in,
+				run->n_logs, &rec, err) == 0) {
+		run->reconciled = *memfd;
+		return 0;
+	}
+	if ((*err)->code != DH_ERR_DIRTY)
+		return -1;
+	o->ignore_logs = true;
+	return dh_outcome_warn(run, (*err)->message, err);
+}
+
+/* The backup's bytes as the new hive, synced and read back; in place, a
+ * dirty one then replayed with its logs. */
+static int stage_hive(struct run *run, const struct dh_backup_set *set,
+		      const struct blob *b, struct dh_error **err)
+{
+	struct dh_txn_options o = dh_run_txn_options(run);
+	bool in_place = run->commit == DH_COMMIT_IN_PLACE;
 	int fd, same;
 
+	if (in_place && reconcile_live(run, &o, err) != 0)
+		return -1;
 	if (dh_txn_begin(run->mem, run->lock, &o, &run->txn, err) != 0)
 		return -1;
+	if (run->reconciled >= 0)
+		dh_txn_reconciled(run->txn, run->reconciled);
 	fd = dh_txn_hive_fd(run->txn);
 	if (dh_io_copy(b->fd, fd, b->len) != 0)
 		return dh_error_errno(run->mem, err, DH_ERR_IO, errno,
@@ -195,7 +264,10 @@ static int stage_hive(struct run *run, const struct blob *b,
 		return dh_error_set(run->mem, err, DH_ERR_VERIFY,
 				    "%s did not read back as written",
 				    dh_txn_hive_path(run->txn));
-	return 0;
+	if (!in_place || !run->report->dirty)
+		return 0;
+	return replay_backup(run, set, b, fd, err) == 0 ?
+		dh_txn_flush(run->txn, err) : -1;
 }
 
 /* A restore an earlier run left unfinished, completed when locking, is
@@ -220,8 +292,9 @@ int dh_run_restore(struct run *run, struct dh_error **err)
 		return 0;
 	if (dh_backup_find(run->mem, run->lock, run->opts->backup_dir, true,
 			   &set, err) != 0 ||
-	    dh_target_logs(run->mem, run->target, &run->logs, &run->n_logs,
-			   err) != 0 ||
+	    (run->logs == NULL &&
+	     dh_target_logs(run->mem, run->target, &run->logs, &run->n_logs,
+			    err) != 0) ||
 	    open_backup_file(run, set, set->hive, &b, err) != 0 ||
 	    check_complete(run, &b, err) != 0 ||
 	    check_restorable(run, &b, err) != 0)
@@ -232,7 +305,7 @@ int dh_run_restore(struct run *run, struct dh_error **err)
 		r->restored_from = talloc_strdup(r, b.path);
 		return r->restored_from ? 0 : dh_error_nomem(run->mem, err);
 	}
-	if (stage_hive(run, &b, err) != 0 || stage_logs(run, set, err) != 0 ||
+	if (stage_hive(run, set, &b, err) != 0 || stage_logs(run, set, err) != 0 ||
 	    dh_run_commit(run, b.path, err) != 0)
 		return -1;
 	/* Only now: a failed restore put nothing back. */

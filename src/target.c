@@ -10,6 +10,7 @@
 #include <strings.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <linux/fs.h>
@@ -461,8 +462,24 @@ int dh_target_open_hive(TALLOC_CTX *mem, const struct dh_target *t, int *fd,
 {
 	int raw, *fdp;
 
-	if (dh_dirio_open_file(mem, t->dirfd, t->name, t->path, &raw, err) != 0)
-		return -1;
+	for (;;) {
+		if (dh_dirio_open_file(mem, t->dirfd, t->name, t->path, &raw,
+				       err) != 0)
+			return -1;
+		/* A filesystem without locks is read as it is. */
+		if (flock(raw, LOCK_SH) != 0 && errno != ENOLCK &&
+		    errno != EOPNOTSUPP && errno != ENOSYS) {
+			int e = errno;
+
+			close(raw);
+			return dh_error_errno(mem, err, DH_ERR_IO, e,
+					      "cannot lock %s for reading",
+					      t->path);
+		}
+		if (dh_dirio_still_current(raw, t->dirfd, t->name) != 0)
+			break;
+		close(raw); /* replaced while we waited: read the new one */
+	}
 	fdp = dh_io_fd_owned(mem, raw);
 	if (fdp == NULL)
 		return nomem(mem, err);

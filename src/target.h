@@ -39,8 +39,11 @@ struct dh_target {
 int dh_target_resolve(TALLOC_CTX *mem, const char *given,
 		      struct dh_target **out, struct dh_error **err);
 
-/* Open the hive read-only (O_NOFOLLOW); a talloc'd descriptor on mem closes
- * it when freed. */
+/* Open the hive read-only (O_NOFOLLOW), with a shared lock: a writer holds
+ * the exclusive one while it commits, and the in-place commit writes the
+ * file itself, so a reader waits to see it before or after, never between
+ * (a hive replaced meanwhile is opened again). A talloc'd descriptor on mem
+ * closes it, and so unlocks it, when freed. */
 int dh_target_open_hive(TALLOC_CTX *mem, const struct dh_target *t, int *fd,
 			struct dh_error **err);
 

@@ -2,14 +2,17 @@
  * A transaction over a hive and its logs. See txn.h for the contract; the
  * comments here say why each step is done the way it is.
  *
- * The original hive and logs are only ever opened read-only: every write
- * goes to a file this module (or backup.c) created itself, and the
- * original names change inode only through the renames of the journal.
+ * Replace: the original hive and logs are only ever opened read-only:
+ * every write goes to a file this module (or backup.c) created itself, and
+ * the original names change inode only through the renames of the journal.
+ * In place: they are opened for writing at the commit, and only
+ * dh_inplace_commit() writes them.
  */
 #include "config.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -19,6 +22,7 @@
 #include "dirio.h"
 #include "error.h"
 #include "failpoint.h"
+#include "inplace.h"
 #include "interrupt.h"
 #include "io.h"
 #include "journal.h"
@@ -35,6 +39,7 @@ struct staged {
 	char *tmp;                  /* the new file's name, once made */
 	char *tmppath;              /* for messages */
 	int fd;                     /* the new file, or -1 */
+	int rw;                     /* in place: the live file, read-write */
 };
 
 struct dh_txn {
@@ -46,7 +51,10 @@ struct dh_txn {
 	size_t n;
 	struct dh_backup_dir *bdir; /* NULL with no_backup */
 	struct dh_backup_made *backup;
-	bool decided;               /* the journal is on disk */
+	bool decided;               /* the journal is on disk, or the
+				     * in-place commit is past its point of
+				     * no return */
+	int reconciled;             /* in place: dh_txn_reconciled() */
 };
 
 /* ------------------------------------------------------------------ */
@@ -61,7 +69,9 @@ static void discard(struct dh_txn *t, struct dh_error **err)
 
 		if (s->fd >= 0)
 			close(s->fd);
-		s->fd = -1;
+		if (s->rw >= 0)
+			close(s->rw);
+		s->fd = s->rw = -1;
 		if (s->tmp != NULL && !t->decided &&
 		    unlinkat(t->hive->dirfd, s->tmp, 0) != 0)
 			dh_backup_note_leftover(err, s->tmppath, errno);
@@ -120,13 +130,28 @@ static int make_temp(struct dh_txn *t, struct staged *s,
 	return s->tmppath ? 0 : dh_error_nomem(t->mem, err);
 }
 
+/* In place, the new hive in memory: nothing is made beside the hive. */
+static int make_memory(struct dh_txn *t, struct staged *s,
+		       struct dh_error **err)
+{
+	s->tmppath = talloc_asprintf(t, "the new %s (in memory)", s->old.path);
+	if (s->tmppath == NULL)
+		return dh_error_nomem(t->mem, err);
+	if (dh_failpoint("temp-create") != 0 ||
+	    (s->fd = memfd_create("deskheap-new-hive", MFD_CLOEXEC)) < 0)
+		return dh_error_io(t->mem, err, errno, DH_UNCHANGED,
+				   "cannot create a memory file for %s",
+				   s->tmppath);
+	return 0;
+}
+
 static int begin(struct dh_txn *t, struct dh_error **err)
 {
 	struct staged *h = &t->files[0];
 
 	*h = (struct staged){ .old = { t->hive->fd, t->hive->path },
 			      .name = t->hive->name, .suffix = "",
-			      .content = -1, .fd = -1 };
+			      .content = -1, .fd = -1, .rw = -1 };
 	t->n = 1;
 	if (t->prefix == NULL)
 		return dh_error_nomem(t->mem, err);
@@ -139,7 +164,7 @@ static int begin(struct dh_txn *t, struct dh_error **err)
 			       t->o.backup_dir_create, DH_UNCHANGED, &t->bdir,
 			       err) != 0)
 		return -1;
-	return make_temp(t, h, err);
+	return t->o.in_place ? make_memory(t, h, err) : make_temp(t, h, err);
 }
 
 int dh_txn_begin(TALLOC_CTX *mem, const struct dh_locked *hive,
@@ -161,6 +186,7 @@ int dh_txn_begin(TALLOC_CTX *mem, const struct dh_locked *hive,
 	t->mem = mem;
 	t->hive = hive;
 	t->o = *o;
+	t->reconciled = -1;
 	t->prefix = dh_dirio_prefix(t, hive->path);
 	talloc_set_destructor(t, txn_destroy);
 	if (begin(t, err) != 0) {
@@ -220,7 +246,8 @@ int dh_txn_replace_log(struct dh_txn *t, int fd, const char *path,
 	t->files = files;
 	s = &files[t->n];
 	*s = (struct staged){ .old = { fd, path }, .name = name,
-			      .suffix = suffix, .content = content, .fd = -1 };
+			      .suffix = suffix, .content = content, .fd = -1,
+			      .rw = -1 };
 	if (stat_source(t, &s->old, NULL, err) != 0 ||
 	    check_log(t, s, err) != 0)
 		return -1;
@@ -268,7 +295,7 @@ static int make_backups(struct dh_txn *t, struct dh_error **err)
 						  t->files[i].suffix };
 	/* On the caller's context: its errors outlive t. */
 	return dh_backup_make(t->mem, t->hive->dirfd, t->hive->name, t->bdir, m,
-			      t->n, &t->backup, err);
+			      t->n, t->o.in_place, &t->backup, err);
 }
 
 /* A log's new bytes, copied, synced and read back. */
@@ -407,7 +434,7 @@ static int after_failure(struct dh_txn *t, size_t renamed,
 	return -1;
 }
 
-static int put_in_place(struct dh_txn *t, const char *note,
+static int rename_into_place(struct dh_txn *t, const char *note,
 			struct dh_error **err)
 {
 	struct dh_journal j = { .command = (char *)t->o.command,
@@ -464,13 +491,74 @@ static int result(struct dh_txn *t, TALLOC_CTX *mem,
 	return 0;
 }
 
+/* ------------------------------------------------------------------ */
+/* In place                                                           */
+
+void dh_txn_reconciled(struct dh_txn *t, int fd)
+{
+	t->reconciled = fd;
+}
+
+/* The live file of s, for writing: still the file locked and read. */
+static int open_live(struct dh_txn *t, struct staged *s,
+		     struct dh_error **err)
+{
+	struct stat st;
+
+	s->rw = openat(t->hive->dirfd, s->name,
+		       O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (s->rw < 0)
+		return dh_error_io(t->mem, err, errno, DH_UNCHANGED,
+				   "cannot open %s for writing", s->old.path);
+	if (fstat(s->rw, &st) != 0)
+		return dh_error_io(t->mem, err, errno, DH_UNCHANGED,
+				   "cannot stat %s", s->old.path);
+	if (!dh_dirio_same_file(&st, &s->old.st))
+		return dh_error_set(t->mem, err, DH_ERR_IO,
+				    "%s was replaced by another program while "
+				    "locked: run again; %s", s->old.path,
+				    DH_UNCHANGED);
+	return 0;
+}
+
+static int commit_in_place(struct dh_txn *t, struct dh_error **err)
+{
+	struct dh_inplace_log *logs = talloc_array(t, struct dh_inplace_log,
+						   t->n);
+	struct dh_inplace w = {
+		.hive_path = t->hive->path, .reconciled = t->reconciled,
+		.ignore_logs = t->o.ignore_logs, .target = t->files[0].fd,
+		.target_path = t->files[0].tmppath,
+		.format = t->o.log_format, .logs = logs, .n_logs = t->n - 1,
+	};
+
+	if (logs == NULL)
+		return dh_error_nomem(t->mem, err);
+	for (size_t i = 0; i < t->n; i++) {
+		if (stopped(t, err) != 0 || open_live(t, &t->files[i], err) != 0)
+			return -1;
+		if (i > 0)
+			logs[i - 1] = (struct dh_inplace_log){
+				t->files[i].rw, t->files[i].old.path };
+	}
+	w.hive = t->files[0].rw;
+	if (make_backups(t, err) != 0)
+		return -1;
+	return dh_inplace_commit(t->mem, &w, &t->decided, err);
+}
+
 int dh_txn_commit(struct dh_txn *t, const char *note, TALLOC_CTX *mem,
 		  struct dh_txn_result **res, struct dh_error **err)
 {
-	int ret = finish_files(t, err);
+	int ret;
 
-	if (ret == 0)
-		ret = put_in_place(t, note, err);
+	if (t->o.in_place) {
+		ret = commit_in_place(t, err);
+	} else {
+		ret = finish_files(t, err);
+		if (ret == 0)
+			ret = rename_into_place(t, note, err);
+	}
 	if (res != NULL && (ret == 0 || t->decided) &&
 	    result(t, mem, res) != 0)
 		ret = dh_error_nomem(t->mem, err);

@@ -3,6 +3,11 @@
  * to 3). The caller stages the new files, then commits or aborts; the
  * transaction never calls back into the caller.
  *
+ * Two commits. The replace commit, described first, renames new files
+ * over the old ones. The in-place commit (in_place; inplace.h) writes the
+ * live hive and its logs themselves, as Windows does, so that they keep
+ * their identity; it is described at the end.
+ *
  *   dh_txn_begin()        a temporary file ".NAME.deskheap-tmp-XXXXXX"
  *                         beside the locked hive (mode 0600), for the new
  *                         hive; the caller fills it (dh_txn_hive_fd())
@@ -40,6 +45,18 @@
  *
  * Everything beside the hive goes through the lock's directory descriptor;
  * only backup_dir is opened by path (backupdir.h).
+ *
+ * In place: the new hive is staged in memory, never beside the hive (a
+ * file made there would get a new identity, e.g. a security descriptor
+ * that lets Everyone read it). The logs given (dh_txn_replace_log(), with
+ * content -1) are the live logs, the first one to hold the log record, the
+ * others emptied. dh_txn_commit() opens the hive and those logs for
+ * writing (each must still be the file locked and read), makes the backup
+ * set by verified copies (a reflink where offered; never a link: the
+ * inode itself changes), then runs dh_inplace_commit(), with the state
+ * Windows loads of a dirty live hive given by dh_txn_reconciled(). There
+ * is no journal: the log written first is what completes an interrupted
+ * commit, as for Windows.
  */
 #ifndef DH_TXN_H
 #define DH_TXN_H
@@ -49,12 +66,18 @@
 
 #include "deskheap.h"
 #include "lock.h"
+#include "logscan.h"
 
 struct dh_txn_options {
 	const char *backup_dir;    /* NULL: backups beside the hive */
 	bool backup_dir_create;    /* make backup_dir (0700) if missing */
 	bool no_backup;
 	const char *command;       /* named in the journal: "set"... */
+	bool in_place;             /* the in-place commit */
+	enum dh_log_format log_format; /* in place: the logs' format */
+	bool ignore_logs;          /* in place: a dirty live hive without
+				    * dh_txn_reconciled() is marked clean
+				    * as it is (else refused) */
 };
 
 /* What a committed transaction made. */
@@ -86,6 +109,11 @@ const char *dh_txn_hive_path(const struct dh_txn *t);
 int dh_txn_replace_log(struct dh_txn *t, int fd, const char *path,
 		       const char *name, const char *suffix, int content,
 		       struct dh_error **err);
+
+/* In place, when the live hive is dirty: the file open at fd holds its
+ * state as Windows loads it (its logs replayed). The caller keeps fd open
+ * until the commit. */
+void dh_txn_reconciled(struct dh_txn *t, int fd);
 
 /* Sync the new hive and rewind it. Failpoint "fsync". */
 int dh_txn_flush(struct dh_txn *t, struct dh_error **err);

@@ -244,3 +244,83 @@ int count_names(const char *dir, const char *needle)
 	closedir(d);
 	return n;
 }
+
+/* ------------------------------------------------------------------ */
+
+uint8_t *corpus_load(TALLOC_CTX *mem, const char *name, size_t *len)
+{
+	const char *corpus = getenv("DESKHEAP_CORPUS");
+	const char *top = getenv("top_srcdir");
+	char *path, *cmd, *q;
+	uint8_t *buf = NULL;
+	size_t cap = 0, n = 0, got;
+	FILE *f;
+	int status;
+
+	if (corpus == NULL || *corpus == '\0')
+		corpus = talloc_asprintf(mem, "%s/../shared/corpus",
+					 top != NULL && *top != '\0' ? top
+								     : ".");
+	assert_non_null(corpus);
+	path = talloc_asprintf(mem, "%s/%s", corpus, name);
+	assert_non_null(path);
+	f = fopen(path, "rb");
+	if (f == NULL) {
+		print_message("# corpus file %s not found: set DESKHEAP_CORPUS "
+			      "to run this test\n", path);
+		return NULL;
+	}
+	fclose(f);
+
+	/* Single-quote the path for the shell, ' becoming '\''. */
+	cmd = talloc_strdup(mem, "xz -dc -- '");
+	for (q = path; cmd != NULL && *q != '\0'; q++)
+		cmd = *q == '\'' ? talloc_strdup_append(cmd, "'\\''")
+				 : talloc_asprintf_append(cmd, "%c", *q);
+	cmd = talloc_strdup_append(cmd, "'");
+	assert_non_null(cmd);
+
+	f = popen(cmd, "r");
+	assert_non_null(f);
+	do {
+		if (cap - n < 65536) {
+			cap = cap == 0 ? 1 << 20 : cap * 2;
+			buf = talloc_realloc(mem, buf, uint8_t, cap);
+			assert_non_null(buf);
+		}
+		got = fread(buf + n, 1, cap - n, f);
+		n += got;
+	} while (got > 0);
+	status = pclose(f);
+	if (status == -1 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		fail_msg("%s failed (status %d)", cmd, status);
+	*len = n;
+	return buf;
+}
+
+/* ------------------------------------------------------------------ */
+
+uint8_t *file_bytes(TALLOC_CTX *mem, int fd, size_t *len)
+{
+	struct stat st;
+	uint8_t *b;
+
+	assert_int_equal(fstat(fd, &st), 0);
+	b = talloc_size(mem, st.st_size ? (size_t)st.st_size : 1);
+	assert_non_null(b);
+	assert_int_equal(pread(fd, b, (size_t)st.st_size, 0), st.st_size);
+	*len = (size_t)st.st_size;
+	return b;
+}
+
+uint8_t *path_bytes(TALLOC_CTX *mem, const char *path, size_t *len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	uint8_t *data;
+
+	if (fd < 0)
+		fail_msg("cannot open %s: %s", path, strerror(errno));
+	data = file_bytes(mem, fd, len);
+	close(fd);
+	return data;
+}

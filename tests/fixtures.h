@@ -9,6 +9,8 @@
 #define DH_TESTS_FIXTURES_H
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <talloc.h>
 
 #include "hive.h"
@@ -39,5 +41,17 @@ int file_equal(const char *a, const char *b);
 /* Open fixture `name` with hivex (for editing when writable); the handle
  * is allocated on mem. */
 struct dh_hive *fixture_open(TALLOC_CTX *mem, const char *name, bool writable);
+
+/* The whole of the file open at fd (on mem, *len its length), or of the
+ * file at path. */
+uint8_t *file_bytes(TALLOC_CTX *mem, int fd, size_t *len);
+uint8_t *path_bytes(TALLOC_CTX *mem, const char *path, size_t *len);
+
+/* The corpus file `name` (a path below ../shared/corpus, or below
+ * $DESKHEAP_CORPUS when set, ending in .xz) decompressed into memory on mem,
+ * *len its length; NULL, with a "# corpus file ... not found" line printed,
+ * when the corpus is absent: the test should then skip(). Fails the test
+ * when the file is there but cannot be decompressed. */
+uint8_t *corpus_load(TALLOC_CTX *mem, const char *name, size_t *len);
 
 #endif

@@ -8,10 +8,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <cmocka.h>
 #include <talloc.h>
 
+#include "fixtures.h"
 #include "marvin32.h"
 
 struct vector {
@@ -208,60 +208,6 @@ static uint32_t get32(const uint8_t *p)
 static uint64_t get64(const uint8_t *p)
 {
 	return (uint64_t)get32(p) | (uint64_t)get32(p + 4) << 32;
-}
-
-/* The corpus file `name` decompressed into memory (on mem), or NULL when
- * the corpus is absent (the test should then skip). Fails the test when
- * the corpus is there but the file cannot be decompressed. */
-static uint8_t *corpus_load(TALLOC_CTX *mem, const char *name, size_t *len)
-{
-	const char *corpus = getenv("DESKHEAP_CORPUS");
-	const char *top = getenv("top_srcdir");
-	char *path, *cmd, *q;
-	uint8_t *buf = NULL;
-	size_t cap = 0, n = 0, got;
-	FILE *f;
-	int status;
-
-	if (corpus == NULL || *corpus == '\0')
-		corpus = talloc_asprintf(mem, "%s/../shared/corpus",
-					 top != NULL && *top != '\0' ? top
-								     : ".");
-	assert_non_null(corpus);
-	path = talloc_asprintf(mem, "%s/%s", corpus, name);
-	assert_non_null(path);
-	f = fopen(path, "rb");
-	if (f == NULL) {
-		print_message("# corpus file %s not found: set DESKHEAP_CORPUS "
-			      "to run this test\n", path);
-		return NULL;
-	}
-	fclose(f);
-
-	/* Single-quote the path for the shell, ' becoming '\''. */
-	cmd = talloc_strdup(mem, "xz -dc -- '");
-	for (q = path; cmd != NULL && *q != '\0'; q++)
-		cmd = *q == '\'' ? talloc_strdup_append(cmd, "'\\''")
-				 : talloc_asprintf_append(cmd, "%c", *q);
-	cmd = talloc_strdup_append(cmd, "'");
-	assert_non_null(cmd);
-
-	f = popen(cmd, "r");
-	assert_non_null(f);
-	do {
-		if (cap - n < 65536) {
-			cap = cap == 0 ? 1 << 20 : cap * 2;
-			buf = talloc_realloc(mem, buf, uint8_t, cap);
-			assert_non_null(buf);
-		}
-		got = fread(buf + n, 1, cap - n, f);
-		n += got;
-	} while (got > 0);
-	status = pclose(f);
-	if (status == -1 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
-		fail_msg("%s failed (status %d)", cmd, status);
-	*len = n;
-	return buf;
 }
 
 #define LOG_NAME "regipy/SYSTEM_B.LOG1.xz"

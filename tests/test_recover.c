@@ -33,30 +33,6 @@ struct loaded {
 	size_t n;
 };
 
-/* The whole of the file open at fd, on mem. */
-static uint8_t *file_bytes(TALLOC_CTX *mem, int fd, size_t *len)
-{
-	struct stat st;
-	uint8_t *b;
-
-	assert_int_equal(fstat(fd, &st), 0);
-	b = talloc_size(mem, st.st_size ? (size_t)st.st_size : 1);
-	assert_int_equal(pread(fd, b, (size_t)st.st_size, 0), st.st_size);
-	*len = (size_t)st.st_size;
-	return b;
-}
-
-static uint8_t *read_file(TALLOC_CTX *mem, const char *path, size_t *len)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	uint8_t *data;
-
-	assert_true(fd >= 0);
-	data = file_bytes(mem, fd, len);
-	close(fd);
-	return data;
-}
-
 /* The dirty SYSTEM of fixture directory `dir` and its logs. */
 static struct loaded *load(TALLOC_CTX *mem, const char *dir)
 {
@@ -65,7 +41,7 @@ static struct loaded *load(TALLOC_CTX *mem, const char *dir)
 	struct dh_target *t;
 
 	l->path = talloc_asprintf(l, "%s/%s/SYSTEM", fixtures_dir(), dir);
-	l->hive = read_file(l, l->path, &l->len);
+	l->hive = path_bytes(l, l->path, &l->len);
 	assert_int_equal(dh_target_resolve(l, l->path, &t, NULL), 0);
 	assert_int_equal(dh_target_logs(l, t, &logs, &l->n, NULL), 0);
 	l->in = talloc_array(l, struct dh_log_input, l->n + 1);
@@ -82,7 +58,7 @@ static void assert_state(TALLOC_CTX *mem, const struct loaded *l,
 {
 	char *path = talloc_asprintf(mem, "%s/replay/%s", fixtures_dir(), expect);
 	size_t want_len;
-	uint8_t *want = read_file(mem, path, &want_len);
+	uint8_t *want = path_bytes(mem, path, &want_len);
 	struct dh_regf_header h;
 
 	assert_int_equal(l->len, want_len);
@@ -393,7 +369,7 @@ static void test_clean_hive_untouched(void **state)
 	TALLOC_CTX *mem = talloc_new(NULL);
 	char *path = talloc_asprintf(mem, "%s/nt4.hive", fixtures_dir());
 	size_t len;
-	uint8_t *hive = read_file(mem, path, &len);
+	uint8_t *hive = path_bytes(mem, path, &len);
 	uint8_t *before = talloc_memdup(mem, hive, len);
 	struct dh_recovery *rec = NULL;
 	struct dh_log_input junk = { "junk.LOG1", (const uint8_t *)"HvLE", 4 };

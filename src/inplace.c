@@ -1,0 +1,461 @@
+/*
+ * The in-place commit: see inplace.h for the steps and why each is safe.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "error.h"
+#include "failpoint.h"
+#include "format.h"
+#include "inplace.h"
+#include "interrupt.h"
+#include "io.h"
+#include "logwrite.h"
+#include "regf.h"
+
+/* Bytes compared or copied at a time: a few reads for a whole hive. */
+#define CHUNK ((size_t)1 << 20)
+
+/* A log's bytes before step 1, to put back if step 1 fails. */
+struct saved_log {
+	uint8_t *data;
+	size_t len;
+};
+
+struct commit {
+	TALLOC_CTX *mem;           /* errors */
+	TALLOC_CTX *tmp;           /* everything else; freed at the end */
+	const struct dh_inplace *w;
+	uint8_t *a, *b;            /* CHUNK bytes each */
+	uint32_t page;             /* the log format's unit */
+	struct dh_log_range *ranges;
+	size_t n_ranges, room;
+	size_t target_len;         /* base block + the new bins */
+	uint8_t base[DH_REGF_BASE_BLOCK_SIZE]; /* the new base block, final */
+	uint32_t k;                /* the clean hive's sequence number */
+	struct saved_log *saved;
+	bool decided;
+};
+
+/* ------------------------------------------------------------------ */
+/* Messages and plain steps                                           */
+
+static const char *outcome(struct commit *c)
+{
+	if (!c->decided)
+		return DH_UNCHANGED;
+	return talloc_asprintf(c->mem, "the change is decided: %s is marked dirty and %s holds all of it, so Windows completes it when it next loads the hive, and so does the next deskheap run on it (deskheap recover %s)",
+			       c->w->hive_path, c->w->logs[0].path,
+			       c->w->hive_path);
+}
+
+static int failed(struct commit *c, struct dh_error **err, int errnum,
+		  const char *what, const char *path)
+{
+	return dh_error_io(c->mem, err, errnum, outcome(c), "%s %s", what,
+			   path);
+}
+
+static int sync_file(struct commit *c, int fd, const char *path,
+		     struct dh_error **err)
+{
+	if (dh_failpoint("fsync") == 0 && fsync(fd) == 0)
+		return 0;
+	return failed(c, err, errno, "cannot write to disk", path);
+}
+
+static int put(int fd, const void *buf, size_t len, off_t off)
+{
+	if (dh_failpoint("write") != 0)
+		return -1;
+	return dh_io_pwrite_all(fd, buf, len, off);
+}
+
+static int read_block(int fd, uint8_t *block)
+{
+	ssize_t got = dh_io_pread_full(fd, block, DH_REGF_BASE_BLOCK_SIZE, 0);
+
+	if (got == (ssize_t)DH_REGF_BASE_BLOCK_SIZE)
+		return 0;
+	if (got >= 0)
+		errno = EIO;
+	return -1;
+}
+
+/* The length a hive's base block gives it. */
+static size_t hive_len(const uint8_t *block)
+{
+	return (size_t)DH_REGF_BINS_START + dh_le32(block + DH_REGF_BINS_SIZE);
+}
+
+static void set_seq(uint8_t *block, uint32_t seq1, uint32_t seq2)
+{
+	dh_put_le32(block + DH_REGF_SEQ1, seq1);
+	dh_put_le32(block + DH_REGF_SEQ2, seq2);
+	dh_put_le32(block + DH_REGF_CHECKSUM_OFFSET, dh_regf_checksum(block));
+}
+
+/* ------------------------------------------------------------------ */
+/* Which pages differ                                                 */
+
+static int add_page(struct commit *c, uint32_t at)
+{
+	struct dh_log_range *last = c->n_ranges ? &c->ranges[c->n_ranges - 1]
+						: NULL;
+
+	if (last != NULL && last->offset + last->size == at) {
+		last->size += c->page;
+		return 0;
+	}
+	if (c->n_ranges == c->room) {
+		c->room = c->room ? 2 * c->room : 64;
+		c->ranges = talloc_realloc(c->tmp, c->ranges,
+					   struct dh_log_range, c->room);
+		if (c->ranges == NULL)
+			return -1;
+	}
+	c->ranges[c->n_ranges++] = (struct dh_log_range){ at, c->page };
+	return 0;
+}
+
+/* n bytes of fd at off, as if it were len bytes long with zeros after. */
+static int read_padded(int fd, size_t len, uint8_t *buf, size_t n, size_t off)
+{
+	size_t have = off < len ? len - off : 0;
+	ssize_t got;
+
+	if (have > n)
+		have = n;
+	memset(buf + have, 0, n - have);
+	if (have == 0)
+		return 0;
+	got = dh_io_pread_full(fd, buf, have, (off_t)off);
+	if (got == (ssize_t)have)
+		return 0;
+	if (got >= 0)
+		errno = EIO;
+	return -1;
+}
+
+/* The pages of the bins where the hive at to (to_len bytes) differs from
+ * the hive at from (from_len bytes; a file grown reads as zeros), as
+ * ranges from the bins start, neighbours merged. */
+static int diff(struct commit *c, int from, size_t from_len, int to,
+		size_t to_len, struct dh_error **err)
+{
+	c->n_ranges = 0;
+	for (size_t off = DH_REGF_BINS_START; off < to_len; off += CHUNK) {
+		size_t n = to_len - off < CHUNK ? to_len - off : CHUNK;
+
+		if (read_padded(to, to_len, c->b, n, off) != 0 ||
+		    read_padded(from, from_len, c->a, n, off) != 0)
+			return failed(c, err, errno, "cannot compare",
+				      c->w->hive_path);
+		for (size_t p = 0; p < n; p += c->page)
+			if (memcmp(c->a + p, c->b + p, c->page) != 0 &&
+			    add_page(c, (uint32_t)(off + p -
+						   DH_REGF_BINS_START)) != 0)
+				return dh_error_nomem(c->mem, err);
+	}
+	return 0;
+}
+
+/* Every range of src copied to the same place in dst. */
+static int copy_ranges(struct commit *c, int dst, int src)
+{
+	for (size_t i = 0; i < c->n_ranges; i++) {
+		const struct dh_log_range *r = &c->ranges[i];
+
+		for (size_t done = 0; done < r->size; done += CHUNK) {
+			size_t n = r->size - done < CHUNK ? r->size - done
+							  : CHUNK;
+			off_t at = (off_t)DH_REGF_BINS_START + r->offset +
+				   (off_t)done;
+
+			if (read_padded(src, c->target_len, c->a, n,
+					(size_t)at) != 0 ||
+			    put(dst, c->a, n, at) != 0)
+				return -1;
+		}
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* B: a dirty hive brought to the state Windows loads, clean          */
+
+/* --ignore-logs: the hive as it is, marked clean. */
+static int give_up_logs(struct commit *c, uint8_t *block,
+			struct dh_error **err)
+{
+	uint32_t a = dh_le32(block + DH_REGF_SEQ1);
+	uint32_t b = dh_le32(block + DH_REGF_SEQ2);
+
+	c->k = a > b ? a : b;
+	set_seq(block, c->k, c->k);
+	if (put(c->w->hive, block, DH_REGF_HEADER_SIZE, 0) != 0)
+		return failed(c, err, errno, "cannot write", c->w->hive_path);
+	return sync_file(c, c->w->hive, c->w->hive_path, err);
+}
+
+static int reconcile(struct commit *c, struct dh_error **err)
+{
+	const struct dh_inplace *w = c->w;
+	uint8_t live[DH_REGF_BASE_BLOCK_SIZE], rec[DH_REGF_BASE_BLOCK_SIZE];
+	struct stat st;
+
+	if (read_block(w->hive, live) != 0 || fstat(w->hive, &st) != 0)
+		return failed(c, err, errno, "cannot read", w->hive_path);
+	if (dh_le32(live + DH_REGF_SEQ1) == dh_le32(live + DH_REGF_SEQ2) &&
+	    dh_regf_checksum(live) == dh_le32(live + DH_REGF_CHECKSUM_OFFSET)) {
+		c->k = dh_le32(live + DH_REGF_SEQ1);
+		return 0;
+	}
+	if (w->reconciled < 0 && w->ignore_logs)
+		return give_up_logs(c, live, err);
+	if (w->reconciled < 0)
+		return dh_error_set(c->mem, err, DH_ERR_DIRTY,
+				    "%s is dirty and its logs were not replayed; %s",
+				    w->hive_path, DH_UNCHANGED);
+	if (read_block(w->reconciled, rec) != 0)
+		return failed(c, err, errno, "cannot read the replayed",
+			      w->hive_path);
+	c->target_len = hive_len(rec);
+	if (diff(c, w->hive, (size_t)st.st_size, w->reconciled,
+		 c->target_len, err) != 0)
+		return -1;
+	/* Still dirty: its logs would set this length and these pages. */
+	if ((st.st_size != (off_t)c->target_len &&
+	     ftruncate(w->hive, (off_t)c->target_len) != 0) ||
+	    copy_ranges(c, w->hive, w->reconciled) != 0)
+		return failed(c, err, errno, "cannot write", w->hive_path);
+	if (sync_file(c, w->hive, w->hive_path, err) != 0)
+		return -1;
+	if (put(w->hive, rec, sizeof(rec), 0) != 0)
+		return failed(c, err, errno, "cannot write", w->hive_path);
+	c->k = dh_le32(rec + DH_REGF_SEQ1);
+	return sync_file(c, w->hive, w->hive_path, err);
+}
+
+/* ------------------------------------------------------------------ */
+/* 1: the logs                                                        */
+
+static int save_logs(struct commit *c, struct dh_error **err)
+{
+	c->saved = talloc_zero_array(c->tmp, struct saved_log, c->w->n_logs);
+	if (c->saved == NULL)
+		return dh_error_nomem(c->mem, err);
+	for (size_t i = 0; i < c->w->n_logs; i++) {
+		const struct dh_inplace_log *l = &c->w->logs[i];
+		struct saved_log *s = &c->saved[i];
+		struct stat st;
+
+		if (fstat(l->fd, &st) != 0)
+			return failed(c, err, errno, "cannot stat", l->path);
+		s->len = (size_t)st.st_size;
+		s->data = talloc_size(c->saved, s->len ? s->len : 1);
+		if (s->data == NULL)
+			return dh_error_nomem(c->mem, err);
+		if (dh_io_pread_full(l->fd, s->data, s->len, 0) !=
+		    (ssize_t)s->len)
+			return failed(c, err, errno ? errno : EIO,
+				      "cannot read", l->path);
+	}
+	return 0;
+}
+
+/* Step 1 failed: each log gets its old bytes back (no failpoints: this
+ * is the undoing). Windows ignores them beside the clean hive either way,
+ * so what cannot be put back is only named. */
+static void undo_logs(struct commit *c, struct dh_error **err)
+{
+	for (size_t i = 0; i < c->w->n_logs; i++) {
+		const struct dh_inplace_log *l = &c->w->logs[i];
+		const struct saved_log *s = &c->saved[i];
+
+		if (dh_io_pwrite_all(l->fd, s->data, s->len, 0) == 0 &&
+		    ftruncate(l->fd, (off_t)s->len) == 0 && fsync(l->fd) == 0)
+			continue;
+		if (err != NULL && *err != NULL && (*err)->message != NULL)
+			(*err)->message = talloc_asprintf_append(
+				(*err)->message, "; %s could not be put back "
+				"as it was (%s): Windows ignores it beside the "
+				"clean hive", l->path, strerror(errno));
+	}
+}
+
+static int put_logs(struct commit *c, const uint8_t *rec, size_t len,
+		    struct dh_error **err)
+{
+	const struct dh_inplace_log *l = c->w->logs;
+
+	if (put(l[0].fd, rec, len, 0) != 0 ||
+	    ftruncate(l[0].fd, (off_t)len) != 0)
+		return failed(c, err, errno, "cannot write", l[0].path);
+	for (size_t i = 1; i < c->w->n_logs; i++)
+		if (c->saved[i].len != 0 && ftruncate(l[i].fd, 0) != 0)
+			return failed(c, err, errno, "cannot empty", l[i].path);
+	for (size_t i = 0; i < c->w->n_logs; i++)
+		if (sync_file(c, l[i].fd, l[i].path, err) != 0)
+			return -1;
+	return 0;
+}
+
+static int write_logs(struct commit *c, struct dh_error **err)
+{
+	uint8_t *rec;
+	size_t len;
+
+	if (dh_logwrite_build(c->tmp, c->w->format, c->w->target,
+			      c->w->target_path, c->k + 1, c->ranges,
+			      c->n_ranges, &rec, &len, err) != 0 ||
+	    save_logs(c, err) != 0)
+		return -1;
+	if (put_logs(c, rec, len, err) == 0)
+		return 0;
+	undo_logs(c, err);
+	return -1;
+}
+
+/* ------------------------------------------------------------------ */
+/* 2 to 4: the hive                                                   */
+
+/* The new base block, with the sequence number that follows the hive's. */
+static int take_target(struct commit *c, struct dh_error **err)
+{
+	struct stat st;
+
+	if (read_block(c->w->target, c->base) != 0 ||
+	    fstat(c->w->target, &st) != 0)
+		return failed(c, err, errno, "cannot read", c->w->target_path);
+	c->target_len = hive_len(c->base);
+	if ((size_t)st.st_size < c->target_len)
+		return dh_error_set(c->mem, err, DH_ERR_VERIFY,
+				    "%s is shorter than its base block says; %s",
+				    c->w->target_path, DH_UNCHANGED);
+	set_seq(c->base, c->k + 1, c->k + 1);
+	return 0;
+}
+
+static int mark_dirty(struct commit *c, struct dh_error **err)
+{
+	uint8_t marker[DH_REGF_HEADER_SIZE];
+
+	memcpy(marker, c->base, sizeof(marker));
+	set_seq(marker, c->k + 1, c->k);
+	if (dh_interrupt_stop(c->mem, err, c->w->hive_path,
+			      "before the hive was written") != 0) {
+		undo_logs(c, err);
+		return -1;
+	}
+	dh_interrupt_past_no_return();
+	if (put(c->w->hive, marker, sizeof(marker), 0) != 0) {
+		failed(c, err, errno, "cannot write", c->w->hive_path);
+		undo_logs(c, err);
+		return -1;
+	}
+	/* From here on a crash loads the new hive: the log completes it. */
+	c->decided = true;
+	return sync_file(c, c->w->hive, c->w->hive_path, err);
+}
+
+/* Every written range, and the base block, read back from the disk. */
+static int read_back(struct commit *c, struct dh_error **err)
+{
+	const struct dh_inplace *w = c->w;
+	uint8_t block[DH_REGF_BASE_BLOCK_SIZE];
+	int fd = w->hive;
+
+	posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+	if (read_block(fd, block) != 0)
+		return failed(c, err, errno, "cannot read back", w->hive_path);
+	if (memcmp(block, c->base, sizeof(block)) != 0)
+		goto differs;
+	for (size_t i = 0; i < c->n_ranges; i++)
+		for (size_t done = 0; done < c->ranges[i].size; done += CHUNK) {
+			size_t n = c->ranges[i].size - done;
+			size_t at = DH_REGF_BINS_START + c->ranges[i].offset +
+				    done;
+
+			n = n < CHUNK ? n : CHUNK;
+			if (read_padded(fd, c->target_len, c->a, n, at) != 0 ||
+			    read_padded(w->target, c->target_len, c->b, n,
+					at) != 0)
+				return failed(c, err, errno, "cannot read back",
+					      w->hive_path);
+			if (memcmp(c->a, c->b, n) != 0)
+				goto differs;
+		}
+	return 0;
+differs:
+	return dh_error_set(c->mem, err, DH_ERR_VERIFY,
+			    "%s does not read back as written: check the disk; its log %s holds the change (deskheap restore puts the backup back)",
+			    w->hive_path, w->logs[0].path);
+}
+
+static int write_hive(struct commit *c, struct dh_error **err)
+{
+	const struct dh_inplace *w = c->w;
+	struct stat st;
+
+	if (mark_dirty(c, err) != 0)
+		return -1;
+	if (fstat(w->hive, &st) != 0 ||
+	    (st.st_size != (off_t)c->target_len &&
+	     ftruncate(w->hive, (off_t)c->target_len) != 0) ||
+	    copy_ranges(c, w->hive, w->target) != 0)
+		return failed(c, err, errno, "cannot write", w->hive_path);
+	if (sync_file(c, w->hive, w->hive_path, err) != 0)
+		return -1;
+	if (put(w->hive, c->base, sizeof(c->base), 0) != 0)
+		return failed(c, err, errno, "cannot write", w->hive_path);
+	if (sync_file(c, w->hive, w->hive_path, err) != 0)
+		return -1;
+	return read_back(c, err);
+}
+
+static int commit(struct commit *c, struct dh_error **err)
+{
+	const struct dh_inplace *w = c->w;
+	struct stat st;
+
+	if (w->n_logs == 0 || (w->format != DH_LOG_NEW &&
+			       w->format != DH_LOG_OLD))
+		return dh_error_set(c->mem, err, DH_ERR_ARGUMENT,
+				    "an in-place commit of %s needs a log to write and its format; %s",
+				    w->hive_path, DH_UNCHANGED);
+	c->page = dh_logwrite_page(w->format);
+	c->a = talloc_size(c->tmp, CHUNK);
+	c->b = talloc_size(c->tmp, CHUNK);
+	if (c->a == NULL || c->b == NULL)
+		return dh_error_nomem(c->mem, err);
+	if (dh_interrupt_stop(c->mem, err, w->hive_path,
+			      "before the hive was written") != 0 ||
+	    reconcile(c, err) != 0 || take_target(c, err) != 0)
+		return -1;
+	if (fstat(w->hive, &st) != 0)
+		return failed(c, err, errno, "cannot stat", w->hive_path);
+	if (diff(c, w->hive, (size_t)st.st_size, w->target, c->target_len,
+		 err) != 0 ||
+	    write_logs(c, err) != 0)
+		return -1;
+	return write_hive(c, err);
+}
+
+int dh_inplace_commit(TALLOC_CTX *mem, const struct dh_inplace *w,
+		      bool *decided, struct dh_error **err)
+{
+	struct commit c = { .mem = mem, .w = w };
+	int rc;
+
+	c.tmp = talloc_new(mem);
+	rc = c.tmp != NULL ? commit(&c, err) : dh_error_nomem(mem, err);
+	*decided = c.decided;
+	talloc_free(c.tmp);
+	return rc;
+}

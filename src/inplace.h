@@ -1,0 +1,72 @@
+/*
+ * The in-place commit (design invariant 2): a hive and its logs written as
+ * Windows writes them, never renamed, so every file keeps its identity
+ * (inode, NTFS security descriptor, hard links, streams). See
+ * ../shared/docs/format-notes.md, "How Windows writes a hive".
+ *
+ * dh_inplace_commit() takes the live hive from its state as Windows loads
+ * it (the old state) to the new hive, in steps each synced before the next:
+ *
+ *  B. Only when the live hive is dirty: the pages where its reconciled
+ *     state (its logs replayed) differs are written into it while it stays
+ *     dirty and its logs stay as they are, so that an interruption replays
+ *     the same logs over them to the same state; then the reconciled base
+ *     block, clean. Now the logs hold nothing the hive lacks.
+ *  1. The log: logs[0] gets one record (logwrite.h) taking the clean hive,
+ *     sequence number K, to the new one, sequence number M = K + 1; it is
+ *     written from its start and cut to its length, and every other log is
+ *     emptied. Windows ignores the logs of a clean hive, so nothing it
+ *     loads has changed yet; a failure here puts the logs' old bytes back.
+ *  2. The hive's base block: the new one with its first sequence number M
+ *     and its second K, so dirty: Windows (and deskheap's replay) now
+ *     completes the change from the log. This is the point of no return.
+ *  3. The hive resized, and every page that differs written.
+ *  4. The new base block, both sequence numbers M, checksum; then every
+ *     range written is read back from the disk and compared.
+ * After it, logs[0] holds the record of the state the hive is in (Windows
+ * applying it again changes nothing, and ignores it once the hive has a
+ * later sequence number); the other logs are empty.
+ */
+#ifndef DH_INPLACE_H
+#define DH_INPLACE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "deskheap.h"
+#include "logscan.h"
+
+/* A live log, open read-write. */
+struct dh_inplace_log {
+	int fd;
+	const char *path;          /* for messages */
+};
+
+struct dh_inplace {
+	int hive;                  /* the live hive, read-write, locked */
+	const char *hive_path;
+	int reconciled;            /* when the hive is dirty: its state as
+				    * Windows loads it, or -1 */
+	bool ignore_logs;          /* a dirty hive without reconciled is
+				    * marked clean as it is, its logs given
+				    * up (--ignore-logs); else refused */
+	int target;                /* the new hive: complete, clean, verified
+				    * (its sequence numbers are replaced) */
+	const char *target_path;
+	enum dh_log_format format; /* DH_LOG_NEW or DH_LOG_OLD */
+	const struct dh_inplace_log *logs; /* logs[0] gets the record */
+	size_t n_logs;             /* at least 1 */
+};
+
+/*
+ * Steps B to 4 above. Failpoints "write" (each write) and "fsync" (each
+ * sync); a signal stops it at the safe points before steps 1 and 2. On a
+ * failure before step 2, every file holds what it held (the message says
+ * the hive was not changed) and *decided is false. From step 2 on, *decided
+ * is true and the message of a failure says that the change completes
+ * from the log when the hive is next loaded. Allocations are on mem.
+ */
+int dh_inplace_commit(TALLOC_CTX *mem, const struct dh_inplace *w,
+		      bool *decided, struct dh_error **err);
+
+#endif
