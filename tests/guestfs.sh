@@ -2,7 +2,7 @@
 # lib.sh). Each appliance launch costs 15 to 50 s where KVM is unusable,
 # so a test builds its image and reads what it needs in as few launches as
 # it can: guestfs_image takes more commands for the launch that builds.
-# docs (the project's notes on libguestfs) say what this machine needs.
+# Needs libguestfs-tools and a kernel in /boot for supermin (.ci/deps).
 
 # The direct backend (no libvirtd); TCG where KVM cannot run a vCPU (here
 # qemu aborts on "failed to set MSR 0x10a" with -cpu host, as libguestfs
