@@ -98,7 +98,7 @@ if ! {
 fi
 ACL0=$(fact hive.acl "$WORK/before")
 INO0=$(fact hive.ino "$WORK/before")
-check "the hive has a descriptor in the image ($ACL0)" test -n "$ACL0"
+check "the hive has a descriptor in the image ($((${#ACL0} / 2)) bytes)" test -n "$ACL0"
 check "the hive's descriptor is not the one a new file gets" test "$ACL0" != "$(fact plain.acl "$WORK/before")"
 check "the hive has an inode number ($INO0)" test -n "$INO0"
 check "the hive has the named stream" test "$(fact hive.stream "$WORK/before")" = stream-marker
