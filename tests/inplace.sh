@@ -177,6 +177,19 @@ run set --json --non-interactive 640 "$h"
 expect_rc 0 "auto on a hive with a second hard link"
 contains "$OUT" '"commit":"replace"' "auto replaces a hive with hard links too (links do not count)"
 
+## refused: a hive with another name, which in place would change too
+
+d=$(case_dir linked)
+h=$(fixture win7.hive "$d")
+empty_logs "$d"
+ln "$h" "$d/SYSTEM.deskheap-0001-20260101T000000Z.bak"
+run set --commit in-place --log-format new --non-interactive 768 "$h"
+expect_rc 3 "in place on a hive with a second hard link"
+contains "$ERR" "has 2 hard links" "the message says why"
+contains "$ERR" "the hive was not changed" "and that nothing changed"
+check "the hive, its link and its logs are as they were" \
+	sh -c "cmp -s '$h' '$FIX/win7.hive' && test ! -s '$d/SYSTEM.LOG1' && test \"\$(ls -A '$d' | wc -l)\" = 4"
+
 ## refused: nothing to write in place
 
 d=$(case_dir nolog)
