@@ -422,3 +422,45 @@ int dh_hive_commit_fd(TALLOC_CTX *mem, struct dh_hive *hive, int fd,
 				      "cannot write the new copy of %s", hive->name);
 	return 0;
 }
+
+/* The key at path (components separated by '\') below the root; 0 when one
+ * is missing. */
+static hive_node_h key_at(struct dh_hive *hive, const char *path)
+{
+	char *copy = strdup(path), *save = NULL;
+	hive_node_h node = hivex_root(hive->h);
+
+	if (copy == NULL)
+		return 0;
+	for (char *part = strtok_r(copy, "\\", &save); part != NULL && node != 0;
+	     part = strtok_r(NULL, "\\", &save))
+		node = hivex_node_get_child(hive->h, node, part);
+	free(copy);
+	return node;
+}
+
+int dh_hive_read_string(TALLOC_CTX *mem, struct dh_hive *hive,
+			const char *path, const char *value, char **out,
+			struct dh_error **err)
+{
+	hive_node_h key;
+	hive_value_h val = 0;
+	hive_type t = hive_t_none;
+	size_t len;
+	char *s = NULL;
+
+	*out = NULL;
+	errno = 0;
+	if ((key = key_at(hive, path)) != 0)
+		val = hivex_node_get_value(hive->h, key, value);
+	if (val != 0 && hivex_value_type(hive->h, val, &t, &len) == 0 &&
+	    (t == hive_t_REG_SZ || t == hive_t_REG_EXPAND_SZ))
+		s = hivex_value_string(hive->h, val);
+	if (s == NULL)
+		return hivex_failed(mem, hive, err);
+	*out = talloc_strdup(mem, s);
+	free(s);
+	if (*out == NULL)
+		return dh_error_set(mem, err, DH_ERR_NOMEM, "out of memory");
+	return 0;
+}

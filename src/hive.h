@@ -84,6 +84,13 @@ int dh_hive_windows_place(TALLOC_CTX *mem, struct dh_hive *h,
 int dh_hive_commit_fd(TALLOC_CTX *mem, struct dh_hive *h, int fd,
 		      struct dh_error **err);
 
+/* The string value `value` (REG_SZ or REG_EXPAND_SZ) of the key at path
+ * (names separated by '\', from the root; letter case ignored), as UTF-8 on
+ * mem. *out is NULL when the key or the value is missing or not a string.
+ * -1 only when hivex fails for want of memory or descriptors. */
+int dh_hive_read_string(TALLOC_CTX *mem, struct dh_hive *h, const char *path,
+			const char *value, char **out, struct dh_error **err);
+
 /* The name given at open, for messages. */
 const char *dh_hive_name(const struct dh_hive *h);
 

@@ -188,8 +188,9 @@ static int read_padded(int fd, size_t len, uint8_t *buf, size_t n, size_t off)
 }
 
 /* The pages of the bins where the hive at to (to_len bytes) differs from
- * the hive at from (from_len bytes; a file grown reads as zeros), as
- * ranges from the bins start, neighbours merged. */
+ * the hive at from (from_len bytes), and every page past from's end, zeros
+ * too: a replay lets a hive grow only as far as its file and its logs
+ * reach (recover.c). As ranges from the bins start, neighbours merged. */
 static int diff(struct commit *c, int from, size_t from_len, int to,
 		size_t to_len, struct dh_error **err)
 {
@@ -202,7 +203,8 @@ static int diff(struct commit *c, int from, size_t from_len, int to,
 			return failed(c, err, errno, "cannot compare",
 				      c->w->hive_path);
 		for (size_t p = 0; p < n; p += c->page)
-			if (memcmp(c->a + p, c->b + p, c->page) != 0 &&
+			if ((off + p >= from_len ||
+			     memcmp(c->a + p, c->b + p, c->page) != 0) &&
 			    add_page(c, (uint32_t)(off + p -
 						   DH_REGF_BINS_START)) != 0)
 				return dh_error_nomem(c->mem, err);

@@ -232,6 +232,11 @@ static enum dh_log_format format_of(const uint8_t *data)
 	}
 }
 
+enum dh_log_format dh_logscan_format(const uint8_t *data, size_t len)
+{
+	return base_block_valid(data, len) ? format_of(data) : DH_LOG_NONE;
+}
+
 const char *dh_logscan(TALLOC_CTX *mem, const uint8_t *data, size_t len,
 		       const uint8_t *primary, bool primary_valid,
 		       uint32_t primary_seq2, struct dh_logscan *out)

@@ -51,6 +51,11 @@ struct dh_logscan {
 	struct dh_old_log old_log;  /* when format is DH_LOG_OLD */
 };
 
+/* The format a log's base block declares: DH_LOG_NONE when the log is
+ * empty, its base block damaged (signature, checksum, or sequence numbers
+ * that differ) or of another file type. Looks at nothing else. */
+enum dh_log_format dh_logscan_format(const uint8_t *data, size_t len);
+
 /*
  * Scan the log data[0..len) for a primary whose base block is primary (at
  * least DH_REGF_HEADER_SIZE bytes; primary_valid: its checksum is right;

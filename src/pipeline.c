@@ -79,8 +79,20 @@ static enum dh_log_format asked_format(enum dh_logfmt f)
 	       f == DH_LOGFMT_OLD ? DH_LOG_OLD : DH_LOG_NONE;
 }
 
+/* In place, nothing to write the log record into: no log of a name the
+ * Windows of format f reads (any, when f is not known) beside the hive. */
+static int no_log(struct run *run, enum dh_log_format f, struct dh_error **err)
+{
+	return dh_error_set(run->mem, err, DH_ERR_ARGUMENT,
+			    "an in-place commit writes a transaction log first, and %s has none beside it to write (%s, which Windows keeps): use --commit replace; %s",
+			    run->target->path, f == DH_LOG_NEW ?
+			    "a .LOG1 or .LOG2" : "a .LOG, .LOG1 or .LOG2",
+			    DH_UNCHANGED);
+}
+
 /* In place: the log format, and the log that takes the record, made
- * run->logs[0]. Both are known before anything is staged. */
+ * run->logs[0]. Both are known before anything is staged. Without any
+ * log, that is said first: the format would not help. */
 static int choose_log(struct run *run, struct dh_error **err)
 {
 	const char *path = run->target->path;
@@ -92,6 +104,8 @@ static int choose_log(struct run *run, struct dh_error **err)
 	if (dh_target_logs(run->mem, run->target, &run->logs, &run->n_logs,
 			   err) != 0)
 		return -1;
+	if (run->n_logs == 0)
+		return no_log(run, c.format, err);
 	if (c.format == DH_LOG_NONE &&
 	    dh_logformat_choose(run->mem, run->target, run->logs, run->n_logs,
 				&c, err) != 0)
@@ -102,11 +116,7 @@ static int choose_log(struct run *run, struct dh_error **err)
 				    path, c.why, DH_UNCHANGED);
 	i = dh_commit_record_log(c.format, run->logs, run->n_logs);
 	if (i < 0)
-		return dh_error_set(run->mem, err, DH_ERR_ARGUMENT,
-				    "an in-place commit writes a transaction log first, and %s has none beside it to write (%s, which Windows keeps): use --commit replace; %s",
-				    path, c.format == DH_LOG_OLD ?
-				    "a .LOG, .LOG1 or .LOG2" : "a .LOG1 or .LOG2",
-				    DH_UNCHANGED);
+		return no_log(run, c.format, err);
 	first = run->logs[0];
 	run->logs[0] = run->logs[i];
 	run->logs[i] = first;

@@ -543,29 +543,39 @@ static struct dh_log_file *new_log_array(TALLOC_CTX *mem)
 	return list;
 }
 
-static int open_log(struct dh_log_file *list, const struct dh_target *t,
-		    const char *entry, struct dh_log_file *log,
-		    struct dh_error **err)
+int dh_target_open_beside(TALLOC_CTX *mem, const struct dh_target *t,
+			  const char *name, int *fd, char **path,
+			  struct dh_error **err)
 {
+	char *found = NULL;
 	struct stat st;
+	int rc = 0;
 
-	log->path = talloc_asprintf(list, "%s%s", t->dir, entry);
-	if (log->path == NULL)
-		return nomem(list, err);
-	log->suffix = log->path + strlen(t->dir) + strlen(t->name);
-	log->fd = openat(t->dirfd, entry,
-			 O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
-	if (log->fd < 0)
-		return dh_error_errno(list, err, DH_ERR_IO, errno,
-				      "cannot open transaction log %s (a symbolic link is refused)",
-				      log->path);
-	if (fstat(log->fd, &st) != 0)
-		return dh_error_errno(list, err, DH_ERR_IO, errno,
-				      "cannot stat transaction log %s", log->path);
-	if (!S_ISREG(st.st_mode))
-		return not_regular(list, err, t->dir, entry, st.st_mode);
-	return dh_target_map_fd(list, log->fd, log->path, &log->data,
-				&log->len, &log->map, err);
+	*fd = -1;
+	*path = NULL;
+	if (find_entry(mem, t->dirfd, t->dir, name, false, &found, err) != 0)
+		return -1;
+	if (found == NULL)
+		return 0;
+	*path = talloc_asprintf(mem, "%s%s", t->dir, found);
+	if (*path == NULL)
+		return nomem(mem, err);
+	*fd = openat(t->dirfd, found,
+		     O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
+	if (*fd < 0)
+		return dh_error_errno(mem, err, DH_ERR_IO, errno,
+				      "cannot open %s (a symbolic link is refused)",
+				      *path);
+	if (fstat(*fd, &st) != 0)
+		rc = dh_error_errno(mem, err, DH_ERR_IO, errno, "cannot stat %s",
+				    *path);
+	else if (!S_ISREG(st.st_mode))
+		rc = not_regular(mem, err, t->dir, found, st.st_mode);
+	if (rc != 0) {
+		close(*fd);
+		*fd = -1;
+	}
+	return rc;
 }
 
 int dh_target_logs(TALLOC_CTX *mem, const struct dh_target *t,
@@ -578,16 +588,21 @@ int dh_target_logs(TALLOC_CTX *mem, const struct dh_target *t,
 		return nomem(mem, err);
 	for (size_t k = 0; k < N_SUFFIXES; k++) {
 		char *want = talloc_asprintf(list, "%s%s", t->name, LOG_SUFFIXES[k]);
-		char *found = NULL;
+		struct dh_log_file *log = &list[count];
 
-		if (want == NULL || find_entry(list, t->dirfd, t->dir, want, false,
-					       &found, err) != 0) {
-			if (want == NULL)
-				nomem(list, err);
+		if (want == NULL) {
+			nomem(list, err);
 			goto fail;
 		}
-		if (found != NULL &&
-		    open_log(list, t, found, &list[count++], err) != 0)
+		if (dh_target_open_beside(list, t, want, &log->fd, &log->path,
+					  err) != 0)
+			goto fail;
+		if (log->fd < 0)
+			continue;
+		count++;
+		log->suffix = log->path + strlen(t->dir) + strlen(t->name);
+		if (dh_target_map_fd(list, log->fd, log->path, &log->data,
+				     &log->len, &log->map, err) != 0)
 			goto fail;
 	}
 	*logs = list;

@@ -63,6 +63,18 @@ int dh_target_hibernated(TALLOC_CTX *mem, const struct dh_target *t,
 char *dh_target_hibernation(TALLOC_CTX *mem, const char *root,
 			    const char *name, const char sig[4]);
 
+/*
+ * Open the file `name` beside the hive (in its directory, letter case
+ * ignored), read-only, without following a link. *fd is -1 when there is
+ * none (a directory of that name is passed over); the caller closes it
+ * otherwise. *path (on mem) names it for messages. A symbolic link, a FIFO
+ * or a device of that name, or two names that differ only by case, are
+ * refused (DH_ERR_ARGUMENT, naming it); *fd is -1 then.
+ */
+int dh_target_open_beside(TALLOC_CTX *mem, const struct dh_target *t,
+			  const char *name, int *fd, char **path,
+			  struct dh_error **err);
+
 /* A transaction log found beside a hive. */
 struct dh_log_file {
 	char *path;

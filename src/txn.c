@@ -518,6 +518,13 @@ static int open_live(struct dh_txn *t, struct staged *s,
 				    "%s was replaced by another program while "
 				    "locked: run again; %s", s->old.path,
 				    DH_UNCHANGED);
+	/* Written in place, every name of the inode changes: a backup that
+	 * a killed run left as a link would no longer be one. */
+	if (st.st_nlink > 1)
+		return dh_error_set(t->mem, err, DH_ERR_ARGUMENT,
+				    "%s has %lu hard links, and writing it in place would change each of them (a backup an interrupted deskheap run left as a link among them); find them with find -samefile, remove the extra ones, or use --commit replace; %s",
+				    s->old.path, (unsigned long)st.st_nlink,
+				    DH_UNCHANGED);
 	return 0;
 }
 

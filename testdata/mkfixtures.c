@@ -526,6 +526,27 @@ static hive_node_h key(struct build *b, hive_node_h parent, const char *path)
 	return node;
 }
 
+/* A build of out on the hive at from, opened with hivex for writing. */
+static struct build build_open(TALLOC_CTX *mem, const char *from,
+			       const char *out)
+{
+	struct build b = { check_alloc(talloc_new(mem)), NULL, out };
+
+	b.h = hivex_open(from, HIVEX_OPEN_WRITE);
+	if (b.h == NULL)
+		die("%s: hivex_open: %s", from, strerror(errno));
+	return b;
+}
+
+/* Commit the build to its file and close the hive. */
+static void build_commit(struct build *b)
+{
+	if (hivex_commit(b->h, b->path, 0) != 0)
+		die("%s: hivex_commit: %s", b->path, strerror(errno));
+	if (hivex_close(b->h) != 0)
+		die("%s: hivex_close: %s", b->path, strerror(errno));
+}
+
 /* ------------------------------------------------------------------ */
 /* The fixtures.                                                        */
 
@@ -729,13 +750,9 @@ static void build_control_set(struct build *b, hive_node_h root, unsigned num,
 static void build_hive(TALLOC_CTX *mem, const char *base, const char *out,
 		       const struct hive_spec *spec)
 {
-	struct build b = { check_alloc(talloc_new(mem)), NULL, out };
+	struct build b = build_open(mem, base, out);
 	hive_node_h root, node;
 	struct valset vs;
-
-	b.h = hivex_open(base, HIVEX_OPEN_WRITE);
-	if (b.h == NULL)
-		die("%s: hivex_open: %s", base, strerror(errno));
 	root = hivex_root(b.h);
 	if (root == 0)
 		die("%s: hivex_root: %s", base, strerror(errno));
@@ -759,15 +776,48 @@ static void build_hive(TALLOC_CTX *mem, const char *base, const char *out,
 	vs_string(&vs, "CmdLine", hive_t_REG_SZ, "setup -newsetup", true);
 	set_values(&b, node, &vs);
 
-	if (hivex_commit(b.h, out, 0) != 0)
-		die("%s: hivex_commit: %s", out, strerror(errno));
-	if (hivex_close(b.h) != 0)
-		die("%s: hivex_close: %s", out, strerror(errno));
+	build_commit(&b);
 
 	edit_base_block(b.mem, out, spec->minor ? spec->minor : BASE_MINOR,
 			spec->edit);
 	if (spec->edit == EDIT_NONE)
 		check_clean(b.mem, out);
+	talloc_free(b.mem);
+}
+
+/* SOFTWARE hives: the Windows version, which tells which transaction log
+ * format that Windows writes (src/logformat.h). */
+struct software_spec {
+	const char *name;
+	const char *value;        /* NULL: CurrentVersion has no build value */
+	const char *build;
+};
+
+static const struct software_spec softwares[] = {
+	{ "software-7601.hive", "CurrentBuild", "7601" },     /* Windows 7 SP1 */
+	{ "software-9600.hive", "CurrentBuild", "9600" },     /* Windows 8.1 */
+	{ "software-19045.hive", "CurrentBuild", "19045" },   /* Windows 10 */
+	{ "software-6002.hive", "CurrentBuildNumber", "6002" }, /* Vista SP2,
+				   * the older value name only */
+	{ "software-nobuild.hive", NULL, NULL },
+	{ "software-text.hive", "CurrentBuild", "9600a" },
+};
+
+/* Open the empty hive at base, build SOFTWARE spec into it, commit to out. */
+static void build_software(TALLOC_CTX *mem, const char *base, const char *out,
+			   const struct software_spec *spec)
+{
+	struct build b = build_open(mem, base, out);
+	hive_node_h node;
+	struct valset vs;
+	node = key(&b, hivex_root(b.h), "Microsoft\\Windows NT\\CurrentVersion");
+	vs = vs_new(&b);
+	vs_string(&vs, "ProductName", hive_t_REG_SZ, "Windows", true);
+	if (spec->value != NULL)
+		vs_string(&vs, spec->value, hive_t_REG_SZ, spec->build, true);
+	set_values(&b, node, &vs);
+	build_commit(&b);
+	check_clean(b.mem, out);
 	talloc_free(b.mem);
 }
 
@@ -1047,20 +1097,13 @@ static const struct replay_state replay_states[] = {
 static void edit_state(TALLOC_CTX *mem, const char *from, const char *out,
 		       const struct replay_state *st)
 {
-	struct build b = { check_alloc(talloc_new(mem)), NULL, out };
+	struct build b = build_open(mem, from, out);
 	hive_node_h root;
-
-	b.h = hivex_open(from, HIVEX_OPEN_WRITE);
-	if (b.h == NULL)
-		die("%s: hivex_open: %s", from, strerror(errno));
 	root = hivex_root(b.h);
 	if (root == 0)
 		die("%s: hivex_root: %s", from, strerror(errno));
 	st->edit(&b, root, st);
-	if (hivex_commit(b.h, out, 0) != 0)
-		die("%s: hivex_commit: %s", out, strerror(errno));
-	if (hivex_close(b.h) != 0)
-		die("%s: hivex_close: %s", out, strerror(errno));
+	build_commit(&b);
 	check_clean(b.mem, out);
 	talloc_free(b.mem);
 }
@@ -1570,6 +1613,13 @@ static void write_all(TALLOC_CTX *mem, const char *dir)
 		build_hive(mem, empty_path, path, &fixtures[i]);
 		if (fixtures[i].edit != EDIT_DIRTY_SUM)   /* hivex refuses it */
 			verify_hive(mem, path, &fixtures[i]);
+		talloc_free(path);
+	}
+
+	for (size_t i = 0; i < sizeof softwares / sizeof softwares[0]; i++) {
+		path = check_alloc(talloc_asprintf(mem, "%s/%s", dir,
+						   softwares[i].name));
+		build_software(mem, empty_path, path, &softwares[i]);
 		talloc_free(path);
 	}
 

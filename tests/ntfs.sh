@@ -188,6 +188,53 @@ restored "after restore and a remount"
 run check --non-interactive 768 "$MNT"
 expect_rc 0 "check sees the original value again"
 
+## --commit in-place: the hive written where it is, log first; restore too
+
+# Windows keeps two logs beside a hive, with the hive's descriptor; an
+# in-place commit writes into one of them and creates none.
+for f in LOG1 LOG2; do
+	: >"$H.$f"
+	[ -n "$ACL_WANT" ] && setfattr -n system.ntfs_acl -v "$ACL_WANT" "$H.$f"
+done
+INO1=$(ino "$H")
+INO_LOG=$(ino "$H.LOG1")
+cp "$H" "$WORK/before-in-place"
+run set --json --commit in-place --log-format new --non-interactive 512 "$MNT"
+expect_rc 0 "set --commit in-place through the root of an ntfs-3g mount"
+contains "$OUT" '"commit":"in-place"' "the JSON says the commit was in place"
+contains "$OUT" "\"log_written\":\"$H.LOG1\"" "the JSON names the log written"
+B=$(python3 -c 'import json, sys; print(json.loads(sys.stdin.readline())["backup"])' <"$WORK/out")
+
+# in_place WHEN VALUE: the hive holds SharedSection=1024,20480,VALUE and is
+# still the same file, with its descriptor, attributes and stream; so is
+# the log written.
+in_place() {
+	contains "$(windows_value "$H")" "SharedSection=1024,20480,$2 " "$1: the hive holds the third number $2"
+	check "$1: the hive keeps its inode number" test "$(ino "$H")" = "$INO1"
+	same_metadata "$1: the hive written in place" "$H"
+	check "$1: the log written keeps its inode number" test "$(ino "$H.LOG1")" = "$INO_LOG"
+	check "$1: the log written keeps its descriptor" test "$(xattr system.ntfs_acl "$H.LOG1")" = "$ACL0"
+}
+in_place "after set --commit in-place" 512
+check "the in-place backup is byte-identical to the hive before" cmp -s "$B" "$WORK/before-in-place"
+check "the in-place backup is a copy, not a link to the hive" test "$(ino "$B")" != "$INO1"
+unmount_ntfs
+mount_ntfs
+in_place "after set --commit in-place and a remount" 512
+run show "$MNT"
+contains "$OUT" "(hive clean)" "the hive written in place is clean"
+
+run restore --json --commit in-place "$MNT"
+expect_rc 0 "restore --commit in-place through the root of an ntfs-3g mount"
+contains "$OUT" '"commit":"in-place"' "the JSON says the restore was in place"
+unmount_ntfs
+mount_ntfs
+in_place "after restore --commit in-place and a remount" 768
+# Past the signature and the two sequence numbers (in place, the next
+# ones), the hive is the one before set.
+check "after restore in place, the hive is the one before set but for its sequence numbers" \
+	cmp -s -i 12 "$H" "$WORK/before-in-place"
+
 ## a dirty hive on NTFS: the backup set holds the logs, restore puts all back
 
 N="$MNT/dirty/WINNT/system32/config"

@@ -22,6 +22,7 @@
 #include "error.h"
 #include "fixtures.h"
 #include "io.h"
+#include "logcase.h"
 #include "logscan.h"
 #include "logwrite.h"
 #include "recover.h"
@@ -111,44 +112,23 @@ static struct hive changed(TALLOC_CTX *mem, const struct hive *o,
 	return n;
 }
 
-/* The runs of pages of `page` bytes where N's bins differ from O's (all
- * that O lacks included). */
 static struct dh_log_range *diff(TALLOC_CTX *mem, const struct hive *o,
 				 const struct hive *n, uint32_t page,
 				 size_t *count)
 {
-	struct dh_log_range *r = talloc_array(mem, struct dh_log_range,
-					      bins_of(n) / page);
-	size_t k = 0;
+	struct dh_log_range *r = logcase_diff(mem, o->b, n->b, page, count);
 
 	assert_non_null(r);
-	for (uint32_t at = 0; at < bins_of(n); at += page) {
-		const uint8_t *p = n->b + DH_REGF_BINS_START + at;
-
-		if (at < bins_of(o) &&
-		    memcmp(p, o->b + DH_REGF_BINS_START + at, page) == 0)
-			continue;
-		if (k > 0 && r[k - 1].offset + r[k - 1].size == at)
-			r[k - 1].size += page;
-		else
-			r[k++] = (struct dh_log_range){ at, page };
-	}
-	*count = k;
 	return r;
 }
 
-/* O as the in-place commit leaves it before writing pages: first sequence
- * number seq, second O's; old format: N's last-written time too. */
+/* O as the in-place commit leaves it before writing pages. */
 static struct hive dirty(TALLOC_CTX *mem, const struct hive *o,
 			 const struct hive *n, enum dh_log_format f)
 {
-	struct hive p = { talloc_memdup(mem, o->b, o->len), o->len };
+	struct hive p = { logcase_dirty(mem, o->b, o->len, n->b, f), o->len };
 
 	assert_non_null(p.b);
-	dh_put_le32(p.b + DH_REGF_SEQ1, dh_le32(n->b + DH_REGF_SEQ1));
-	if (f == DH_LOG_OLD)
-		dh_put_le64(p.b + DH_REGF_WRITTEN, dh_le64(n->b + DH_REGF_WRITTEN));
-	seal(p.b);
 	return p;
 }
 
