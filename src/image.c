@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "error.h"
+#include "failpoint.h"
 #include "image.h"
 #include "target.h"
 
@@ -396,6 +397,8 @@ static int put(struct dh_image *img, const char *path, const uint8_t *data,
 static int play(struct dh_image *img, char *const *paths,
 		const struct dh_io_op *op)
 {
+	if (dh_failpoint("image-write") != 0)
+		return -1;
 	switch (op->kind) {
 	case DH_IO_WRITE:
 		return put(img, paths[op->file], op->data, op->len, op->offset);
