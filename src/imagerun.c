@@ -252,6 +252,9 @@ int dh_image_finish(struct run *run, int rc, struct dh_error **err)
 		(*err)->message = talloc_asprintf_append((*err)->message,
 							 " (the image was not written)");
 	}
+	/* Errors of the stage's own steps live on it: keep them. */
+	if (rc != 0 && *err != NULL)
+		talloc_steal(run->mem, *err);
 	run->image = NULL;
 	talloc_free(s);
 	return rc;

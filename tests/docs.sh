@@ -167,6 +167,8 @@ for c in $COMMANDS; do
 		--jobs|-j) args="$o 1" ;;
 		--commit) args="$o auto" ;;
 		--log-format) args="$o new" ;;
+		--partition) args="$o sda1" ;;
+		--format) args="$o raw" ;;
 		--non-interactive|--interactive|--shared) args="$o 512" ;;
 		*) args=$o ;;
 		esac
@@ -176,6 +178,9 @@ for c in $COMMANDS; do
 		esac
 		d=$(case_dir "accept-$c")
 		h=$(fixture xp.hive "$d")
+		# With --format a file is a disk image (an appliance launch):
+		# a target that does not exist is refused before, exit 3.
+		[ "$o" != --format ] || h="$d/none"
 		# shellcheck disable=SC2086
 		"$DESKHEAP" "$c" $args "$h" >/dev/null 2>&1
 		rc=$?

@@ -30,20 +30,26 @@ guestfs_missing() {
 	echo "$m"
 }
 
-# guestfs_image IMG DIR < COMMANDS: one launch makes IMG, a 64 MB sparse
+# guestfs_image IMG DIR [MORE...] < COMMANDS: one launch makes IMG, a 64 MB sparse
 # raw disk with one MBR partition formatted NTFS, copies DIR's files into
 # its $GUESTFS_CFG with mode 0640 (under ntfs-3g's "permissions" option:
 # they get a descriptor of their own, owner, group and others, not the
 # Everyone-full-control one of a new file), then runs COMMANDS (guestfish
-# commands; the volume is mounted at /) in the same launch. Prints what
+# commands; the volume is mounted at /) in the same launch. MORE are raw
+# images (made by the caller) added after IMG, as /dev/sdb, /dev/sdc...,
+# for COMMANDS to build too. Prints what
 # they print; guestfish's errors go to stderr; fails on the first one.
 guestfs_image() {
 	truncate -s 64M "$1" || return 1
 	{
-		printf 'add "%s" format:raw\nrun\n' "$1"
+		img=$1
+		dir=$2
+		shift 2
+		for f in "$img" "$@"; do printf 'add "%s" format:raw\n' "$f"; done
+		printf 'run\n'
 		printf 'part-disk /dev/sda mbr\nmkfs ntfs /dev/sda1\n'
 		printf 'mount-options permissions /dev/sda1 /\nmkdir-p %s\n' "$GUESTFS_CFG"
-		for f in "$2"/*; do
+		for f in "$dir"/*; do
 			printf 'upload "%s" "%s/%s"\n' "$f" "$GUESTFS_CFG" "${f##*/}"
 			printf 'chmod 0640 "%s/%s"\n' "$GUESTFS_CFG" "${f##*/}"
 		done
