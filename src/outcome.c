@@ -167,7 +167,7 @@ void dh_outcome_commit(struct run *run)
 	struct dh_report *r = run->report;
 
 	r->commit = run->commit;
-	r->commit_reason = talloc_steal(r, run->commit_reason);
+	r->commit_reason = talloc_strdup(r, run->commit_reason);
 	if (run->commit != DH_COMMIT_IN_PLACE)
 		return;
 	r->log_format = run->log_format == DH_LOG_OLD ? DH_LOGFMT_OLD

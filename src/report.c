@@ -409,10 +409,12 @@ static void text_sizes(struct sb *b, const struct dh_report *r,
 	sb_puts(b, "\n");
 }
 
-/* How the hive was (or would be) written, and why. */
+/* How the hive was written, and why: said when it was in place or asked
+ * for (a replace by default goes without saying). */
 static void text_commit(struct sb *b, const struct dh_report *r)
 {
-	if (r->commit == DH_COMMIT_AUTO)
+	if (r->commit == DH_COMMIT_AUTO ||
+	    (r->commit == DH_COMMIT_REPLACE && r->commit_reason == NULL))
 		return;
 	sb_printf(b, "  commit: %s", dh_commit_name(r->commit));
 	if (r->log_written != NULL) {

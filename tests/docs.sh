@@ -165,6 +165,8 @@ for c in $COMMANDS; do
 		--control-set) args="$o all" ;;
 		--backup-dir) mkdir -p "$WORK/bk"; args="$o $WORK/bk" ;;
 		--jobs|-j) args="$o 1" ;;
+		--commit) args="$o auto" ;;
+		--log-format) args="$o new" ;;
 		--non-interactive|--interactive|--shared) args="$o 512" ;;
 		*) args=$o ;;
 		esac

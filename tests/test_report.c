@@ -599,6 +599,7 @@ static void test_json_changed_exact(void **state)
 		"\"non_interactive\":512,\"non_interactive_effective\":512},"
 		"\"error\":null}],"
 		"\"backup\":\"" BACKUP "\",\"backup_logs\":[],\"restored_from\":null,"
+		"\"commit\":null,\"commit_reason\":null,\"log_format\":null,\"log_written\":null,"
 		"\"warnings\":[\"w1\"],\"error\":null}\n");
 	assert_one_line(j);
 	assert_json(j, "d['status'] == 'changed' and d['dirty'] is True and "
@@ -623,6 +624,7 @@ static void test_json_show_roles_and_nulls(void **state)
 	assert_one_line(j);
 	assert_non_null(strstr(j, "\"status\":\"shown\""));
 	assert_non_null(strstr(j, "\"backup\":null,\"backup_logs\":[],\"restored_from\":null,"
+			       "\"commit\":null,\"commit_reason\":null,\"log_format\":null,\"log_written\":null,"
 			       "\"warnings\":[],\"error\":null}\n"));
 	assert_non_null(strstr(j, "\"roles\":[\"last-known-good\","
 			       "\"failed\"]"));
@@ -694,6 +696,7 @@ static void test_json_failed(void **state)
 		"\"log_entries_not_applied\":0,"
 		"\"logs_applied\":[],"
 		"\"control_sets\":[],\"backup\":null,\"backup_logs\":[],\"restored_from\":null,"
+		"\"commit\":null,\"commit_reason\":null,\"log_format\":null,\"log_written\":null,"
 		"\"warnings\":[],"
 		"\"error\":{\"code\":\"not-a-system-hive\","
 		"\"message\":\"/mnt/x: no \\\"Select\\\" key\"}}\n");
@@ -780,7 +783,8 @@ static void test_json_replayed_exact(void **state)
 		"\"sizes_after\":{\"shared\":1024,\"interactive\":3072,"
 		"\"non_interactive\":512,\"non_interactive_effective\":512},"
 		"\"error\":null}],"
-		"\"backup\":null,\"backup_logs\":[],\"restored_from\":null,\"warnings\":[],"
+		"\"backup\":null,\"backup_logs\":[],\"restored_from\":null,"
+		"\"commit\":null,\"commit_reason\":null,\"log_format\":null,\"log_written\":null,\"warnings\":[],"
 		"\"error\":null}\n");
 	assert_one_line(j);
 	assert_json(j, "d['dirty'] is True and d['dirty_reason'] == '"
@@ -791,7 +795,45 @@ static void test_json_replayed_exact(void **state)
 		    "'dirty_reason', 'log_entries_applied', "
 		    "'log_pages_applied', 'log_entries_not_applied', "
 		    "'logs_applied', 'control_sets', "
-		    "'backup', 'backup_logs', 'restored_from', 'warnings', 'error']");
+		    "'backup', 'backup_logs', 'restored_from', 'commit', "
+		    "'commit_reason', 'log_format', 'log_written', 'warnings', "
+		    "'error']");
+}
+
+/* An in-place commit: which log holds the record, its format and why, as a
+ * text line before the backup and as JSON fields; a replace says only
+ * "commit: replace". */
+static void test_commit_in_place(void **state)
+{
+	struct dh_report *r = new_report(*state, SYSTEM, SYSTEM,
+					 DH_STATUS_CHANGED);
+	char *t, *j;
+
+	r->commit = DH_COMMIT_IN_PLACE;
+	r->commit_reason = talloc_strdup(r, "why");
+	r->log_format = DH_LOGFMT_OLD;
+	r->log_written = talloc_strdup(r, LOG1);
+	r->backup = talloc_strdup(r, BACKUP);
+	t = dh_report_text(*state, r, 0);
+	assert_non_null(strstr(t, "  commit: in-place (log " LOG1
+			       ", old format): why\n  backup: " BACKUP "\n"));
+	j = dh_report_json(*state, r);
+	assert_non_null(strstr(j, "\"commit\":\"in-place\",\"commit_reason\":"
+			       "\"why\",\"log_format\":\"old\",\"log_written\":\""
+			       LOG1 "\","));
+	r->commit = DH_COMMIT_REPLACE;
+	r->commit_reason = talloc_strdup(r, "asked");
+	r->log_written = NULL;
+	t = dh_report_text(*state, r, 0);
+	assert_non_null(strstr(t, "  commit: replace: asked\n"));
+	r->commit_reason = NULL;
+	t = dh_report_text(*state, r, 0);
+	assert_null(strstr(t, "commit:"));
+	j = dh_report_json(*state, r);
+	assert_non_null(strstr(j, "\"commit\":\"replace\",\"commit_reason\":"
+			       "null,\"log_format\":null,\"log_written\":null,"));
+	assert_string_equal(dh_commit_name(DH_COMMIT_AUTO), "auto");
+	assert_string_equal(dh_logfmt_name(DH_LOGFMT_NEW), "new");
 }
 
 /* recover (or set) with a backup: the logs copied beside it, one line each
@@ -830,7 +872,8 @@ static void test_backup_logs(void **state)
 	assert_one_line(j);
 	assert_non_null(strstr(j, "\"backup\":\"" BACKUP "\","
 			       "\"backup_logs\":[\"" BACKUP ".LOG1\",\""
-			       BACKUP ".LOG2\"],\"restored_from\":null,\"warnings\":[\"w\"],"));
+			       BACKUP ".LOG2\"],\"restored_from\":null,"
+			       "\"commit\":null,\"commit_reason\":null,\"log_format\":null,\"log_written\":null,\"warnings\":[\"w\"],"));
 	assert_json(j, "d['backup_logs'] == ['" BACKUP ".LOG1', '" BACKUP
 		    ".LOG2'] and d['backup'] == '" BACKUP "' and "
 		    "d['logs_applied'] == ['" LOG1 "']");
@@ -860,6 +903,7 @@ static void test_clean_report_empty_fields(void **state)
 			       "\"log_entries_not_applied\":0,"
 			       "\"logs_applied\":[],\"control_sets\":["));
 	assert_non_null(strstr(j, "\"backup\":null,\"backup_logs\":[],\"restored_from\":null,"
+			       "\"commit\":null,\"commit_reason\":null,\"log_format\":null,\"log_written\":null,"
 			       "\"warnings\":[],\"error\":null}\n"));
 	assert_json(j, "d['dirty'] is False and d['dirty_reason'] is None "
 		    "and d['logs_applied'] == [] and d['backup_logs'] == [] "
@@ -1002,6 +1046,7 @@ int main(void)
 		T(test_text_replayed_exact),
 		T(test_json_replayed_exact),
 		T(test_backup_logs),
+		T(test_commit_in_place),
 		T(test_clean_report_empty_fields),
 		T(test_log_path_escaping),
 		T(test_null_list_entries),
