@@ -39,7 +39,7 @@ struct commit {
 	uint8_t base[DH_REGF_BASE_BLOCK_SIZE]; /* the new base block, final */
 	uint32_t k;                /* the clean hive's sequence number */
 	struct saved_log *saved;
-	bool decided;
+	enum dh_inplace_state state;
 };
 
 /* ------------------------------------------------------------------ */
@@ -47,8 +47,11 @@ struct commit {
 
 static const char *outcome(struct commit *c)
 {
-	if (!c->decided)
+	if (c->state == DH_INPLACE_AS_WAS)
 		return DH_UNCHANGED;
+	if (c->state == DH_INPLACE_RECONCILED)
+		return talloc_asprintf(c->mem, "%s loads as it did: only the pending changes of its logs were written into it, as Windows does when it loads a dirty hive (with --ignore-logs: it was marked clean as it is), before this stopped; the original files are in the backup set, when one was made",
+				       c->w->hive_path);
 	return talloc_asprintf(c->mem, "the change is decided: %s is marked dirty and %s holds all of it, so Windows completes it when it next loads the hive, and so does the next deskheap run on it (deskheap recover %s)",
 			       c->w->hive_path, c->w->logs[0].path,
 			       c->w->hive_path);
@@ -200,6 +203,7 @@ static int give_up_logs(struct commit *c, uint8_t *block,
 
 	c->k = a > b ? a : b;
 	set_seq(block, c->k, c->k);
+	c->state = DH_INPLACE_RECONCILED;
 	if (put(c->w->hive, block, DH_REGF_HEADER_SIZE, 0) != 0)
 		return failed(c, err, errno, "cannot write", c->w->hive_path);
 	return sync_file(c, c->w->hive, c->w->hive_path, err);
@@ -232,6 +236,7 @@ static int reconcile(struct commit *c, struct dh_error **err)
 		 c->target_len, err) != 0)
 		return -1;
 	/* Still dirty: its logs would set this length and these pages. */
+	c->state = DH_INPLACE_RECONCILED;
 	if ((st.st_size != (off_t)c->target_len &&
 	     ftruncate(w->hive, (off_t)c->target_len) != 0) ||
 	    copy_ranges(c, w->hive, w->reconciled) != 0)
@@ -350,7 +355,10 @@ static int mark_dirty(struct commit *c, struct dh_error **err)
 
 	memcpy(marker, c->base, sizeof(marker));
 	set_seq(marker, c->k + 1, c->k);
-	if (dh_interrupt_stop(c->mem, err, c->w->hive_path,
+	/* The last safe point, unless step B has written into the hive:
+	 * then it goes on, as past the point of no return. */
+	if (c->state == DH_INPLACE_AS_WAS &&
+	    dh_interrupt_stop(c->mem, err, c->w->hive_path,
 			      "before the hive was written") != 0) {
 		undo_logs(c, err);
 		return -1;
@@ -362,7 +370,7 @@ static int mark_dirty(struct commit *c, struct dh_error **err)
 		return -1;
 	}
 	/* From here on a crash loads the new hive: the log completes it. */
-	c->decided = true;
+	c->state = DH_INPLACE_DECIDED;
 	return sync_file(c, c->w->hive, c->w->hive_path, err);
 }
 
@@ -450,14 +458,14 @@ static int commit(struct commit *c, struct dh_error **err)
 }
 
 int dh_inplace_commit(TALLOC_CTX *mem, const struct dh_inplace *w,
-		      bool *decided, struct dh_error **err)
+		      enum dh_inplace_state *state, struct dh_error **err)
 {
 	struct commit c = { .mem = mem, .w = w };
 	int rc;
 
 	c.tmp = talloc_new(mem);
 	rc = c.tmp != NULL ? commit(&c, err) : dh_error_nomem(mem, err);
-	*decided = c.decided;
+	*state = c.state;
 	talloc_free(c.tmp);
 	return rc;
 }

@@ -270,8 +270,12 @@ static int read_dirty(struct run *run, struct dh_error **err)
 	if (dh_run_writes(run->opts) && run->commit != DH_COMMIT_IN_PLACE)
 		return begin_txn(run, err) == 0 ? replay_logs(run, err) : -1;
 	if (dh_hive_memfd(run->mem, run->fd, run->report->hive, &memfd,
-			  err) != 0)
+			  err) != 0) {
+		if (dh_run_writes(run->opts) && (*err)->message != NULL)
+			(*err)->message = talloc_asprintf_append(
+				(*err)->message, "; %s", DH_UNCHANGED);
 		return -1;
+	}
 	run->source = *memfd;
 	if (replay_logs(run, err) == 0) {
 		if (dh_run_writes(run->opts))

@@ -449,6 +449,22 @@ ip_case() {
 		changed=$(not_as_template "$1" "$D" | tr '\n' ' ')
 		[ -z "$changed" ] ||
 			p="$p${p:+; }the message says not changed, but: $changed(it loads as the $(loads_as "$1") hive)" ;;
+	*"loads as it did"*)
+		# A dirty hive's logs were written into it (step B), and no
+		# more: it loads as before, its logs as they were, the
+		# backup set of the original kept.
+		SIDE=between
+		[ "$(loads_as "$1")" = old ] ||
+			p="$p${p:+; }the message says it loads as it did, but it loads as the $(loads_as "$1") hive"
+		for f in "$tpl"/SYSTEM.LOG*; do
+			cmp -s "$f" "$D/${f##*/}" || p="$p${p:+; }${f##*/} changed"
+		done
+		backups_in "$tpl" "" | sed "s|^$tpl/|$D/|" >"$WORK/bk.tpl"
+		backups_in "$D" "" >"$WORK/bk.now"
+		new_lines "$WORK/bk.tpl" "$WORK/bk.now" >"$WORK/bk.new"
+		[ -s "$WORK/bk.new" ] || p="$p${p:+; }no backup set was kept"
+		p="$p${p:+; }$(bad_backups "$tpl" "$WORK/bk.new")"
+		p=${p%; } ;;
 	*"without a result (exit status 3)"*)
 		# The worker's report failed (its last write): the commit ran.
 		SIDE=after
