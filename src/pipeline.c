@@ -90,10 +90,7 @@ static int no_log(struct run *run, enum dh_log_format f, struct dh_error **err)
 			    DH_UNCHANGED);
 }
 
-/* In place: the log format, and the log that takes the record, made
- * run->logs[0]. Both are known before anything is staged. Without any
- * log, that is said first: the format would not help. */
-static int choose_log(struct run *run, struct dh_error **err)
+int dh_run_choose_log(struct run *run, struct dh_error **err)
 {
 	const char *path = run->target->path;
 	struct dh_logformat_choice c = { asked_format(run->opts->log_format),
@@ -101,7 +98,8 @@ static int choose_log(struct run *run, struct dh_error **err)
 	struct dh_log_file first;
 	int i;
 
-	if (dh_target_logs(run->mem, run->target, &run->logs, &run->n_logs,
+	if (run->logs == NULL &&
+	    dh_target_logs(run->mem, run->target, &run->logs, &run->n_logs,
 			   err) != 0)
 		return -1;
 	if (run->n_logs == 0)
@@ -149,7 +147,7 @@ static int choose_commit(struct run *run, struct dh_error **err)
 						     "asked for with --commit %s",
 						     dh_commit_name(asked));
 	}
-	return run->commit == DH_COMMIT_IN_PLACE ? choose_log(run, err) : 0;
+	return run->commit == DH_COMMIT_IN_PLACE ? dh_run_choose_log(run, err) : 0;
 }
 
 /* Writers lock the hive (restore included), completing first what an

@@ -554,6 +554,8 @@ static int commit_in_place(struct dh_txn *t, struct dh_error **err)
 	w.hive = t->files[0].rw;
 	if (make_backups(t, err) != 0)
 		return -1;
+	if (t->backup != NULL)
+		dh_backup_mark_in_place(t->backup);
 	rc = dh_inplace_commit(t->mem, &w, &state, err);
 	/* The backup set is kept once the hive's bytes changed. */
 	t->decided = state != DH_INPLACE_AS_WAS;
