@@ -217,8 +217,7 @@ static int reconcile(struct commit *c, struct dh_error **err)
 
 	if (read_block(w->hive, live) != 0 || fstat(w->hive, &st) != 0)
 		return failed(c, err, errno, "cannot read", w->hive_path);
-	if (dh_le32(live + DH_REGF_SEQ1) == dh_le32(live + DH_REGF_SEQ2) &&
-	    dh_regf_checksum(live) == dh_le32(live + DH_REGF_CHECKSUM_OFFSET)) {
+	if (dh_regf_block_clean(live)) {
 		c->k = dh_le32(live + DH_REGF_SEQ1);
 		return 0;
 	}
