@@ -170,24 +170,24 @@ static int diff(struct commit *c, int from, size_t from_len, int to,
 	return 0;
 }
 
+/* The piece of r from done on that one read or write moves: its length,
+ * and in *at its offset in the file. */
+static size_t piece(const struct dh_log_range *r, size_t done, size_t *at)
+{
+	*at = DH_REGF_BINS_START + r->offset + done;
+	return r->size - done < CHUNK ? r->size - done : CHUNK;
+}
+
 /* Every range of src copied to the same place in dst. */
 static int copy_ranges(struct commit *c, int dst, int src)
 {
-	for (size_t i = 0; i < c->n_ranges; i++) {
-		const struct dh_log_range *r = &c->ranges[i];
-
-		for (size_t done = 0; done < r->size; done += CHUNK) {
-			size_t n = r->size - done < CHUNK ? r->size - done
-							  : CHUNK;
-			off_t at = (off_t)DH_REGF_BINS_START + r->offset +
-				   (off_t)done;
-
-			if (read_padded(src, c->target_len, c->a, n,
-					(size_t)at) != 0 ||
-			    put(dst, c->a, n, at) != 0)
+	for (size_t i = 0; i < c->n_ranges; i++)
+		for (size_t done = 0, at, n; done < c->ranges[i].size; done += n) {
+			n = piece(&c->ranges[i], done, &at);
+			if (read_padded(src, c->target_len, c->a, n, at) != 0 ||
+			    put(dst, c->a, n, (off_t)at) != 0)
 				return -1;
 		}
-	}
 	return 0;
 }
 
@@ -373,35 +373,37 @@ static int mark_dirty(struct commit *c, struct dh_error **err)
 	return sync_file(c, c->w->hive, c->w->hive_path, err);
 }
 
+/* Whether every written range of the hive reads as the target's: 1, 0,
+ * or -1 with errno set. */
+static int same_ranges(struct commit *c)
+{
+	for (size_t i = 0; i < c->n_ranges; i++)
+		for (size_t done = 0, at, n; done < c->ranges[i].size; done += n) {
+			n = piece(&c->ranges[i], done, &at);
+			if (read_padded(c->w->hive, c->target_len, c->a, n, at) != 0 ||
+			    read_padded(c->w->target, c->target_len, c->b, n, at) != 0)
+				return -1;
+			if (memcmp(c->a, c->b, n) != 0)
+				return 0;
+		}
+	return 1;
+}
+
 /* Every written range, and the base block, read back from the disk. */
 static int read_back(struct commit *c, struct dh_error **err)
 {
 	const struct dh_inplace *w = c->w;
 	uint8_t block[DH_REGF_BASE_BLOCK_SIZE];
-	int fd = w->hive;
+	int same;
 
-	posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
-	if (read_block(fd, block) != 0)
+	posix_fadvise(w->hive, 0, 0, POSIX_FADV_DONTNEED);
+	if (read_block(w->hive, block) != 0)
 		return failed(c, err, errno, "cannot read back", w->hive_path);
-	if (memcmp(block, c->base, sizeof(block)) != 0)
-		goto differs;
-	for (size_t i = 0; i < c->n_ranges; i++)
-		for (size_t done = 0; done < c->ranges[i].size; done += CHUNK) {
-			size_t n = c->ranges[i].size - done;
-			size_t at = DH_REGF_BINS_START + c->ranges[i].offset +
-				    done;
-
-			n = n < CHUNK ? n : CHUNK;
-			if (read_padded(fd, c->target_len, c->a, n, at) != 0 ||
-			    read_padded(w->target, c->target_len, c->b, n,
-					at) != 0)
-				return failed(c, err, errno, "cannot read back",
-					      w->hive_path);
-			if (memcmp(c->a, c->b, n) != 0)
-				goto differs;
-		}
-	return 0;
-differs:
+	same = memcmp(block, c->base, sizeof(block)) == 0 ? same_ranges(c) : 0;
+	if (same < 0)
+		return failed(c, err, errno, "cannot read back", w->hive_path);
+	if (same == 1)
+		return 0;
 	return dh_error_set(c->mem, err, DH_ERR_VERIFY,
 			    "%s does not read back as written: check the disk; its log %s holds the change (deskheap restore puts the backup back)",
 			    w->hive_path, w->logs[0].path);
