@@ -538,7 +538,6 @@ static int commit_in_place(struct dh_txn *t, struct dh_error **err)
 		.target_path = t->files[0].tmppath,
 		.format = t->o.log_format, .logs = logs, .n_logs = t->n - 1,
 	};
-
 	enum dh_inplace_state state;
 	int rc;
 
