@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <time.h>
 #include <unistd.h>
 #include <linux/fs.h>
@@ -35,6 +36,29 @@ struct maker {
 	char *ctmp;             /* ...under this temporary name, in d */
 	bool copy;              /* copies only, never links */
 };
+
+#define COMMIT_XATTR "user.deskheap.commit"
+#define IN_PLACE "in-place"
+
+void dh_backup_mark_in_place(const struct dh_backup_made *made)
+{
+	int fd = openat(made->dir->fd, made->names[0],
+			O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+
+	/* Without the mark, restore chooses as set does: nothing is lost. */
+	if (fd < 0)
+		return;
+	(void)fsetxattr(fd, COMMIT_XATTR, IN_PLACE, strlen(IN_PLACE), 0);
+	close(fd);
+}
+
+bool dh_backup_made_in_place(int fd)
+{
+	char v[sizeof(IN_PLACE)];
+	ssize_t n = fgetxattr(fd, COMMIT_XATTR, v, sizeof(v));
+
+	return n == (ssize_t)strlen(IN_PLACE) && memcmp(v, IN_PLACE, (size_t)n) == 0;
+}
 
 void dh_backup_note_leftover(struct dh_error **err, const char *file,
 			     int errnum)

@@ -58,6 +58,14 @@ int dh_backup_make(TALLOC_CTX *mem, int dirfd, const char *base,
 		   size_t n, bool copy, struct dh_backup_made **out,
 		   struct dh_error **err);
 
+/* Mark the set made as one an in-place commit made (an extended attribute
+ * on the hive's backup, user.deskheap.commit = "in-place", where the
+ * filesystem keeps them), so that restore writes it back the same way. */
+void dh_backup_mark_in_place(const struct dh_backup_made *made);
+
+/* Whether the backup open at fd is so marked. */
+bool dh_backup_made_in_place(int fd);
+
 /* Remove the set made (a later step failed, nothing was replaced): what
  * cannot be removed is named in (*err)'s message, when err holds one. */
 void dh_backup_remove(struct dh_backup_made *made, struct dh_error **err);

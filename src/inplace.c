@@ -39,7 +39,7 @@ struct commit {
 	uint8_t base[DH_REGF_BASE_BLOCK_SIZE]; /* the new base block, final */
 	uint32_t k;                /* the clean hive's sequence number */
 	struct saved_log *saved;
-	bool decided;
+	enum dh_inplace_state state;
 };
 
 /* ------------------------------------------------------------------ */
@@ -47,8 +47,11 @@ struct commit {
 
 static const char *outcome(struct commit *c)
 {
-	if (!c->decided)
+	if (c->state == DH_INPLACE_AS_WAS)
 		return DH_UNCHANGED;
+	if (c->state == DH_INPLACE_RECONCILED)
+		return talloc_asprintf(c->mem, "%s loads as it did: only the pending changes of its logs were written into it, as Windows does when it loads a dirty hive (with --ignore-logs: it was marked clean as it is), before this stopped; the original files are in the backup set, when one was made",
+				       c->w->hive_path);
 	return talloc_asprintf(c->mem, "the change is decided: %s is marked dirty and %s holds all of it, so Windows completes it when it next loads the hive, and so does the next deskheap run on it (deskheap recover %s)",
 			       c->w->hive_path, c->w->logs[0].path,
 			       c->w->hive_path);
@@ -212,24 +215,24 @@ static int diff(struct commit *c, int from, size_t from_len, int to,
 	return 0;
 }
 
+/* The piece of r from done on that one read or write moves: its length,
+ * and in *at its offset in the file. */
+static size_t piece(const struct dh_log_range *r, size_t done, size_t *at)
+{
+	*at = DH_REGF_BINS_START + r->offset + done;
+	return r->size - done < CHUNK ? r->size - done : CHUNK;
+}
+
 /* Every range of src copied to the same place in the hive. */
 static int copy_ranges(struct commit *c, int src)
 {
-	for (size_t i = 0; i < c->n_ranges; i++) {
-		const struct dh_log_range *r = &c->ranges[i];
-
-		for (size_t done = 0; done < r->size; done += CHUNK) {
-			size_t n = r->size - done < CHUNK ? r->size - done
-							  : CHUNK;
-			off_t at = (off_t)DH_REGF_BINS_START + r->offset +
-				   (off_t)done;
-
-			if (read_padded(src, c->target_len, c->a, n,
-					(size_t)at) != 0 ||
-			    put(c, 0, c->a, n, at) != 0)
+	for (size_t i = 0; i < c->n_ranges; i++)
+		for (size_t done = 0, at, n; done < c->ranges[i].size; done += n) {
+			n = piece(&c->ranges[i], done, &at);
+			if (read_padded(src, c->target_len, c->a, n, at) != 0 ||
+			    put(c, 0, c->a, n, (off_t)at) != 0)
 				return -1;
 		}
-	}
 	return 0;
 }
 
@@ -245,6 +248,7 @@ static int give_up_logs(struct commit *c, uint8_t *block,
 
 	c->k = a > b ? a : b;
 	set_seq(block, c->k, c->k);
+	c->state = DH_INPLACE_RECONCILED;
 	if (put(c, 0, block, DH_REGF_HEADER_SIZE, 0) != 0)
 		return failed(c, err, errno, "cannot write", c->w->hive_path);
 	return sync_file(c, 0, err);
@@ -258,8 +262,7 @@ static int reconcile(struct commit *c, struct dh_error **err)
 
 	if (read_block(w->hive, live) != 0 || fstat(w->hive, &st) != 0)
 		return failed(c, err, errno, "cannot read", w->hive_path);
-	if (dh_le32(live + DH_REGF_SEQ1) == dh_le32(live + DH_REGF_SEQ2) &&
-	    dh_regf_checksum(live) == dh_le32(live + DH_REGF_CHECKSUM_OFFSET)) {
+	if (dh_regf_block_clean(live)) {
 		c->k = dh_le32(live + DH_REGF_SEQ1);
 		return 0;
 	}
@@ -277,6 +280,7 @@ static int reconcile(struct commit *c, struct dh_error **err)
 		 c->target_len, err) != 0)
 		return -1;
 	/* Still dirty: its logs would set this length and these pages. */
+	c->state = DH_INPLACE_RECONCILED;
 	if ((st.st_size != (off_t)c->target_len &&
 	     cut(c, 0, c->target_len) != 0) ||
 	    copy_ranges(c, w->reconciled) != 0)
@@ -394,7 +398,10 @@ static int mark_dirty(struct commit *c, struct dh_error **err)
 
 	memcpy(marker, c->base, sizeof(marker));
 	set_seq(marker, c->k + 1, c->k);
-	if (dh_interrupt_stop(c->mem, err, c->w->hive_path,
+	/* The last safe point, unless step B has written into the hive:
+	 * then it goes on, as past the point of no return. */
+	if (c->state == DH_INPLACE_AS_WAS &&
+	    dh_interrupt_stop(c->mem, err, c->w->hive_path,
 			      "before the hive was written") != 0) {
 		undo_logs(c, err);
 		return -1;
@@ -406,8 +413,24 @@ static int mark_dirty(struct commit *c, struct dh_error **err)
 		return -1;
 	}
 	/* From here on a crash loads the new hive: the log completes it. */
-	c->decided = true;
+	c->state = DH_INPLACE_DECIDED;
 	return sync_file(c, 0, err);
+}
+
+/* Whether every written range of the hive reads as the target's: 1, 0,
+ * or -1 with errno set. */
+static int same_ranges(struct commit *c)
+{
+	for (size_t i = 0; i < c->n_ranges; i++)
+		for (size_t done = 0, at, n; done < c->ranges[i].size; done += n) {
+			n = piece(&c->ranges[i], done, &at);
+			if (read_padded(c->w->hive, c->target_len, c->a, n, at) != 0 ||
+			    read_padded(c->w->target, c->target_len, c->b, n, at) != 0)
+				return -1;
+			if (memcmp(c->a, c->b, n) != 0)
+				return 0;
+		}
+	return 1;
 }
 
 /* Every written range, and the base block, read back from the disk. */
@@ -415,30 +438,16 @@ static int read_back(struct commit *c, struct dh_error **err)
 {
 	const struct dh_inplace *w = c->w;
 	uint8_t block[DH_REGF_BASE_BLOCK_SIZE];
-	int fd = w->hive;
+	int same;
 
-	posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
-	if (read_block(fd, block) != 0)
+	posix_fadvise(w->hive, 0, 0, POSIX_FADV_DONTNEED);
+	if (read_block(w->hive, block) != 0)
 		return failed(c, err, errno, "cannot read back", w->hive_path);
-	if (memcmp(block, c->base, sizeof(block)) != 0)
-		goto differs;
-	for (size_t i = 0; i < c->n_ranges; i++)
-		for (size_t done = 0; done < c->ranges[i].size; done += CHUNK) {
-			size_t n = c->ranges[i].size - done;
-			size_t at = DH_REGF_BINS_START + c->ranges[i].offset +
-				    done;
-
-			n = n < CHUNK ? n : CHUNK;
-			if (read_padded(fd, c->target_len, c->a, n, at) != 0 ||
-			    read_padded(w->target, c->target_len, c->b, n,
-					at) != 0)
-				return failed(c, err, errno, "cannot read back",
-					      w->hive_path);
-			if (memcmp(c->a, c->b, n) != 0)
-				goto differs;
-		}
-	return 0;
-differs:
+	same = memcmp(block, c->base, sizeof(block)) == 0 ? same_ranges(c) : 0;
+	if (same < 0)
+		return failed(c, err, errno, "cannot read back", w->hive_path);
+	if (same == 1)
+		return 0;
 	return dh_error_set(c->mem, err, DH_ERR_VERIFY,
 			    "%s does not read back as written: check the disk; its log %s holds the change (deskheap restore puts the backup back)",
 			    w->hive_path, w->logs[0].path);
@@ -494,14 +503,14 @@ static int commit(struct commit *c, struct dh_error **err)
 }
 
 int dh_inplace_commit(TALLOC_CTX *mem, const struct dh_inplace *w,
-		      bool *decided, struct dh_error **err)
+		      enum dh_inplace_state *state, struct dh_error **err)
 {
 	struct commit c = { .mem = mem, .w = w };
 	int rc;
 
 	c.tmp = talloc_new(mem);
 	rc = c.tmp != NULL ? commit(&c, err) : dh_error_nomem(mem, err);
-	*decided = c.decided;
+	*state = c.state;
 	talloc_free(c.tmp);
 	return rc;
 }

@@ -77,15 +77,25 @@ struct dh_inplace {
 	struct dh_io_record *record; /* NULL, or each write is added to it */
 };
 
+/* Where a commit got to (also when it failed). */
+enum dh_inplace_state {
+	DH_INPLACE_AS_WAS,      /* every file holds what it held */
+	DH_INPLACE_RECONCILED,  /* a dirty hive's step B wrote into it: it
+				 * loads as before, but its bytes changed */
+	DH_INPLACE_DECIDED,     /* past step 2: the log completes the change */
+};
+
 /*
  * Steps B to 4 above. Failpoints "write" (each write) and "fsync" (each
- * sync); a signal stops it at the safe points before steps 1 and 2. On a
- * failure before step 2, every file holds what it held (the message says
- * the hive was not changed) and *decided is false. From step 2 on, *decided
- * is true and the message of a failure says that the change completes
- * from the log when the hive is next loaded. Allocations are on mem.
+ * sync); a signal stops it at the safe points before step B and (when B
+ * wrote nothing) before step 2. *state
+ * says where it got to. A failure's message says what the files hold:
+ * as it was, "the hive was not changed"; reconciled, that the hive loads
+ * as it did with its logs' changes written into it; decided, that the
+ * change completes from the log when the hive is next loaded. Allocations
+ * are on mem.
  */
 int dh_inplace_commit(TALLOC_CTX *mem, const struct dh_inplace *w,
-		      bool *decided, struct dh_error **err);
+		      enum dh_inplace_state *state, struct dh_error **err);
 
 #endif

@@ -18,8 +18,7 @@ static bool base_block_valid(const uint8_t *b, size_t len)
 {
 	return len >= DH_REGF_HEADER_SIZE &&
 	       memcmp(b + DH_REGF_SIGNATURE, "regf", 4) == 0 &&
-	       dh_le32(b + DH_REGF_CHECKSUM_OFFSET) == dh_regf_checksum(b) &&
-	       dh_le32(b + DH_REGF_SEQ1) == dh_le32(b + DH_REGF_SEQ2);
+	       dh_regf_block_clean(b);
 }
 
 /* ---- new format: HvLE entries ---- */

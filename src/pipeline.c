@@ -90,10 +90,7 @@ static int no_log(struct run *run, enum dh_log_format f, struct dh_error **err)
 			    DH_UNCHANGED);
 }
 
-/* In place: the log format, and the log that takes the record, made
- * run->logs[0]. Both are known before anything is staged. Without any
- * log, that is said first: the format would not help. */
-static int choose_log(struct run *run, struct dh_error **err)
+int dh_run_choose_log(struct run *run, struct dh_error **err)
 {
 	const char *path = run->target->path;
 	struct dh_logformat_choice c = { asked_format(run->opts->log_format),
@@ -101,7 +98,8 @@ static int choose_log(struct run *run, struct dh_error **err)
 	struct dh_log_file first;
 	int i;
 
-	if (dh_target_logs(run->mem, run->target, &run->logs, &run->n_logs,
+	if (run->logs == NULL &&
+	    dh_target_logs(run->mem, run->target, &run->logs, &run->n_logs,
 			   err) != 0)
 		return -1;
 	if (run->n_logs == 0)
@@ -153,7 +151,7 @@ static int choose_commit(struct run *run, struct dh_error **err)
 						     "asked for with --commit %s",
 						     dh_commit_name(asked));
 	}
-	return run->commit == DH_COMMIT_IN_PLACE ? choose_log(run, err) : 0;
+	return run->commit == DH_COMMIT_IN_PLACE ? dh_run_choose_log(run, err) : 0;
 }
 
 /* Writers lock the hive (restore included), completing first what an
@@ -276,8 +274,12 @@ static int read_dirty(struct run *run, struct dh_error **err)
 	if (dh_run_writes(run->opts) && run->commit != DH_COMMIT_IN_PLACE)
 		return begin_txn(run, err) == 0 ? replay_logs(run, err) : -1;
 	if (dh_hive_memfd(run->mem, run->fd, run->report->hive, &memfd,
-			  err) != 0)
+			  err) != 0) {
+		if (dh_run_writes(run->opts) && (*err)->message != NULL)
+			(*err)->message = talloc_asprintf_append(
+				(*err)->message, "; %s", DH_UNCHANGED);
 		return -1;
+	}
 	run->source = *memfd;
 	if (replay_logs(run, err) == 0) {
 		if (dh_run_writes(run->opts))

@@ -59,6 +59,12 @@ bool dh_run_writes(const struct dh_options *opts);
 /* run->logs as a replay takes them (on run->mem; NULL: out of memory). */
 struct dh_log_input *dh_run_log_inputs(struct run *run);
 
+/* In place: the log format, and the log that takes the record, made
+ * run->logs[0] (the logs read when they are not yet). Both are known
+ * before anything is staged. Without any log, that is said first: the
+ * format would not help. */
+int dh_run_choose_log(struct run *run, struct dh_error **err);
+
 /* The transaction options of run's command (commit, backups). */
 struct dh_txn_options dh_run_txn_options(const struct run *run);
 

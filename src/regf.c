@@ -59,6 +59,12 @@ char *dh_regf_dirty_reason(TALLOC_CTX *mem, const struct dh_regf_header *h)
 	return NULL;
 }
 
+bool dh_regf_block_clean(const uint8_t *block)
+{
+	return dh_le32(block + DH_REGF_CHECKSUM_OFFSET) == dh_regf_checksum(block) &&
+	       dh_le32(block + DH_REGF_SEQ1) == dh_le32(block + DH_REGF_SEQ2);
+}
+
 void dh_regf_mark_written(uint8_t *block)
 {
 	uint32_t a = dh_le32(block + DH_REGF_SEQ1);

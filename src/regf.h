@@ -5,6 +5,7 @@
 #ifndef DH_REGF_H
 #define DH_REGF_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -39,6 +40,11 @@ int dh_regf_parse(TALLOC_CTX *mem, const uint8_t *buf, size_t len,
 /* Why the hive is dirty ("checksum ..." or "sequence numbers ..."), as a
  * message on mem, or NULL when it is clean. */
 char *dh_regf_dirty_reason(TALLOC_CTX *mem, const struct dh_regf_header *h);
+
+/* Whether the base block at block (at least 512 bytes) is clean: its
+ * checksum right and its two sequence numbers equal, so that Windows loads
+ * the file without its logs (a log's base block is valid so). */
+bool dh_regf_block_clean(const uint8_t *block);
 
 /* Mark a base block as written anew, as hivex and Windows do: both
  * sequence numbers one past the larger, checksum recomputed. The block is

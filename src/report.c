@@ -1,12 +1,11 @@
 #include "config.h"
 
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
-#include <stdio.h>
 #include <string.h>
 
 #include "deskheap.h"
+#include "strbuf.h"
 
 const char *dh_status_name(enum dh_status status)
 {
@@ -45,154 +44,6 @@ uint32_t dh_values_effective_non_interactive(const struct dh_values *v)
 	return v->non_interactive != 0 ? v->non_interactive : v->interactive;
 }
 
-/*
- * A string builder on talloc. Once an allocation fails, s is NULL and every
- * later append does nothing, so callers build a whole report without
- * checking each step and look at the result once.
- */
-struct sb {
-	char *s;
-};
-
-static void sb_drop(struct sb *b, char *n)
-{
-	/* talloc's append functions leave the old buffer alive on failure */
-	if (n == NULL)
-		talloc_free(b->s);
-	b->s = n;
-}
-
-static void sb_printf(struct sb *b, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static void sb_printf(struct sb *b, const char *fmt, ...)
-{
-	va_list ap;
-	char *n;
-
-	if (b->s == NULL)
-		return;
-	va_start(ap, fmt);
-	n = talloc_vasprintf_append_buffer(b->s, fmt, ap);
-	va_end(ap);
-	sb_drop(b, n);
-}
-
-static void sb_putn(struct sb *b, const char *s, size_t len)
-{
-	if (b->s == NULL || len == 0)
-		return;
-	sb_drop(b, talloc_strndup_append_buffer(b->s, s, len));
-}
-
-static void sb_puts(struct sb *b, const char *s)
-{
-	sb_putn(b, s, strlen(s));
-}
-
-/*
- * Length of the well-formed UTF-8 sequence at s (n bytes available) and its
- * code point in *cp; 0 when s does not start one (stray continuation byte,
- * overlong form, surrogate, beyond U+10FFFF, truncated). File and key names
- * from a mounted image are arbitrary bytes, and neither JSON nor a terminal
- * should receive them raw.
- */
-static size_t utf8_seq(const unsigned char *s, size_t n, uint32_t *cp)
-{
-	uint32_t c, min;
-	size_t len, i;
-
-	if (s[0] < 0x80) {
-		*cp = s[0];
-		return 1;
-	}
-	if ((s[0] & 0xe0) == 0xc0) {
-		len = 2, c = s[0] & 0x1f, min = 0x80;
-	} else if ((s[0] & 0xf0) == 0xe0) {
-		len = 3, c = s[0] & 0x0f, min = 0x800;
-	} else if ((s[0] & 0xf8) == 0xf0) {
-		len = 4, c = s[0] & 0x07, min = 0x10000;
-	} else {
-		return 0;
-	}
-	if (n < len)
-		return 0;
-	for (i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		c = c << 6 | (s[i] & 0x3f);
-	}
-	if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
-		return 0;
-	*cp = c;
-	return len;
-}
-
-/* How a character that cannot go out as it is gets written. */
-enum esc_style {
-	ESC_JSON,	/* JSON string body: \" \\ \u00XX; U+FFFD for bytes
-			 * that are not UTF-8 */
-	ESC_TEXT,	/* terminal: controls as \xNN so that names cannot move
-			 * the cursor or inject escape sequences */
-};
-
-/*
- * Write into out (at least 8 bytes) the escape for the sequence at s: len
- * bytes (0 when not valid UTF-8) with code point cp. Returns false when the
- * sequence may go out as it is.
- */
-static bool escape_one(char *out, enum esc_style style,
-		       const unsigned char *s, size_t len, uint32_t cp)
-{
-	if (style == ESC_JSON) {
-		if (len == 0)
-			strcpy(out, "\\ufffd");
-		else if (cp == '"' || cp == '\\')
-			sprintf(out, "\\%c", (int)cp);
-		else if (cp < 0x20 || cp == 0x7f)
-			sprintf(out, "\\u%04x", (unsigned)cp);
-		else
-			return false;
-		return true;
-	}
-	if (len == 0 || cp < 0x20 || cp == 0x7f)
-		sprintf(out, "\\x%02x", (unsigned)s[0]);
-	else if (cp >= 0x80 && cp <= 0x9f)	/* C1 controls, e.g. CSI */
-		sprintf(out, "\\u%04x", (unsigned)cp);
-	else
-		return false;
-	return true;
-}
-
-/* Append str escaped; runs of plain characters go out in one piece. */
-static void sb_escaped(struct sb *b, const char *str, enum esc_style style)
-{
-	const unsigned char *s = (const unsigned char *)str;
-	const unsigned char *run = s;
-	size_t n = strlen(str), len;
-	uint32_t cp = 0;
-	char esc[8];
-
-	while (n > 0) {
-		len = utf8_seq(s, n, &cp);
-		if (escape_one(esc, style, s, len, cp)) {
-			sb_putn(b, (const char *)run, (size_t)(s - run));
-			sb_puts(b, esc);
-			/* after a bad byte, resynchronise on the next */
-			if (len == 0)
-				len = 1;
-			run = s + len;
-		}
-		s += len;
-		n -= len;
-	}
-	sb_putn(b, (const char *)run, (size_t)(s - run));
-}
-
-static void sb_text(struct sb *b, const char *str)
-{
-	sb_escaped(b, str, ESC_TEXT);
-}
 
 /* ---- text ---- */
 
@@ -236,22 +87,22 @@ static const char *status_phrase(const struct dh_report *r)
 	}
 }
 
-static void text_header(struct sb *b, const struct dh_report *r)
+static void text_header(struct dh_sb *b, const struct dh_report *r)
 {
-	sb_text(b, report_name(r));
-	sb_printf(b, ": %s (", status_phrase(r));
+	dh_sb_text(b, report_name(r));
+	dh_sb_printf(b, ": %s (", status_phrase(r));
 	if (!r->dirty)
-		sb_puts(b, "hive clean");
+		dh_sb_puts(b, "hive clean");
 	else if (r->log_entries_applied == 0)
-		sb_puts(b, "hive dirty");
+		dh_sb_puts(b, "hive dirty");
 	else
-		sb_printf(b, "hive dirty, %u log %s applied",
+		dh_sb_printf(b, "hive dirty, %u log %s applied",
 			  r->log_entries_applied,
 			  r->log_entries_applied == 1 ? "entry" : "entries");
-	sb_puts(b, ")\n");
+	dh_sb_puts(b, ")\n");
 }
 
-static void text_roles(struct sb *b, unsigned roles)
+static void text_roles(struct dh_sb *b, unsigned roles)
 {
 	static const struct {
 		unsigned bit;
@@ -267,82 +118,82 @@ static void text_roles(struct sb *b, unsigned roles)
 
 	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		if (roles & names[i].bit) {
-			sb_printf(b, "%s%s", sep, names[i].name);
+			dh_sb_printf(b, "%s%s", sep, names[i].name);
 			sep = ", ";
 		}
 	}
 	if (roles & (DH_ROLE_CURRENT | DH_ROLE_DEFAULT |
 		     DH_ROLE_LASTKNOWNGOOD | DH_ROLE_FAILED))
-		sb_puts(b, "]");
+		dh_sb_puts(b, "]");
 }
 
-static void text_token(struct sb *b, const char *token)
+static void text_token(struct dh_sb *b, const char *token)
 {
 	if (token != NULL)
-		sb_text(b, token);
+		dh_sb_text(b, token);
 	else
-		sb_puts(b, "(no SharedSection token)");
+		dh_sb_puts(b, "(no SharedSection token)");
 }
 
 /* show: why a control set cannot be read; the failure line above already
  * says it when it is the same error, and it is not said twice. */
-static void text_cs_error(struct sb *b, const struct dh_report *r,
+static void text_cs_error(struct dh_sb *b, const struct dh_report *r,
 			  const struct dh_error *e)
 {
 	const char *msg = e->message != NULL ? e->message : "unknown error";
 
 	if (r->error != NULL && r->error->message != NULL &&
 	    strcmp(r->error->message, msg) == 0) {
-		sb_puts(b, "cannot be read (the error above)\n");
+		dh_sb_puts(b, "cannot be read (the error above)\n");
 		return;
 	}
-	sb_puts(b, "cannot be read: ");
-	sb_text(b, msg);
-	sb_puts(b, "\n");
+	dh_sb_puts(b, "cannot be read: ");
+	dh_sb_text(b, msg);
+	dh_sb_puts(b, "\n");
 }
 
 /* "ControlSet001 [current, default]: before[ -> after]" */
-static void text_cs_line(struct sb *b, const struct dh_report *r,
+static void text_cs_line(struct dh_sb *b, const struct dh_report *r,
 			 const struct dh_controlset_report *cs)
 {
-	sb_puts(b, "  ");
-	sb_text(b, cs->name != NULL ? cs->name : "(unnamed control set)");
+	dh_sb_puts(b, "  ");
+	dh_sb_text(b, cs->name != NULL ? cs->name : "(unnamed control set)");
 	text_roles(b, cs->roles);
-	sb_puts(b, ": ");
+	dh_sb_puts(b, ": ");
 	if (cs->error != NULL) {
 		text_cs_error(b, r, cs->error);
 		return;
 	}
 	text_token(b, cs->before);
 	if (cs->changed) {
-		sb_puts(b, " -> ");
+		dh_sb_puts(b, " -> ");
 		text_token(b, cs->after);
 	} else if (r->status == DH_STATUS_CHANGED ||
 		   r->status == DH_STATUS_WOULD_CHANGE) {
 		/* others in the same hive changed: say why this one did not */
-		sb_puts(b, r->command == DH_CMD_CHECK ? " (matches)"
+		dh_sb_puts(b, r->command == DH_CMD_CHECK ? " (matches)"
 						       : " (already as asked)");
 	}
-	sb_puts(b, "\n");
+	dh_sb_puts(b, "\n");
 }
 
-static void text_kb(struct sb *b, const char *what, uint32_t kb)
+static void text_kb(struct dh_sb *b, const char *what, uint32_t kb)
 {
 	if (kb != 0)
-		sb_printf(b, "%s %u KB", what, (unsigned)kb);
+		dh_sb_printf(b, "%s %u KB", what, (unsigned)kb);
 	else
-		sb_printf(b, "%s absent", what);
+		dh_sb_printf(b, "%s absent", what);
 }
 
 /* " (was N KB)" after a size the command changed (or would change). */
-static void text_was(struct sb *b, const char *was, uint32_t before,
+static void text_was(struct dh_sb *b, const char *was, uint32_t before,
 		     uint32_t after)
 {
 	if (before == after)
 		return;
-	sb_puts(b, " (");
+	dh_sb_puts(b, " (");
 	text_kb(b, was, before);
-	sb_puts(b, ")");
+	dh_sb_puts(b, ")");
 }
 
 /*
@@ -351,7 +202,7 @@ static void text_was(struct sb *b, const char *was, uint32_t before,
  * absent, which is exactly the trap this tool exists to fix, so say so.
  * was_v is NULL when there is nothing to compare with.
  */
-static void text_non_interactive(struct sb *b, const struct dh_values *now,
+static void text_non_interactive(struct dh_sb *b, const struct dh_values *now,
 				 const struct dh_values *was_v, bool pending)
 {
 	uint32_t eff = dh_values_effective_non_interactive(now);
@@ -367,26 +218,26 @@ static void text_non_interactive(struct sb *b, const struct dh_values *now,
 	text_kb(b, ", non-interactive", eff);
 	if (!absent && !show_was)
 		return;
-	sb_puts(b, " (");
+	dh_sb_puts(b, " (");
 	if (absent)
-		sb_puts(b, "third number absent: the interactive size applies");
+		dh_sb_puts(b, "third number absent: the interactive size applies");
 	if (show_was) {
 		if (absent)
-			sb_puts(b, "; ");
+			dh_sb_puts(b, "; ");
 		text_kb(b, pending ? "now" : "was", was_eff);
 		if (was_absent && !absent)
-			sb_printf(b, ": third number absent, the "
+			dh_sb_printf(b, ": third number absent, the "
 				  "interactive size %s",
 				  pending ? "applies" : "applied");
 	}
-	sb_puts(b, ")");
+	dh_sb_puts(b, ")");
 }
 
 /*
  * The effective sizes: as they are (show, unchanged) or, for a set that
  * changed or would change, as they will be, with what they were.
  */
-static void text_sizes(struct sb *b, const struct dh_report *r,
+static void text_sizes(struct dh_sb *b, const struct dh_report *r,
 		       const struct dh_controlset_report *cs)
 {
 	bool pending = r->status == DH_STATUS_WOULD_CHANGE;
@@ -398,7 +249,7 @@ static void text_sizes(struct sb *b, const struct dh_report *r,
 
 	if ((cs->changed ? cs->after : cs->before) == NULL)
 		return;
-	sb_puts(b, "    ");
+	dh_sb_puts(b, "    ");
 	text_kb(b, "shared", now->shared);
 	if (before != NULL)
 		text_was(b, was, before->shared, now->shared);
@@ -406,62 +257,62 @@ static void text_sizes(struct sb *b, const struct dh_report *r,
 	if (before != NULL)
 		text_was(b, was, before->interactive, now->interactive);
 	text_non_interactive(b, now, before, pending);
-	sb_puts(b, "\n");
+	dh_sb_puts(b, "\n");
 }
 
 /* How the hive was written, and why: said when it was in place or asked
  * for (a replace by default goes without saying). */
-static void text_commit(struct sb *b, const struct dh_report *r)
+static void text_commit(struct dh_sb *b, const struct dh_report *r)
 {
 	if (r->commit == DH_COMMIT_AUTO ||
 	    (r->commit == DH_COMMIT_REPLACE && r->commit_reason == NULL))
 		return;
-	sb_printf(b, "  commit: %s", dh_commit_name(r->commit));
+	dh_sb_printf(b, "  commit: %s", dh_commit_name(r->commit));
 	if (r->log_written != NULL) {
-		sb_printf(b, " (log ");
-		sb_text(b, r->log_written);
-		sb_printf(b, ", %s format)", dh_logfmt_name(r->log_format));
+		dh_sb_printf(b, " (log ");
+		dh_sb_text(b, r->log_written);
+		dh_sb_printf(b, ", %s format)", dh_logfmt_name(r->log_format));
 	}
 	if (r->commit_reason != NULL) {
-		sb_puts(b, ": ");
-		sb_text(b, r->commit_reason);
+		dh_sb_puts(b, ": ");
+		dh_sb_text(b, r->commit_reason);
 	}
-	sb_puts(b, "\n");
+	dh_sb_puts(b, "\n");
 }
 
 /* Backup, warnings and a stray error: lines every non-quiet form ends with. */
-static void text_trailer(struct sb *b, const struct dh_report *r)
+static void text_trailer(struct dh_sb *b, const struct dh_report *r)
 {
 	size_t i;
 
 	if (r->restored_from != NULL) {
-		sb_puts(b, "  restored from: ");
-		sb_text(b, r->restored_from);
-		sb_puts(b, "\n");
+		dh_sb_puts(b, "  restored from: ");
+		dh_sb_text(b, r->restored_from);
+		dh_sb_puts(b, "\n");
 	}
 	text_commit(b, r);
 	if (r->backup != NULL) {
-		sb_puts(b, "  backup: ");
-		sb_text(b, r->backup);
-		sb_puts(b, "\n");
+		dh_sb_puts(b, "  backup: ");
+		dh_sb_text(b, r->backup);
+		dh_sb_puts(b, "\n");
 	}
 	for (i = 0; r->backup_logs != NULL && i < r->n_backup_logs; i++) {
 		if (r->backup_logs[i] == NULL)
 			continue;
-		sb_puts(b, "  backup: ");
-		sb_text(b, r->backup_logs[i]);
-		sb_puts(b, "\n");
+		dh_sb_puts(b, "  backup: ");
+		dh_sb_text(b, r->backup_logs[i]);
+		dh_sb_puts(b, "\n");
 	}
 	for (i = 0; r->warnings != NULL && i < r->n_warnings; i++) {
 		if (r->warnings[i] == NULL)
 			continue;
-		sb_puts(b, "  warning: ");
-		sb_text(b, r->warnings[i]);
-		sb_puts(b, "\n");
+		dh_sb_puts(b, "  warning: ");
+		dh_sb_text(b, r->warnings[i]);
+		dh_sb_puts(b, "\n");
 	}
 }
 
-static void text_control_sets(struct sb *b, const struct dh_report *r)
+static void text_control_sets(struct dh_sb *b, const struct dh_report *r)
 {
 	for (size_t i = 0; r->control_sets != NULL && i < r->n_control_sets; i++) {
 		text_cs_line(b, r, &r->control_sets[i]);
@@ -476,23 +327,23 @@ static const char *error_message(const struct dh_report *r)
 	return "unknown error";
 }
 
-static void text_failed(struct sb *b, const struct dh_report *r,
+static void text_failed(struct dh_sb *b, const struct dh_report *r,
 			int verbosity)
 {
-	sb_text(b, failed_name(r));
-	sb_puts(b, ": failed: ");
-	sb_text(b, error_message(r));
-	sb_puts(b, "\n");
+	dh_sb_text(b, failed_name(r));
+	dh_sb_puts(b, ": failed: ");
+	dh_sb_text(b, error_message(r));
+	dh_sb_puts(b, "\n");
 	if (verbosity < 0)
 		return;
 	if (verbosity > 0) {
-		sb_printf(b, "  error code: %s\n",
+		dh_sb_printf(b, "  error code: %s\n",
 			  dh_errcode_name(r->error != NULL ? r->error->code
 							   : DH_OK));
 		if (r->hive != NULL && differs(r->hive, r->target)) {
-			sb_puts(b, "  hive: ");
-			sb_text(b, r->hive);
-			sb_puts(b, "\n");
+			dh_sb_puts(b, "  hive: ");
+			dh_sb_text(b, r->hive);
+			dh_sb_puts(b, "\n");
 		}
 	}
 	/* show: the control sets it could read, and the one it could not */
@@ -500,25 +351,25 @@ static void text_failed(struct sb *b, const struct dh_report *r,
 	text_trailer(b, r);
 }
 
-static void text_quiet(struct sb *b, const struct dh_report *r)
+static void text_quiet(struct dh_sb *b, const struct dh_report *r)
 {
-	sb_text(b, report_name(r));
-	sb_printf(b, ": %s\n", dh_status_name(r->status));
+	dh_sb_text(b, report_name(r));
+	dh_sb_printf(b, ": %s\n", dh_status_name(r->status));
 }
 
 /* Why the hive is dirty, and which logs a replay took its changes from. */
-static void text_dirty(struct sb *b, const struct dh_report *r)
+static void text_dirty(struct dh_sb *b, const struct dh_report *r)
 {
 	const char *sep;
 
 	if (r->dirty_reason != NULL) {
-		sb_puts(b, "  dirty: ");
-		sb_text(b, r->dirty_reason);
-		sb_puts(b, "\n");
+		dh_sb_puts(b, "  dirty: ");
+		dh_sb_text(b, r->dirty_reason);
+		dh_sb_puts(b, "\n");
 	}
 	if (r->log_entries_applied == 0)
 		return;
-	sb_printf(b, "  logs replayed: %u %s, %u %s",
+	dh_sb_printf(b, "  logs replayed: %u %s, %u %s",
 		  r->log_entries_applied,
 		  r->log_entries_applied == 1 ? "entry" : "entries",
 		  r->log_pages_applied,
@@ -529,38 +380,38 @@ static void text_dirty(struct sb *b, const struct dh_report *r)
 		 * for warnings, rather than passed to strlen */
 		if (r->logs_applied[i] == NULL)
 			continue;
-		sb_puts(b, sep);
-		sb_text(b, r->logs_applied[i]);
+		dh_sb_puts(b, sep);
+		dh_sb_text(b, r->logs_applied[i]);
 		sep = ", ";
 	}
-	sb_puts(b, "\n");
+	dh_sb_puts(b, "\n");
 }
 
-static void text_full(struct sb *b, const struct dh_report *r, int verbosity)
+static void text_full(struct dh_sb *b, const struct dh_report *r, int verbosity)
 {
 	text_header(b, r);
 	text_dirty(b, r);
 	if (verbosity > 0 && differs(r->target, r->hive)) {
-		sb_puts(b, "  target: ");
-		sb_text(b, r->target);
-		sb_puts(b, "\n");
+		dh_sb_puts(b, "  target: ");
+		dh_sb_text(b, r->target);
+		dh_sb_puts(b, "\n");
 	}
 	text_control_sets(b, r);
 	text_trailer(b, r);
 	if (r->error != NULL) {
 		/* not failed, yet an error was recorded: do not hide it */
-		sb_puts(b, "  error: ");
-		sb_text(b, error_message(r));
+		dh_sb_puts(b, "  error: ");
+		dh_sb_text(b, error_message(r));
 		if (verbosity > 0)
-			sb_printf(b, " (%s)", dh_errcode_name(r->error->code));
-		sb_puts(b, "\n");
+			dh_sb_printf(b, " (%s)", dh_errcode_name(r->error->code));
+		dh_sb_puts(b, "\n");
 	}
 }
 
 char *dh_report_text(TALLOC_CTX *mem, const struct dh_report *r,
 		     int verbosity)
 {
-	struct sb b;
+	struct dh_sb b;
 
 	if (r == NULL)
 		return NULL;
@@ -577,192 +428,192 @@ char *dh_report_text(TALLOC_CTX *mem, const struct dh_report *r,
 /* ---- JSON ---- */
 
 /* A JSON string, or null for NULL. */
-static void json_str(struct sb *b, const char *str)
+static void json_str(struct dh_sb *b, const char *str)
 {
 	if (str == NULL) {
-		sb_puts(b, "null");
+		dh_sb_puts(b, "null");
 		return;
 	}
-	sb_puts(b, "\"");
-	sb_escaped(b, str, ESC_JSON);
-	sb_puts(b, "\"");
+	dh_sb_puts(b, "\"");
+	dh_sb_escaped(b, str, DH_ESC_JSON);
+	dh_sb_puts(b, "\"");
 }
 
 /* "key": then a string or null. */
-static void json_key_str(struct sb *b, const char *key, const char *str)
+static void json_key_str(struct dh_sb *b, const char *key, const char *str)
 {
-	sb_printf(b, "\"%s\":", key);
+	dh_sb_printf(b, "\"%s\":", key);
 	json_str(b, str);
 }
 
 /* A size: 0 means absent (or not known), which JSON says as null. */
-static void json_key_kb(struct sb *b, const char *key, uint32_t kb)
+static void json_key_kb(struct dh_sb *b, const char *key, uint32_t kb)
 {
 	if (kb != 0)
-		sb_printf(b, "\"%s\":%u", key, (unsigned)kb);
+		dh_sb_printf(b, "\"%s\":%u", key, (unsigned)kb);
 	else
-		sb_printf(b, "\"%s\":null", key);
+		dh_sb_printf(b, "\"%s\":null", key);
 }
 
-static void json_sizes(struct sb *b, const char *key,
+static void json_sizes(struct dh_sb *b, const char *key,
 		       const struct dh_values *v)
 {
-	sb_printf(b, "\"%s\":{", key);
+	dh_sb_printf(b, "\"%s\":{", key);
 	json_key_kb(b, "shared", v->shared);
-	sb_puts(b, ",");
+	dh_sb_puts(b, ",");
 	json_key_kb(b, "interactive", v->interactive);
-	sb_puts(b, ",");
+	dh_sb_puts(b, ",");
 	json_key_kb(b, "non_interactive", v->non_interactive);
-	sb_puts(b, ",");
+	dh_sb_puts(b, ",");
 	json_key_kb(b, "non_interactive_effective",
 		    dh_values_effective_non_interactive(v));
-	sb_puts(b, "}");
+	dh_sb_puts(b, "}");
 }
 
-static void json_roles(struct sb *b, unsigned roles)
+static void json_roles(struct dh_sb *b, unsigned roles)
 {
 	const char *sep = "";
 
-	sb_puts(b, "\"roles\":[");
+	dh_sb_puts(b, "\"roles\":[");
 	if (roles & DH_ROLE_CURRENT)
-		sb_printf(b, "%s\"current\"", sep), sep = ",";
+		dh_sb_printf(b, "%s\"current\"", sep), sep = ",";
 	if (roles & DH_ROLE_DEFAULT)
-		sb_printf(b, "%s\"default\"", sep), sep = ",";
+		dh_sb_printf(b, "%s\"default\"", sep), sep = ",";
 	if (roles & DH_ROLE_LASTKNOWNGOOD)
-		sb_printf(b, "%s\"last-known-good\"", sep), sep = ",";
+		dh_sb_printf(b, "%s\"last-known-good\"", sep), sep = ",";
 	if (roles & DH_ROLE_FAILED)
-		sb_printf(b, "%s\"failed\"", sep);
-	sb_puts(b, "]");
+		dh_sb_printf(b, "%s\"failed\"", sep);
+	dh_sb_puts(b, "]");
 }
 
 /* "commit" (null when nothing is written), its reason, and for in place
  * the log format and the log written. */
-static void json_commit(struct sb *b, const struct dh_report *r)
+static void json_commit(struct dh_sb *b, const struct dh_report *r)
 {
 	bool in_place = r->commit == DH_COMMIT_IN_PLACE;
 
 	json_key_str(b, "commit", r->commit == DH_COMMIT_AUTO ? NULL :
 				  dh_commit_name(r->commit));
-	sb_puts(b, ",");
+	dh_sb_puts(b, ",");
 	json_key_str(b, "commit_reason", r->commit_reason);
-	sb_puts(b, ",");
+	dh_sb_puts(b, ",");
 	json_key_str(b, "log_format", in_place && r->log_format != DH_LOGFMT_AUTO ?
 				      dh_logfmt_name(r->log_format) : NULL);
-	sb_puts(b, ",");
+	dh_sb_puts(b, ",");
 	json_key_str(b, "log_written", r->log_written);
 }
 
 /* "image": where in a disk image the hive was, or null. */
-static void json_image(struct sb *b, const struct dh_image_report *i)
+static void json_image(struct dh_sb *b, const struct dh_image_report *i)
 {
 	if (i == NULL) {
-		sb_puts(b, "\"image\":null");
+		dh_sb_puts(b, "\"image\":null");
 		return;
 	}
-	sb_puts(b, "\"image\":{");
+	dh_sb_puts(b, "\"image\":{");
 	json_key_str(b, "path", i->path);
-	sb_puts(b, ",");
+	dh_sb_puts(b, ",");
 	json_key_str(b, "format", i->format);
-	sb_puts(b, ",");
+	dh_sb_puts(b, ",");
 	json_key_str(b, "partition", i->partition);
-	sb_puts(b, ",");
+	dh_sb_puts(b, ",");
 	json_key_str(b, "system_root", i->system_root);
-	sb_puts(b, "}");
+	dh_sb_puts(b, "}");
 }
 
-static void json_error(struct sb *b, const struct dh_error *e)
+static void json_error(struct dh_sb *b, const struct dh_error *e)
 {
 	if (e == NULL) {
-		sb_puts(b, "\"error\":null");
+		dh_sb_puts(b, "\"error\":null");
 		return;
 	}
-	sb_puts(b, "\"error\":{");
+	dh_sb_puts(b, "\"error\":{");
 	json_key_str(b, "code", dh_errcode_name(e->code));
-	sb_puts(b, ",");
+	dh_sb_puts(b, ",");
 	json_key_str(b, "message", e->message);
-	sb_puts(b, "}");
+	dh_sb_puts(b, "}");
 }
 
-static void json_control_set(struct sb *b,
+static void json_control_set(struct dh_sb *b,
 			     const struct dh_controlset_report *cs)
 {
-	sb_puts(b, "{");
+	dh_sb_puts(b, "{");
 	json_key_str(b, "name", cs->name);
-	sb_printf(b, ",\"number\":%u,", cs->number);
+	dh_sb_printf(b, ",\"number\":%u,", cs->number);
 	json_roles(b, cs->roles);
-	sb_puts(b, ",");
+	dh_sb_puts(b, ",");
 	json_key_str(b, "before", cs->before);
-	sb_puts(b, ",");
+	dh_sb_puts(b, ",");
 	json_key_str(b, "after", cs->after);
-	sb_printf(b, ",\"changed\":%s,", cs->changed ? "true" : "false");
+	dh_sb_printf(b, ",\"changed\":%s,", cs->changed ? "true" : "false");
 	json_sizes(b, "sizes_before", &cs->before_values);
-	sb_puts(b, ",");
+	dh_sb_puts(b, ",");
 	json_sizes(b, "sizes_after", &cs->after_values);
-	sb_puts(b, ",");
+	dh_sb_puts(b, ",");
 	json_error(b, cs->error);
-	sb_puts(b, "}");
+	dh_sb_puts(b, "}");
 }
 
-static void json_control_sets(struct sb *b, const struct dh_report *r)
+static void json_control_sets(struct dh_sb *b, const struct dh_report *r)
 {
 	size_t i;
 
-	sb_puts(b, "\"control_sets\":[");
+	dh_sb_puts(b, "\"control_sets\":[");
 	for (i = 0; r->control_sets != NULL && i < r->n_control_sets; i++) {
 		if (i > 0)
-			sb_puts(b, ",");
+			dh_sb_puts(b, ",");
 		json_control_set(b, &r->control_sets[i]);
 	}
-	sb_puts(b, "]");
+	dh_sb_puts(b, "]");
 }
 
-static void json_strings(struct sb *b, const char *key, char *const *list,
+static void json_strings(struct dh_sb *b, const char *key, char *const *list,
 			 size_t n)
 {
-	sb_printf(b, "\"%s\":[", key);
+	dh_sb_printf(b, "\"%s\":[", key);
 	for (size_t i = 0; list != NULL && i < n; i++) {
 		if (i > 0)
-			sb_puts(b, ",");
+			dh_sb_puts(b, ",");
 		json_str(b, list[i]);
 	}
-	sb_puts(b, "]");
+	dh_sb_puts(b, "]");
 }
 
 char *dh_report_json(TALLOC_CTX *mem, const struct dh_report *r)
 {
-	struct sb b;
+	struct dh_sb b;
 
 	if (r == NULL)
 		return NULL;
 	b.s = talloc_strdup(mem, "{");
 	json_key_str(&b, "target", r->target);
-	sb_puts(&b, ",");
+	dh_sb_puts(&b, ",");
 	json_key_str(&b, "hive", r->hive);
-	sb_puts(&b, ",");
+	dh_sb_puts(&b, ",");
 	json_image(&b, r->image);
-	sb_puts(&b, ",");
+	dh_sb_puts(&b, ",");
 	json_key_str(&b, "status", dh_status_name(r->status));
-	sb_printf(&b, ",\"dirty\":%s,", r->dirty ? "true" : "false");
+	dh_sb_printf(&b, ",\"dirty\":%s,", r->dirty ? "true" : "false");
 	json_key_str(&b, "dirty_reason", r->dirty_reason);
-	sb_printf(&b, ",\"log_entries_applied\":%u,\"log_pages_applied\":%u,"
+	dh_sb_printf(&b, ",\"log_entries_applied\":%u,\"log_pages_applied\":%u,"
 		  "\"log_entries_not_applied\":%u,",
 		  r->log_entries_applied, r->log_pages_applied,
 		  r->log_entries_not_applied);
 	json_strings(&b, "logs_applied", r->logs_applied, r->n_logs_applied);
-	sb_puts(&b, ",");
+	dh_sb_puts(&b, ",");
 	json_control_sets(&b, r);
-	sb_puts(&b, ",");
+	dh_sb_puts(&b, ",");
 	json_key_str(&b, "backup", r->backup);
-	sb_puts(&b, ",");
+	dh_sb_puts(&b, ",");
 	json_strings(&b, "backup_logs", r->backup_logs, r->n_backup_logs);
-	sb_puts(&b, ",");
+	dh_sb_puts(&b, ",");
 	json_key_str(&b, "restored_from", r->restored_from);
-	sb_puts(&b, ",");
+	dh_sb_puts(&b, ",");
 	json_commit(&b, r);
-	sb_puts(&b, ",");
+	dh_sb_puts(&b, ",");
 	json_strings(&b, "warnings", r->warnings, r->n_warnings);
-	sb_puts(&b, ",");
+	dh_sb_puts(&b, ",");
 	json_error(&b, r->error);
-	sb_puts(&b, "}\n");
+	dh_sb_puts(&b, "}\n");
 	return b.s;
 }

@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "backup.h"
 #include "backupfind.h"
 #include "error.h"
 #include "failpoint.h"
@@ -282,6 +283,23 @@ static bool completed_already(struct run *run)
 	return true;
 }
 
+/* A set an in-place commit made goes back in place too, unless --commit
+ * said otherwise (backup.h: the mark). */
+static int same_commit(struct run *run, const struct blob *b,
+		       struct dh_error **err)
+{
+	if (run->opts->dry_run || run->opts->commit != DH_COMMIT_AUTO ||
+	    run->commit != DH_COMMIT_REPLACE || !dh_backup_made_in_place(b->fd))
+		return 0;
+	run->commit = DH_COMMIT_IN_PLACE;
+	run->commit_reason = talloc_asprintf(run->mem,
+					     "%s was made by an in-place commit",
+					     b->path);
+	if (run->commit_reason == NULL)
+		return dh_error_nomem(run->mem, err);
+	return dh_run_choose_log(run, err);
+}
+
 int dh_run_restore(struct run *run, struct dh_error **err)
 {
 	struct dh_report *r = run->report;
@@ -296,6 +314,7 @@ int dh_run_restore(struct run *run, struct dh_error **err)
 	     dh_target_logs(run->mem, run->target, &run->logs, &run->n_logs,
 			    err) != 0) ||
 	    open_backup_file(run, set, set->hive, &b, err) != 0 ||
+	    same_commit(run, &b, err) != 0 ||
 	    check_complete(run, &b, err) != 0 ||
 	    check_restorable(run, &b, err) != 0)
 		return -1;

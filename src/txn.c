@@ -52,8 +52,8 @@ struct dh_txn {
 	struct dh_backup_dir *bdir; /* NULL with no_backup */
 	struct dh_backup_made *backup;
 	bool decided;               /* the journal is on disk, or the
-				     * in-place commit is past its point of
-				     * no return */
+				     * in-place commit wrote into the hive:
+				     * the backup set is kept */
 	int reconciled;             /* in place: dh_txn_reconciled() */
 };
 
@@ -539,6 +539,8 @@ static int commit_in_place(struct dh_txn *t, struct dh_error **err)
 		.format = t->o.log_format, .logs = logs, .n_logs = t->n - 1,
 		.record = t->o.record,
 	};
+	enum dh_inplace_state state;
+	int rc;
 
 	if (logs == NULL)
 		return dh_error_nomem(t->mem, err);
@@ -552,7 +554,12 @@ static int commit_in_place(struct dh_txn *t, struct dh_error **err)
 	w.hive = t->files[0].rw;
 	if (make_backups(t, err) != 0)
 		return -1;
-	return dh_inplace_commit(t->mem, &w, &t->decided, err);
+	if (t->backup != NULL)
+		dh_backup_mark_in_place(t->backup);
+	rc = dh_inplace_commit(t->mem, &w, &state, err);
+	/* The backup set is kept once the hive's bytes changed. */
+	t->decided = state != DH_INPLACE_AS_WAS;
+	return rc;
 }
 
 int dh_txn_commit(struct dh_txn *t, const char *note, TALLOC_CTX *mem,

@@ -11,6 +11,9 @@
 # those in flight (the new hive's, and a backup copy's or one per retired
 # log), correctly named, which the next normal run removes; and the backups
 # left behind let `restore` bring the original back.
+# The in-place commit (set, recover, restore of an in-place set) fails at
+# each hit of write, fsync, temp-create and backup: before its point of no
+# return everything as it was, after it the change completes from the log.
 # Needs a build configured with --enable-failpoints; skipped otherwise.
 . "${top_srcdir:-.}/tests/lib.sh"
 
@@ -62,6 +65,10 @@ cmd_of() {
 	dirty) echo "set --non-interactive 512" ;;
 	recover) echo "recover" ;;
 	restore) echo "restore" ;;
+	ip-set) echo "set --commit in-place --log-format new --non-interactive 640" ;;
+	ip-dirty|ip-old) echo "set --commit in-place --non-interactive 512" ;;
+	ip-recover) echo "recover --commit in-place" ;;
+	ip-restore) echo "restore --commit in-place" ;;
 	esac
 }
 
@@ -76,6 +83,14 @@ template() {
 	restore)
 		cp "$FIX/win7.hive" "$t/SYSTEM"
 		"$DESKHEAP" set --non-interactive 640 "$t/SYSTEM" >/dev/null 2>&1 ;;
+	ip-set|ip-restore)
+		cp "$FIX/win7.hive" "$t/SYSTEM"
+		: >"$t/SYSTEM.LOG1"
+		: >"$t/SYSTEM.LOG2"
+		# shellcheck disable=SC2046
+		[ "$1" = ip-set ] || "$DESKHEAP" $(cmd_of ip-set) "$t/SYSTEM" >/dev/null 2>&1 ;;
+	ip-dirty|ip-recover) cp "$FIX/new-split"/* "$t/" ;;
+	ip-old) cp "$FIX/old"/* "$t/" ;;
 	esac
 }
 
@@ -364,5 +379,146 @@ for scen in $SCENARIOS; do
 	[ -z "$SHM" ] || rm -rf "$SHM"/bk*
 done
 [ -n "$SHM" ] || skip "backups copied to another filesystem: /dev/shm is not one here"
+
+# The in-place commit: a clean hive (new-format logs), a dirty one with both
+# new-format logs, recover of it, an old-format (DIRT) dirty one, and
+# restore of an in-place set. Each hit of each point fails the run: before
+# the point of no return it says the hive was not changed and every file
+# is as it was, none added; after it, it says Windows completes the change
+# from the log, and the hive replayed with its logs is the new one. The
+# hive keeps its inode number either way.
+IP_POINTS="write fsync temp-create backup"
+# The last write and fsync (the hive's clean base block) are past the
+# point of no return; the temporary file and the backups are made before.
+IP_DECIDED="write fsync"
+
+# replayed DIR: the hive in DIR as Windows loads it (its logs replayed on
+# a copy), as an export.
+replayed() {
+	rm -rf "$WORK/replay"
+	mkdir "$WORK/replay"
+	cp "$1"/SYSTEM "$1"/SYSTEM.LOG* "$WORK/replay/" 2>/dev/null
+	"$DESKHEAP" recover -q --no-backup "$WORK/replay/SYSTEM" >/dev/null 2>&1 ||
+		{ echo unloadable; return; }
+	export_hive "$WORK/replay/SYSTEM"
+}
+
+# not_as_template SCENARIO DIR: what in DIR is not the template's, byte for
+# byte: files added or changed.
+not_as_template() {
+	[ "$(listing "$2")" = "$(listing "$WORK/tpl-$1")" ] ||
+		echo "files now: $(listing "$2")"
+	for f in "$WORK/tpl-$1"/*; do
+		cmp -s "$f" "$2/${f##*/}" || echo "${f##*/} changed"
+	done
+}
+
+# loads_as SCENARIO: how the hive in $D loads (its logs replayed): "old",
+# "new" (the reference run's) or "neither".
+loads_as() {
+	replayed "$D" >"$WORK/now.reg"
+	if cmp -s "$WORK/now.reg" "$WORK/new-$1.reg"; then echo new
+	elif cmp -s "$WORK/now.reg" "$WORK/old-$1.reg"; then echo old
+	else echo neither; fi
+}
+
+# ip_case SCENARIO POINT N: sets SIDE to "before" or "after" the point of
+# no return, as the message says.
+ip_case() {
+	name="$1, $2:EIO@$3"
+	new_case "$1"
+	tpl="$WORK/tpl-$1"
+	ino=$(stat -c %i "$D/SYSTEM")
+	# shellcheck disable=SC2046
+	DESKHEAP_FAILPOINT="$2:EIO@$3" "$DESKHEAP" $(cmd_of "$1") "$D/SYSTEM" \
+		>"$WORK/out" 2>"$WORK/err"
+	RC=$?
+	ERR=$(cat "$WORK/err")
+	FIRED=$((FIRED + 1))
+	p=
+	[ "$RC" -eq 3 ] || p="exit $RC, not 3"
+	case $ERR in
+	*"Input/output error"*|*"did not verify"*|*"without a result (exit status 3)"*) ;;
+	*) p="$p${p:+; }the message lacks the cause: $ERR" ;;
+	esac
+	[ "$(stat -c %i "$D/SYSTEM")" = "$ino" ] ||
+		p="$p${p:+; }the hive's inode number changed"
+	case $ERR in
+	*"the hive was not changed"*)
+		SIDE=before
+		changed=$(not_as_template "$1" "$D" | tr '\n' ' ')
+		[ -z "$changed" ] ||
+			p="$p${p:+; }the message says not changed, but: $changed(it loads as the $(loads_as "$1") hive)" ;;
+	*"loads as it did"*)
+		# A dirty hive's logs were written into it (step B), and no
+		# more: it loads as before, its logs as they were, the
+		# backup set of the original kept.
+		SIDE=between
+		la=$(loads_as "$1")
+		# (recover's new hive loads as its old one: only replayed)
+		[ "$la" = old ] || { [ "$la" = new ] &&
+			cmp -s "$WORK/old-$1.reg" "$WORK/new-$1.reg"; } ||
+			p="$p${p:+; }the message says it loads as it did, but it loads as the $la hive"
+		for f in "$tpl"/SYSTEM.LOG*; do
+			cmp -s "$f" "$D/${f##*/}" || p="$p${p:+; }${f##*/} changed"
+		done
+		backups_in "$tpl" "" | sed "s|^$tpl/|$D/|" >"$WORK/bk.tpl"
+		backups_in "$D" "" >"$WORK/bk.now"
+		new_lines "$WORK/bk.tpl" "$WORK/bk.now" >"$WORK/bk.new"
+		[ -s "$WORK/bk.new" ] || p="$p${p:+; }no backup set was kept"
+		p="$p${p:+; }$(bad_backups "$tpl" "$WORK/bk.new")"
+		p=${p%; } ;;
+	*"without a result (exit status 3)"*)
+		# The worker's report failed (its last write): the commit ran.
+		SIDE=after
+		[ "$(loads_as "$1")" = new ] ||
+			p="$p${p:+; }the report failed, and the hive loads as the $(loads_as "$1") one" ;;
+	*"Windows completes it when it next loads the hive"*)
+		SIDE=after
+		[ "$(loads_as "$1")" = new ] ||
+			p="$p${p:+; }the hive replayed with its logs is not the new one"
+		[ -z "$(temps "$D")" ] || p="$p${p:+; }left: $(temps "$D" | tr '\n' ' ')"
+		backups_in "$tpl" "" | sed "s|^$tpl/|$D/|" >"$WORK/bk.tpl"
+		backups_in "$D" "" >"$WORK/bk.now"
+		new_lines "$WORK/bk.tpl" "$WORK/bk.now" >"$WORK/bk.new"
+		p="$p${p:+; }$(bad_backups "$tpl" "$WORK/bk.new")"
+		p=${p%; } ;;
+	*)
+		SIDE=
+		p="$p${p:+; }the message says neither that the hive was not changed nor that the change completes from the log: $ERR" ;;
+	esac
+	verdict "$name: fails cleanly ($SIDE the point of no return)" "$p"
+}
+
+for scen in ip-set ip-dirty ip-recover ip-old ip-restore; do
+	template "$scen"
+	new_case "$scen"
+	"$DESKHEAP" $(cmd_of "$scen") "$D/SYSTEM" >"$WORK/out" 2>"$WORK/err"
+	RC=$? OUT=$(cat "$WORK/out") ERR=$(cat "$WORK/err")
+	expect_rc 0 "$scen: the reference run"
+	replayed "$D" >"$WORK/new-$scen.reg"
+	replayed "$WORK/tpl-$scen" >"$WORK/old-$scen.reg"
+	[ "$scen" = ip-recover ] ||
+		check "$scen: the reference result loads differently from the old hive" \
+			sh -c "! cmp -s '$WORK/new-$scen.reg' '$WORK/old-$scen.reg'"
+	counts=
+	for point in $IP_POINTS; do
+		hits "$scen" "$point"
+		counts="$counts $point $HITS,"
+		after=0
+		for n in $(nths "$HITS"); do
+			ip_case "$scen" "$point" "$n"
+			[ "$SIDE" = after ] && after=$((after + 1))
+		done
+		case " $IP_DECIDED " in
+		*" $point "*) verdict "$scen: $point is hit past the point of no return" \
+			"$([ "$after" -gt 0 ] || echo "no hit of $HITS was")" ;;
+		*) verdict "$scen: $point is hit, only before the point of no return" \
+			"$([ "$HITS" -gt 0 ] && [ "$after" -eq 0 ] || echo "hit $HITS times, $after past it")" ;;
+		esac
+	done
+	echo "# $scen: hits per point:${counts%,}"
+	rm -rf "$WORK"/c[0-9]*
+done
 
 echo "# $FIRED failpoints fired ($KILLED kills)"

@@ -165,6 +165,27 @@ expect_rc 0 "a second restore in place"
 check "the second restore keeps the inode" test "$(ino "$h")" = "$i"
 contains "$(windows_value "$h")" ",768 " "the second restore undoes the first"
 
+## restore of an in-place set, without --commit: in place too
+
+d=$(case_dir restore-auto)
+h=$(fixture win7.hive "$d")
+empty_logs "$d"
+i=$(ino "$h")
+run set --commit in-place --log-format new --non-interactive 640 "$h"
+expect_rc 0 "an in-place set, to be restored with auto"
+b=$(ls "$h".deskheap-*.bak)
+if getfattr -n user.deskheap.commit "$b" >/dev/null 2>&1; then
+	run restore --json "$h"
+	expect_rc 0 "restore without --commit"
+	contains "$OUT" '"commit":"in-place"' "goes back in place, as the set was made"
+	contains "$OUT" "was made by an in-place commit" "and says why"
+	check "the hive keeps its inode" test "$(ino "$h")" = "$i"
+elif command -v getfattr >/dev/null 2>&1; then
+	skip "this filesystem keeps no user.* extended attributes: restore then chooses as set does"
+else
+	skip "getfattr (attr) is missing: the in-place mark of a backup set is not looked at"
+fi
+
 ## auto
 
 d=$(case_dir auto)

@@ -264,7 +264,7 @@ static int open_or_fail(const char *path, int flags)
 	return fd;
 }
 
-static int run(struct scene *s, enum readonly ro, bool *decided,
+static int run(struct scene *s, enum readonly ro, enum dh_inplace_state *decided,
 	       struct dh_error **err)
 {
 	struct dh_inplace_log logs[2];
@@ -295,11 +295,11 @@ static int run(struct scene *s, enum readonly ro, bool *decided,
 static void run_ok(struct scene *s)
 {
 	struct dh_error *err = NULL;
-	bool decided = false;
+	enum dh_inplace_state state = DH_INPLACE_AS_WAS;
 
-	if (run(s, RO_NONE, &decided, &err) != 0)
+	if (run(s, RO_NONE, &state, &err) != 0)
 		fail_msg("commit: %s", err->message);
-	assert_true(decided);
+	assert_int_equal(state, DH_INPLACE_DECIDED);
 }
 
 /* The logs' bytes now. */
@@ -566,20 +566,30 @@ static void test_corpus(void **state)
 }
 
 /* A failure before the point of no return (a log or the hive cannot be
- * written): not decided, the message says the hive was not changed, and
- * every file is as it was; a dirty hive is left reconciled at most, which
- * loads as before. */
+ * written): not decided; when nothing was written, the message says the
+ * hive was not changed and every file is as it was; a dirty hive that
+ * step B wrote is reconciled, which loads as before, and the message says
+ * that instead. */
 static void assert_not_decided(struct scene *s, enum readonly ro)
 {
 	struct dh_error *err = NULL;
-	bool decided = true;
+	enum dh_inplace_state state = DH_INPLACE_DECIDED;
 	struct hive got;
 
 	scene_reset(s);
-	assert_int_equal(run(s, ro, &decided, &err), -1);
-	assert_false(decided);
-	assert_non_null(strstr(err->message, DH_UNCHANGED));
-	if (s->reconciled.b == NULL || ro == RO_HIVE) {
+	assert_int_equal(run(s, ro, &state, &err), -1);
+	assert_int_not_equal(state, DH_INPLACE_DECIDED);
+	if (s->reconciled.b == NULL) {
+		assert_int_equal(state, DH_INPLACE_AS_WAS);
+		assert_non_null(strstr(err->message, DH_UNCHANGED));
+		assert_untouched(s);
+		return;
+	}
+	/* Step B was begun: said so even when its first write failed. */
+	assert_int_equal(state, DH_INPLACE_RECONCILED);
+	assert_non_null(strstr(err->message, "loads as it did"));
+	assert_null(strstr(err->message, DH_UNCHANGED));
+	if (ro == RO_HIVE) {
 		assert_untouched(s);
 		return;
 	}
@@ -611,12 +621,12 @@ static void test_dirty_unreplayed(void **state)
 {
 	struct scene *s = fixture_scene(*state, DH_LOG_NEW, "new-split");
 	struct dh_error *err = NULL;
-	bool decided = true;
+	enum dh_inplace_state got = DH_INPLACE_DECIDED;
 	struct hive next;
 
 	s->reconciled.b = NULL;
-	assert_int_equal(run(s, RO_NONE, &decided, &err), -1);
-	assert_false(decided);
+	assert_int_equal(run(s, RO_NONE, &got, &err), -1);
+	assert_int_equal(got, DH_INPLACE_AS_WAS);
 	assert_int_equal(err->code, DH_ERR_DIRTY);
 	assert_non_null(strstr(err->message, DH_UNCHANGED));
 	assert_untouched(s);
@@ -637,7 +647,8 @@ static void fail_each(struct scene *s, const char *point)
 {
 	struct dh_error *err = NULL;
 	struct hive logs[2], got;
-	bool decided, dirty;
+	enum dh_inplace_state state;
+	bool dirty;
 	unsigned n;
 	int rc;
 
@@ -646,21 +657,25 @@ static void fail_each(struct scene *s, const char *point)
 
 		scene_reset(s);
 		assert_int_equal(setenv("DESKHEAP_FAILPOINT", spec, 1), 0);
-		rc = run(s, RO_NONE, &decided, &err);
+		rc = run(s, RO_NONE, &state, &err);
 		unsetenv("DESKHEAP_FAILPOINT");
 		if (rc == 0)
 			break;
 		assert_non_null(strstr(err->message, strerror(EIO)));
-		assert_non_null(strstr(err->message, decided ?
-				       "the change is decided" : DH_UNCHANGED));
-		if (!decided && s->reconciled.b == NULL) {
+		assert_non_null(strstr(err->message,
+				       state == DH_INPLACE_DECIDED ? "the change is decided" :
+				       state == DH_INPLACE_RECONCILED ? "loads as it did" :
+				       DH_UNCHANGED));
+		if (state == DH_INPLACE_AS_WAS) {
 			assert_untouched(s);
 			continue;
 		}
 		current_logs(s, logs);
 		got.b = path_bytes(s->mem, s->hive, &got.len);
 		got = replayed(s->mem, &got, logs, s->n_logs, &dirty);
-		assert_same(&got, decided ? &s->target : &s->loaded, spec);
+		assert_same(&got, state == DH_INPLACE_DECIDED ? &s->target
+							      : &s->loaded,
+			    spec);
 	}
 	assert_true(n > 3);
 	assert_committed(s);

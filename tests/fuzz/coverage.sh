@@ -21,7 +21,7 @@ cov=${LLVM_COV:-llvm-cov}
 profdata=${LLVM_PROFDATA:-llvm-profdata}
 case $harness in
 recover) srcs="recover.c logscan.c regf.c marvin32.c error.c io.c failpoint.c"; pkgs=talloc ;;
-pipeline) srcs="recover.c logscan.c regf.c marvin32.c error.c io.c failpoint.c hive.c patch.c sharedsection.c report.c"
+pipeline) srcs="recover.c logscan.c regf.c marvin32.c error.c io.c failpoint.c hive.c patch.c sharedsection.c report.c strbuf.c"
 	pkgs="hivex talloc" ;;
 regf) srcs="regf.c error.c io.c failpoint.c"; pkgs=talloc ;;
 sharedsection) srcs="sharedsection.c error.c"; pkgs=talloc ;;

@@ -102,7 +102,7 @@ recover)
 pipeline)
 	# patch.c takes dh_values_effective_non_interactive from report.c.
 	srcs="recover.c logscan.c regf.c marvin32.c error.c io.c failpoint.c hive.c"
-	srcs="$srcs patch.c sharedsection.c report.c"
+	srcs="$srcs patch.c sharedsection.c report.c strbuf.c"
 	pkgs="hivex talloc"
 	min_len=0
 	{
