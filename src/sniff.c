@@ -94,7 +94,7 @@ char *dh_sniff_explain(TALLOC_CTX *mem, const char *path, bool device,
 			talloc_strdup(mem, "a block device");
 	todo = remedy(mem, f.kind, device, path);
 	msg = what && todo ? talloc_asprintf(mem,
-		"%s is %s, not a registry hive: deskheap does not open disks or disk images itself (yet); %s, and give the mounted volume root (/mnt)",
+		"%s is %s, not a registry hive: give the disk or image itself as the target (deskheap opens it through libguestfs, when built with it), or %s, and give the mounted volume root (/mnt)",
 		path, what, todo) : NULL;
 	talloc_free(what);
 	talloc_free(todo);
