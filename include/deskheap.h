@@ -35,8 +35,7 @@ enum dh_errcode {
 	DH_ERR_NOMEM,       /* out of memory (ENOMEM), e.g. under ulimit -v */
 	DH_ERR_FD_LIMIT,    /* out of file descriptors (EMFILE, ENFILE) */
 	DH_ERR_INTERRUPTED, /* a signal stopped it before the hive changed */
-	DH_ERR_NO_WINDOWS,  /* a disk image with no Windows system found */
-	DH_ERR_SEVERAL_WINDOWS, /* a disk image with several: --partition */
+	DH_ERR_NO_WINDOWS,  /* a disk image with no Windows (on --partition) */
 	DH_ERR_APPLIANCE,   /* libguestfs could not open or write the image */
 };
 
@@ -129,8 +128,8 @@ struct dh_options {
 	const char *image_format; /* a disk image's format as qemu names it
 				   * ("qcow2", "raw"...); NULL: from its
 				   * content */
-	const char *partition;    /* a disk image with several Windows: the
-				   * filesystem to use ("sda2") */
+	const char *partition;    /* a disk image: only the Windows on this
+				   * filesystem ("sda2"); NULL: every one */
 };
 
 /* Options for command: every other field zero, all control sets. */
@@ -206,13 +205,18 @@ struct dh_report {
 	enum dh_logfmt log_format;  /* in place: the log format written */
 	char *log_written;          /* in place: the log holding the record */
 	struct dh_image_report *image; /* a disk image target, else NULL */
+	struct dh_report *next;     /* a disk image with several Windows: the
+				     * report of the next one, else NULL */
 };
 
 /*
- * Run one command on one target: a hive file, its config directory, or the
- * root of a mounted Windows volume. A dirty hive is first recovered from
- * its transaction logs, as Windows would at boot. Always returns a report
- * allocated on mem (NULL only when memory runs out); a failure is a report
+ * Run one command on one target: a hive file, its config directory, the
+ * root of a mounted Windows volume, or a disk image or block device. A
+ * dirty hive is first recovered from its transaction logs, as Windows
+ * would at boot. Always returns a report allocated on mem (NULL only when
+ * memory runs out); a disk image gives one report per Windows found in
+ * it, in the order of its partitions, each linked to the next by next
+ * (one failed report when none could be reached). A failure is a report
  * with status DH_STATUS_FAILED and error set (DH_ERR_ARGUMENT for options
  * whose size is too small to hold the command). On any failure the hive
  * and its logs are as they were, or, when a failure came after the change

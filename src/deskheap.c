@@ -71,11 +71,10 @@ struct cli {
 	"      --ignore-logs      a dirty hive: use the hive file as it is and lose\n" \
 	"                         the changes only its transaction logs hold\n"
 #define H_COMMON \
-	"      --json             one JSON object per target per line\n" \
+	"      --json             one JSON object per line, per hive\n" \
 	"      --format FMT       a disk image's format (qcow2, raw, vmdk...),\n" \
 	"                         when its content should not decide\n" \
-	"      --partition P      a disk image with several Windows: the one on\n" \
-	"                         P (sda2)\n" \
+	"      --partition P      a disk image: only the Windows on P (sda2)\n" \
 	"      --allow-hibernated write even though hiberfil.sys says Windows is\n" \
 	"                         hibernated or fast-started\n" \
 	"  -j, --jobs N           targets processed in parallel (default: CPUs)\n" \
@@ -515,31 +514,33 @@ static char *render(TALLOC_CTX *mem, const struct cli *cli,
 			 : dh_report_text(mem, r, cli->verbosity);
 }
 
-/* In a worker process: one target, its report rendered into the pipe. */
+/* In a worker process: one target, each of its reports (a disk image has
+ * one per Windows) rendered into the pipe as a record: its exit status as
+ * one digit, the text, a NUL. The worker's status is the worst of them. */
 static int work(void *arg, size_t i, int fd)
 {
 	struct batch *b = arg;
 	struct dh_options opts = b->cli->opts;
 	TALLOC_CTX *ctx = talloc_new(NULL);
 	struct dh_report *r;
-	char *text;
-	int status;
+	int status = EXIT_OK;
 
 	if (b->backup_dirs != NULL) {
 		opts.backup_dir = b->backup_dirs[i];
 		opts.backup_dir_create = true;
 	}
 	r = dh_run_target(ctx, &opts, b->targets[i]);
-	text = r ? render(ctx, b->cli, r) : NULL;
-	if (text == NULL) {
-		talloc_free(ctx);
-		TALLOC_FREE(b->mem);
-		return EXIT_TARGET_FAILED;
-	}
-	if (dh_io_write_all(fd, text, strlen(text)) != 0)
+	if (r == NULL)
 		status = EXIT_TARGET_FAILED;
-	else
-		status = exit_for(b->cli, r);
+	for (; r != NULL; r = r->next) {
+		int code = exit_for(b->cli, r);
+		char *text = render(ctx, b->cli, r);
+		char *rec = text ? talloc_asprintf(ctx, "%d%s", code, text) : NULL;
+
+		if (rec == NULL || dh_io_write_all(fd, rec, strlen(rec) + 1) != 0)
+			code = EXIT_TARGET_FAILED;
+		status = code > status ? code : status;
+	}
 	talloc_free(ctx);
 	/* This worker process ends now: its copy of the batch goes too. */
 	TALLOC_FREE(b->mem);
@@ -581,22 +582,51 @@ static void clear_progress(const struct batch *b)
 		fputs("\r\033[K", stderr);
 }
 
+/* Text to stdout or, a failure in text, to stderr, so that stdout stays
+ * the results; JSON keeps every line on stdout. */
+static bool print_text(const struct batch *b, const char *text, bool fail)
+{
+	FILE *out = !b->cli->json && fail ? stderr : stdout;
+
+	return text != NULL && fputs(text, out) >= 0 && fflush(out) == 0;
+}
+
+/* A worker's records (see work()), printed; how many were whole (a killed
+ * worker's last may be cut short). */
+static size_t print_records(const struct batch *b, const char *output,
+			    size_t len, bool *ok)
+{
+	const char *p = output, *end;
+	size_t n = 0;
+
+	for (; (end = memchr(p, '\0', (size_t)(output + len - p))) != NULL;
+	     p = end + 1, n++) {
+		bool fail = *p != '0' + EXIT_OK && *p != '0' + EXIT_DIFFERS;
+
+		if (!print_text(b, p + 1, fail))
+			*ok = false;
+	}
+	return n;
+}
+
 static void done(void *arg, size_t i, const char *output, size_t len,
 		 int status, int sig)
 {
 	struct batch *b = arg;
 	TALLOC_CTX *tmp = talloc_new(NULL);
-	bool skipped = status == DH_JOB_NOT_STARTED;
-	bool crashed = !skipped && (status < 0 || len == 0);
-	const char *text = skipped ? not_started(tmp, b, i, sig) :
-			   crashed ? died(tmp, b, i, status, sig) : output;
-	int code = skipped || crashed ? EXIT_TARGET_FAILED : status;
-	/* Text errors go to stderr so that stdout stays the results; JSON
-	 * keeps every target's line on stdout. */
-	FILE *out = !b->cli->json && code == EXIT_TARGET_FAILED ? stderr : stdout;
+	bool skipped = status == DH_JOB_NOT_STARTED, ok = true;
+	int code = status;
 
 	clear_progress(b);
-	if (text == NULL || fputs(text, out) < 0 || fflush(out) != 0)
+	if (skipped) {
+		ok = print_text(b, not_started(tmp, b, i, sig), true);
+		code = EXIT_TARGET_FAILED;
+	} else if (print_records(b, output, len, &ok) == 0 || status < 0) {
+		/* what came before a worker died stays printed */
+		ok = print_text(b, died(tmp, b, i, status, sig), true) && ok;
+		code = EXIT_TARGET_FAILED;
+	}
+	if (!ok)
 		code = EXIT_TARGET_FAILED;
 	if (code == EXIT_TARGET_FAILED) {
 		b->failed++;

@@ -23,7 +23,6 @@ const char *dh_errcode_name(enum dh_errcode code)
 	case DH_ERR_FD_LIMIT: return "fd-limit";
 	case DH_ERR_INTERRUPTED: return "interrupted";
 	case DH_ERR_NO_WINDOWS: return "no-windows";
-	case DH_ERR_SEVERAL_WINDOWS: return "several-windows";
 	case DH_ERR_APPLIANCE: return "appliance-failed";
 	}
 	return "unknown";

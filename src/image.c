@@ -4,25 +4,21 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include <guestfs.h>
 
 #include "error.h"
 #include "failpoint.h"
 #include "image.h"
-#include "target.h"
-
-#ifdef HAVE_LIBGUESTFS
-
-#include <fcntl.h>
-#include <stdlib.h>
-#include <sys/statvfs.h>
-#include <unistd.h>
-
 #include "io.h"
-
-#include <guestfs.h>
+#include "target.h"
 
 /* Bytes per pwrite or pread message: well under libguestfs' limit. */
 #define IMAGE_CHUNK ((size_t)1 << 20)
@@ -38,11 +34,6 @@ static int image_destroy(struct dh_image *img)
 	if (img->g != NULL)
 		guestfs_close(img->g);
 	return 0;
-}
-
-bool dh_image_supported(void)
-{
-	return true;
 }
 
 static int appliance_error(TALLOC_CTX *mem, const struct dh_image *img,
@@ -218,46 +209,40 @@ static char *list_found(TALLOC_CTX *mem, struct dh_image_windows **found,
 	return s;
 }
 
-/* Of the Windows found, the one asked for, or the only one. */
-static int choose(TALLOC_CTX *mem, struct dh_image *img,
-		  struct dh_image_windows **found, size_t n,
-		  const char *partition, struct dh_image_windows **out,
-		  struct dh_error **err)
+int dh_image_find(TALLOC_CTX *mem, struct dh_image *img,
+		  const char *partition, struct dh_image_windows ***found,
+		  size_t *n, struct dh_error **err)
 {
-	*out = NULL;
-	for (size_t i = 0; partition != NULL && i < n; i++)
-		if (same_partition(found[i]->partition, partition))
-			*out = found[i];
-	if (*out == NULL && partition == NULL && n == 1)
-		*out = found[0];
-	if (*out != NULL)
-		return 0;
-	if (n == 0)
+	size_t kept = 0;
+
+	if (survey(mem, img, found, n, err) != 0)
+		return -1;
+	if (*n == 0)
 		return dh_error_set(mem, err, DH_ERR_NO_WINDOWS,
 				    "%s: no Windows found (no NTFS filesystem in it holds Windows/System32/config/SYSTEM); give the image of a Windows system disk",
 				    img->path);
-	if (partition != NULL)
-		return dh_error_set(mem, err, DH_ERR_NO_WINDOWS,
-				    "%s: no Windows on partition %s; Windows was found on %s",
-				    img->path, partition, list_found(mem, found, n));
-	return dh_error_set(mem, err, DH_ERR_SEVERAL_WINDOWS,
-			    "%s holds several Windows: %s; choose one with --partition",
-			    img->path, list_found(mem, found, n));
+	if (partition == NULL)
+		return 0;
+	for (size_t i = 0; i < *n; i++)
+		if (same_partition((*found)[i]->partition, partition))
+			(*found)[kept++] = (*found)[i];
+	if (kept > 0) {
+		*n = kept;
+		return 0;
+	}
+	return dh_error_set(mem, err, DH_ERR_NO_WINDOWS,
+			    "%s: no Windows on partition %s; Windows was found on %s",
+			    img->path, partition, list_found(mem, *found, *n));
 }
 
-int dh_image_find(TALLOC_CTX *mem, struct dh_image *img,
-		  const char *partition, struct dh_image_windows **out,
-		  struct dh_error **err)
+int dh_image_mount(TALLOC_CTX *mem, struct dh_image *img,
+		   const struct dh_image_windows *w, struct dh_error **err)
 {
-	struct dh_image_windows **found = NULL;
-	size_t n = 0;
-	int rc;
+	int rc = guestfs_umount_all(img->g);
 
-	if (survey(mem, img, &found, &n, err) != 0 ||
-	    choose(mem, img, found, n, partition, out, err) != 0)
-		return -1;
-	rc = img->readonly ? guestfs_mount_ro(img->g, (*out)->partition, "/")
-			   : guestfs_mount(img->g, (*out)->partition, "/");
+	if (rc == 0)
+		rc = img->readonly ? guestfs_mount_ro(img->g, w->partition, "/")
+				   : guestfs_mount(img->g, w->partition, "/");
 	if (rc != 0)
 		return appliance_error(mem, img, err, "cannot mount its Windows partition");
 	return 0;
@@ -284,7 +269,7 @@ int dh_image_check_writable(TALLOC_CTX *mem, struct dh_image *img,
 			    "the usual cause is a Windows that was hibernated or shut down with Fast Startup, "
 			    "or did not shut down cleanly (ntfs-3g then mounts it read-only): boot Windows, "
 			    "shut it down fully (shutdown /s /t 0, or turn off Fast Startup), then run again; "
-			    "the image was not changed",
+			    "nothing was written to it",
 			    img->path, w->partition, strerror(EROFS));
 }
 
@@ -494,35 +479,13 @@ int dh_image_write_back(TALLOC_CTX *mem, struct dh_image *img,
 	for (size_t i = 0; i < rec->n; i++)
 		if (play(img, paths, &rec->ops[i]) != 0)
 			return appliance_error(mem, img, err, "writing the change into it failed; the hive there is the old one or a dirty one its log completes, as Windows loads it");
-	if (read_back(mem, img, paths, local, rec, err) != 0)
-		return -1;
+	return read_back(mem, img, paths, local, rec, err);
+}
+
+int dh_image_shutdown(TALLOC_CTX *mem, struct dh_image *img,
+		      struct dh_error **err)
+{
 	if (guestfs_umount_all(img->g) != 0 || guestfs_shutdown(img->g) != 0)
 		return appliance_error(mem, img, err, "the appliance did not shut down cleanly, so the image may not hold the change; run deskheap show on it");
 	return 0;
 }
-
-#else /* !HAVE_LIBGUESTFS */
-
-bool dh_image_supported(void)
-{
-	return false;
-}
-
-static int unavailable(TALLOC_CTX *mem, struct dh_error **err,
-		       const char *path)
-{
-	return dh_error_set(mem, err, DH_ERR_APPLIANCE,
-			    "%s is a disk image or a disk, and this deskheap was built without libguestfs (a static build, or one without libguestfs-dev): mount the Windows volume inside it (guestmount -a %s -i /mnt) and give the mount point",
-			    path, path);
-}
-
-int dh_image_open(TALLOC_CTX *mem, const char *path, const char *format,
-		  bool readonly, struct dh_image **out, struct dh_error **err)
-{
-	(void)format;
-	(void)readonly;
-	*out = NULL;
-	return unavailable(mem, err, path);
-}
-
-#endif

@@ -15,9 +15,8 @@
  * hive, and keep their identity (ntfs-3g gives a file created or renamed
  * in the image a new security descriptor, which no call can set).
  *
- * Optional at build time (configure finds libguestfs); without it
- * dh_image_open() fails with DH_ERR_APPLIANCE saying so and how to mount
- * the image instead.
+ * Built only with libguestfs (configure finds it); without it imagerun.c
+ * refuses an image with DH_ERR_APPLIANCE saying how to mount it instead.
  */
 #ifndef DH_IMAGE_H
 #define DH_IMAGE_H
@@ -44,9 +43,6 @@ struct dh_image_file {
 	bool is_log;
 };
 
-/* Whether this deskheap can open images (was built with libguestfs). */
-bool dh_image_supported(void);
-
 /*
  * Add path (format: a qemu format name, e.g. "qcow2" or "raw") to a new
  * appliance, read-only when readonly (the image is then not written at
@@ -59,15 +55,20 @@ int dh_image_open(TALLOC_CTX *mem, const char *path, const char *format,
 /*
  * Every NTFS filesystem with Windows/System32/config/SYSTEM (or
  * WINNT/system32/config/SYSTEM) in any letter case, each component a real
- * directory (no symbolic link) and SYSTEM a regular file. partition, when
- * not NULL, is the one to use ("/dev/sda2" or "sda2"). None: DH_ERR_ARGUMENT
- * with code name "no-windows" in the message's first words; several without
- * partition: DH_ERR_ARGUMENT listing them and naming --partition. The one
- * found stays mounted at / (read-only for a read-only image). *out on mem.
+ * directory (no symbolic link) and SYSTEM a regular file: *n of them in
+ * *found (on mem), in the order of the filesystems. partition, when not
+ * NULL, keeps only the one there ("/dev/sda2" or "sda2"). None:
+ * DH_ERR_NO_WINDOWS, listing those found elsewhere when partition
+ * excluded them. Nothing stays mounted.
  */
 int dh_image_find(TALLOC_CTX *mem, struct dh_image *img,
-		  const char *partition, struct dh_image_windows **out,
-		  struct dh_error **err);
+		  const char *partition, struct dh_image_windows ***found,
+		  size_t *n, struct dh_error **err);
+
+/* Mount w's filesystem at / (read-only for a read-only image), instead of
+ * whatever was mounted there. */
+int dh_image_mount(TALLOC_CTX *mem, struct dh_image *img,
+		   const struct dh_image_windows *w, struct dh_error **err);
 
 /*
  * For writers: DH_ERR_IO with the Fast Startup remedy when the filesystem
@@ -96,17 +97,25 @@ int dh_image_copy_out(TALLOC_CTX *mem, struct dh_image *img,
 		      struct dh_error **err);
 
 /*
- * Play rec into the image: rec's file 0 is config/hive, file i + 1 the log
- * named logs[i]; each write, truncation and sync in order. Then read back
- * every range written and compare it with the copy of that file in dir
- * (what the commit left there), and shut the appliance down: only when
- * that succeeds is the image written (libguestfs: a failed shutdown may
- * mean it was not). DH_ERR_APPLIANCE or DH_ERR_VERIFY otherwise; the
- * message then says what the hive in the image holds.
+ * Play rec into the image (w mounted): rec's file 0 is config/hive, file
+ * i + 1 the log named logs[i]; each write, truncation and sync in order.
+ * Then read back every range written and compare it with the copy of that
+ * file in dir (what the commit left there). DH_ERR_APPLIANCE or
+ * DH_ERR_VERIFY otherwise; the message then says what the hive in the
+ * image holds. The image holds the change only once dh_image_shutdown()
+ * has succeeded.
  */
 int dh_image_write_back(TALLOC_CTX *mem, struct dh_image *img,
 			const struct dh_image_windows *w, const char *dir,
 			const char *const *logs, const struct dh_io_record *rec,
 			struct dh_error **err);
+
+/*
+ * Unmount, sync and shut the appliance down: only when that succeeds is
+ * what was written in the image (libguestfs: a failed shutdown may mean
+ * it was not). DH_ERR_APPLIANCE otherwise.
+ */
+int dh_image_shutdown(TALLOC_CTX *mem, struct dh_image *img,
+		      struct dh_error **err);
 
 #endif

@@ -1,7 +1,8 @@
 /*
  * A disk image or an unmounted block device as a target (pipeline.h): its
- * Windows found in a libguestfs appliance, the hive copied out, the usual
- * steps run on the copy, a committed change written back in place.
+ * Windows found in a libguestfs appliance, and for each one the hive
+ * copied out, the usual steps run on the copy, a committed change written
+ * back in place; one launch for them all.
  */
 #include "config.h"
 
@@ -23,7 +24,7 @@
 
 /* The format of the image at given, when it is one: --format, or what its
  * first bytes say. NULL for anything else (a hive, a directory). */
-static const char *image_format(struct run *run, const char *given)
+static const char *image_format(const struct dh_options *o, const char *given)
 {
 	uint8_t head[DH_SNIFF_LEN];
 	struct stat st;
@@ -32,8 +33,8 @@ static const char *image_format(struct run *run, const char *given)
 
 	if (stat(given, &st) != 0 || !(S_ISREG(st.st_mode) || S_ISBLK(st.st_mode)))
 		return NULL;
-	if (run->opts->image_format != NULL)
-		return run->opts->image_format;
+	if (o->image_format != NULL)
+		return o->image_format;
 	fd = open(given, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0)
 		return NULL;
@@ -44,27 +45,31 @@ static const char *image_format(struct run *run, const char *given)
 
 #ifndef HAVE_LIBGUESTFS
 
-int dh_image_stage(struct run *run, const char *given, struct dh_error **err)
+int dh_image_run(const struct dh_options *o, const char *given,
+		 struct dh_report *first, struct dh_error **err)
 {
-	if (image_format(run, given) == NULL)
+	if (image_format(o, given) == NULL)
 		return 0;
-	return dh_error_set(run->mem, err, DH_ERR_APPLIANCE,
+	return dh_error_set(first, err, DH_ERR_APPLIANCE,
 			    "%s is a disk image or a disk, and this deskheap was built without libguestfs (a static build, or one without libguestfs-dev): mount the Windows volume inside it (guestmount -a %s -i /mnt) and give the mount point",
 			    given, given);
 }
 
-int dh_image_finish(struct run *run, int rc, struct dh_error **err)
-{
-	(void)run;
-	(void)err;
-	return rc;
-}
-
 #else
 
-/* What an image target holds while the steps run on its copy. */
-struct dh_image_stage {
+/* An image open in its appliance, and the Windows found in it. */
+struct image {
+	const char *given;
+	const char *format;
 	struct dh_image *img;
+	struct dh_image_windows **found;
+	size_t n;
+	bool written;                /* a change was played into it */
+};
+
+/* What a Windows of the image holds while the steps run on its copy. */
+struct dh_image_stage {
+	struct image *im;
 	struct dh_image_windows *w;
 	char *dir;                   /* the private copy directory */
 	struct dh_image_file *files;
@@ -92,19 +97,18 @@ static int make_private(struct run *run, const char *dir,
 {
 	if (mkdir(dir, 0700) == 0 || errno == EEXIST)
 		return 0;
-	return dh_error_io(run->mem, err, errno, "the image was not changed",
+	return dh_error_io(run->mem, err, errno, DH_UNCHANGED,
 			   "cannot make the backup directory %s", dir);
 }
 
 /* Backups: IMAGE.deskheap/ beside the image, or --backup-dir's directory
  * for it, then one directory per partition ("sda2"). */
-static int backup_place(struct run *run, const char *given,
-			struct dh_error **err)
+static int backup_place(struct run *run, struct dh_error **err)
 {
 	const char *part = strrchr(run->image->w->partition, '/');
 	char *parent = run->backup_dir != NULL ?
 		talloc_strdup(run->mem, run->backup_dir) :
-		talloc_asprintf(run->mem, "%s.deskheap", given);
+		talloc_asprintf(run->mem, "%s.deskheap", run->image->im->given);
 
 	if (parent == NULL)
 		return dh_error_nomem(run->mem, err);
@@ -116,10 +120,32 @@ static int backup_place(struct run *run, const char *given,
 	return run->backup_dir != NULL ? 0 : dh_error_nomem(run->mem, err);
 }
 
-/* The copy as a target, named in messages after where it is in the image:
- * "IMAGE:/dev/sda2:/Windows/System32/config/SYSTEM". */
-static int copy_target(struct run *run, const char *given,
-		       struct dh_error **err)
+/* The report names the hive after where it is in the image,
+ * "IMAGE:/dev/sda2:/Windows/System32/config/SYSTEM", and says so in its
+ * image object. */
+static int report_image(struct run *run, struct dh_error **err)
+{
+	const struct dh_image_stage *s = run->image;
+	struct dh_report *rep = run->report;
+	struct dh_image_report *r = talloc_zero(rep, struct dh_image_report);
+
+	if (r == NULL)
+		return dh_error_nomem(run->mem, err);
+	r->path = talloc_strdup(r, s->im->given);
+	r->format = talloc_strdup(r, s->im->format);
+	r->partition = talloc_strdup(r, s->w->partition);
+	r->system_root = talloc_strdup(r, s->w->root);
+	rep->image = r;
+	rep->hive = talloc_asprintf(rep, "%s:%s:%s/%s", s->im->given,
+				    s->w->partition, s->w->config, s->w->hive);
+	if (r->path == NULL || r->format == NULL || r->partition == NULL ||
+	    r->system_root == NULL || rep->hive == NULL)
+		return dh_error_nomem(run->mem, err);
+	return 0;
+}
+
+/* The copy as the run's target, named as the report names it. */
+static int copy_target(struct run *run, struct dh_error **err)
 {
 	struct dh_image_stage *s = run->image;
 	struct dh_target *t = talloc_zero(run->mem, struct dh_target);
@@ -127,11 +153,12 @@ static int copy_target(struct run *run, const char *given,
 
 	if (t == NULL)
 		return dh_error_nomem(run->mem, err);
-	t->given = talloc_strdup(t, given);
-	t->dir = talloc_asprintf(t, "%s:%s:%s/", given, s->w->partition,
-				 s->w->config);
+	t->given = talloc_strdup(t, s->im->given);
+	t->path = talloc_strdup(t, run->report->hive);
 	t->name = talloc_strdup(t, s->w->hive);
-	t->path = talloc_asprintf(t, "%s%s", t->dir, t->name);
+	t->dir = t->path != NULL ?
+		talloc_strndup(t, t->path, strlen(t->path) - strlen(s->w->hive)) :
+		NULL;
 	t->rootfd = -1;
 	t->dirfd = open(s->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (t->dirfd < 0)
@@ -145,22 +172,6 @@ static int copy_target(struct run *run, const char *given,
 	return 0;
 }
 
-static int report_image(struct run *run, const char *given,
-			const char *format, struct dh_error **err)
-{
-	struct dh_image_report *r = talloc_zero(run->report,
-						struct dh_image_report);
-
-	if (r == NULL)
-		return dh_error_nomem(run->mem, err);
-	r->path = talloc_strdup(r, given);
-	r->format = talloc_strdup(r, format);
-	r->partition = talloc_strdup(r, run->image->w->partition);
-	r->system_root = talloc_strdup(r, run->image->w->root);
-	run->report->image = r;
-	return 0;
-}
-
 /* Hibernation refuses a write (unless --allow-hibernated); a read-only
  * mount of a volume ntfs-3g found unsafe too. */
 static int check_image(struct run *run, struct dh_error **err)
@@ -168,7 +179,7 @@ static int check_image(struct run *run, struct dh_error **err)
 	struct dh_image_stage *s = run->image;
 	char *why;
 
-	if (dh_image_hibernated(run->mem, s->img, s->w, &why, err) != 0)
+	if (dh_image_hibernated(run->mem, s->im->img, s->w, &why, err) != 0)
 		return -1;
 	if (why != NULL && dh_run_writes(run->opts) && !run->opts->allow_hibernated)
 		return dh_error_set(run->mem, err, DH_ERR_HIBERNATED, "%s", why);
@@ -176,7 +187,7 @@ static int check_image(struct run *run, struct dh_error **err)
 		return -1;
 	if (!dh_run_writes(run->opts))
 		return 0;
-	return dh_image_check_writable(run->mem, s->img, s->w, err);
+	return dh_image_check_writable(run->mem, s->im->img, s->w, err);
 }
 
 static int copy_out(struct run *run, struct dh_error **err)
@@ -195,34 +206,32 @@ static int copy_out(struct run *run, struct dh_error **err)
 		return dh_error_io(run->mem, err, e, NULL,
 				   "cannot make a private directory for the hive's copy");
 	}
-	return dh_image_copy_out(s, s->img, s->w, s->dir, &s->files,
+	return dh_image_copy_out(s, s->im->img, s->w, s->dir, &s->files,
 				 &s->n_files, err);
 }
 
-int dh_image_stage(struct run *run, const char *given, struct dh_error **err)
+/* Windows w of the image, mounted, checked and copied out: run's target. */
+static int stage(struct run *run, struct image *im, struct dh_image_windows *w,
+		 struct dh_error **err)
 {
-	const char *format = image_format(run, given);
-	struct dh_image_stage *s;
+	struct dh_image_stage *s = talloc_zero(run->mem, struct dh_image_stage);
 
-	if (format == NULL)
-		return 0;
-	s = run->image = talloc_zero(run->mem, struct dh_image_stage);
 	if (s == NULL)
 		return dh_error_nomem(run->mem, err);
 	talloc_set_destructor(s, stage_destroy);
-	if (dh_image_open(s, given, format, !dh_run_writes(run->opts),
-			  &s->img, err) != 0 ||
-	    dh_image_find(s, s->img, run->opts->partition, &s->w, err) != 0 ||
-	    report_image(run, given, format, err) != 0 ||
+	*s = (struct dh_image_stage){ .im = im, .w = w };
+	run->image = s;
+	if (report_image(run, err) != 0 ||
+	    dh_image_mount(s, im->img, w, err) != 0 ||
 	    check_image(run, err) != 0 || copy_out(run, err) != 0 ||
-	    copy_target(run, given, err) != 0)
+	    copy_target(run, err) != 0)
 		return -1;
 	if (!dh_run_writes(run->opts))
 		return 0;
 	run->record = talloc_zero(s, struct dh_io_record);
 	if (run->record == NULL)
 		return dh_error_nomem(run->mem, err);
-	return backup_place(run, given, err);
+	return backup_place(run, err);
 }
 
 /* The names in the image of the logs the commit wrote, in its order. */
@@ -237,26 +246,113 @@ static const char **written_logs(struct run *run)
 	return names;
 }
 
-int dh_image_finish(struct run *run, int rc, struct dh_error **err)
+/* After the steps (rc their result): a committed change played into the
+ * image, and the copies removed. */
+static int finish(struct run *run, int rc, struct dh_error **err)
 {
 	struct dh_image_stage *s = run->image;
 	const char **logs;
 
 	if (rc == 0 && run->record != NULL && run->record->n > 0) {
+		s->im->written = true;
 		logs = written_logs(run);
 		rc = logs != NULL ?
-			dh_image_write_back(run->mem, s->img, s->w, s->dir,
+			dh_image_write_back(run->mem, s->im->img, s->w, s->dir,
 					    logs, run->record, err) :
 			dh_error_nomem(run->mem, err);
 	} else if (rc != 0 && *err != NULL && (*err)->message != NULL) {
 		(*err)->message = talloc_asprintf_append((*err)->message,
-							 " (the image was not written)");
+							 " (nothing was written to its partition)");
 	}
 	/* Errors of the stage's own steps live on it: keep them. */
 	if (rc != 0 && *err != NULL)
 		talloc_steal(run->mem, *err);
 	run->image = NULL;
 	talloc_free(s);
+	return rc;
+}
+
+/* One Windows of the image, start to end, into report r. */
+static int run_windows(struct image *im, const struct dh_options *o,
+		       struct dh_image_windows *w, struct dh_report *r)
+{
+	struct dh_error *err = NULL;
+	struct run run;
+	int rc;
+
+	if (dh_run_begin(&run, r, o) != 0)
+		return -1;
+	rc = stage(&run, im, w, &err);
+	if (rc == 0)
+		rc = dh_run_steps(&run, im->given, &err);
+	if (run.image != NULL)
+		rc = finish(&run, rc, &err);
+	return dh_run_end(&run, rc, err);
+}
+
+/* Not shut down cleanly: no report may say the change is in the image. */
+static int unwritten(struct dh_report *first, const struct dh_error *e)
+{
+	for (struct dh_report *r = first; r != NULL; r = r->next) {
+		if (r->status != DH_STATUS_CHANGED)
+			continue;
+		r->status = DH_STATUS_FAILED;
+		if (dh_error_set(r, &r->error, e->code, "%s", e->message) != 0 &&
+		    r->error == NULL)
+			return -1;
+	}
+	return 0;
+}
+
+/* The next report, after r, for the same target. */
+static struct dh_report *next_report(struct dh_report *first,
+				     struct dh_report *r)
+{
+	r->next = talloc_zero(first, struct dh_report);
+	if (r->next == NULL)
+		return NULL;
+	r->next->target = talloc_strdup(r->next, first->target);
+	r->next->hive = talloc_strdup(r->next, first->target);
+	return r->next->target != NULL && r->next->hive != NULL ? r->next
+								: NULL;
+}
+
+static int run_all(struct image *im, const struct dh_options *o,
+		   struct dh_report *first)
+{
+	struct dh_error *e = NULL;
+	struct dh_report *r = first;
+
+	for (size_t i = 0; i < im->n; i++) {
+		if ((i > 0 && (r = next_report(first, r)) == NULL) ||
+		    run_windows(im, o, im->found[i], r) != 0)
+			return -1;
+	}
+	if (!im->written || dh_image_shutdown(im, im->img, &e) == 0)
+		return 1;
+	return unwritten(first, e) == 0 ? 1 : -1;
+}
+
+int dh_image_run(const struct dh_options *o, const char *given,
+		 struct dh_report *first, struct dh_error **err)
+{
+	const char *format = image_format(o, given);
+	struct image *im;
+	int rc;
+
+	if (format == NULL)
+		return 0;
+	if ((im = talloc_zero(NULL, struct image)) == NULL)
+		return -1;
+	im->given = given;
+	im->format = format;
+	rc = dh_image_open(im, given, im->format, !dh_run_writes(o), &im->img,
+			   err) != 0 ||
+	     dh_image_find(im, im->img, o->partition, &im->found, &im->n,
+			   err) != 0 ? -1 : run_all(im, o, first);
+	if (rc < 0 && *err != NULL)
+		talloc_steal(first, *err);
+	talloc_free(im);
 	return rc;
 }
 

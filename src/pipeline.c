@@ -524,7 +524,7 @@ static int run_recover(struct run *run, struct dh_error **err)
 	return write_out(run, NULL, err);
 }
 
-static int steps(struct run *run, const char *given, struct dh_error **err)
+int dh_run_steps(struct run *run, const char *given, struct dh_error **err)
 {
 	if (open_target(run, given, err) != 0)
 		return -1;
@@ -535,16 +535,6 @@ static int steps(struct run *run, const char *given, struct dh_error **err)
 	if (run->opts->command == DH_CMD_RECOVER)
 		return run_recover(run, err);
 	return run_set(run, err);
-}
-
-static int run_steps(struct run *run, const char *given,
-		     struct dh_error **err)
-{
-	if (dh_image_stage(run, given, err) != 0)
-		return run->image != NULL ? dh_image_finish(run, -1, err) : -1;
-	if (run->image == NULL)
-		return steps(run, given, err);
-	return dh_image_finish(run, steps(run, given, err), err);
 }
 
 /* A run that stopped with its new hive staged: everything it made goes,
@@ -560,14 +550,14 @@ static void abandon(struct run *run, struct dh_error *err)
 
 /* The caller's options, as many bytes of them as its size says (a program
  * built against an older header passes fewer), the rest zero. */
-static int take_options(struct run *run, const struct dh_options *given,
+static int take_options(TALLOC_CTX *mem, const struct dh_options *given,
 			struct dh_options *o, struct dh_error **err)
 {
 	size_t need = offsetof(struct dh_options, command) + sizeof o->command;
 
 	*o = (struct dh_options){ .size = sizeof *o };
 	if (given == NULL || given->size < need)
-		return dh_error_set(run->mem, err, DH_ERR_ARGUMENT,
+		return dh_error_set(mem, err, DH_ERR_ARGUMENT,
 				    "the options passed to dh_run_target() "
 				    "are missing or too small (size %zu); set "
 				    "size to sizeof(struct dh_options), or use "
@@ -575,41 +565,62 @@ static int take_options(struct run *run, const struct dh_options *given,
 				    given ? given->size : 0);
 	memcpy(o, given, given->size < sizeof *o ? given->size : sizeof *o);
 	o->size = sizeof *o;
-	run->opts = o;
-	run->backup_dir = o->backup_dir;
-	run->backup_dir_create = o->backup_dir_create;
-	run->report->command = o->command;
 	return 0;
+}
+
+int dh_run_begin(struct run *run, struct dh_report *r,
+		 const struct dh_options *o)
+{
+	*run = (struct run){ .report = r, .opts = o, .fd = -1, .source = -1,
+			     .reconciled = -1, .backup_dir = o->backup_dir,
+			     .backup_dir_create = o->backup_dir_create };
+	r->command = o->command;
+	run->mem = talloc_new(r);
+	return run->mem != NULL ? 0 : -1;
+}
+
+static int failed(struct dh_report *r, struct dh_error *err)
+{
+	if (err == NULL)
+		return -1;
+	r->status = DH_STATUS_FAILED;
+	r->error = talloc_steal(r, err);
+	return 0;
+}
+
+int dh_run_end(struct run *run, int rc, struct dh_error *err)
+{
+	if (run->txn != NULL) /* failed, or found nothing to write */
+		abandon(run, rc != 0 ? err : NULL);
+	rc = rc != 0 ? failed(run->report, err) : 0;
+	TALLOC_FREE(run->mem);
+	return rc;
 }
 
 struct dh_report *dh_run_target(TALLOC_CTX *mem, const struct dh_options *opts,
 				const char *target)
 {
 	struct dh_report *r = talloc_zero(mem, struct dh_report);
-	struct run run = { .report = r, .fd = -1, .source = -1,
-			   .reconciled = -1 };
 	struct dh_error *err = NULL;
 	struct dh_options o;
+	struct run run;
 	int rc;
 
-	if (r == NULL || (run.mem = talloc_new(r)) == NULL)
+	if (r == NULL || (r->target = talloc_strdup(r, target)) == NULL ||
+	    (r->hive = talloc_strdup(r, target)) == NULL)
 		goto nomem;
-	r->target = talloc_strdup(r, target);
-	r->hive = talloc_strdup(r, target);
-	if (r->target == NULL || r->hive == NULL)
-		goto nomem;
-	rc = take_options(&run, opts, &o, &err);
+	rc = take_options(r, opts, &o, &err);
 	if (rc == 0)
-		rc = run_steps(&run, target, &err);
-	if (run.txn != NULL) /* failed, or found nothing to write */
-		abandon(&run, rc != 0 ? err : NULL);
-	if (rc != 0) {
-		if (err == NULL)
-			goto nomem;
-		r->status = DH_STATUS_FAILED;
-		r->error = talloc_steal(r, err);
-	}
-	talloc_free(run.mem);
+		rc = dh_image_run(&o, target, r, &err);
+	if (rc < 0 && failed(r, err) != 0)
+		goto nomem;
+	if (rc != 0)
+		return r;
+	if (dh_run_begin(&run, r, &o) != 0)
+		goto nomem;
+	rc = dh_run_steps(&run, target, &err);
+	if (dh_run_end(&run, rc, err) != 0)
+		goto nomem;
 	return r;
 nomem:
 	talloc_free(r);

@@ -49,7 +49,7 @@ struct run {
 				       * it, else -1 */
 	const char *backup_dir;       /* opts->backup_dir, or an image's */
 	bool backup_dir_create;
-	struct dh_image_stage *image; /* a disk image target: its copies */
+	struct dh_image_stage *image; /* a Windows in a disk image: its copies */
 	struct dh_io_record *record;  /* an image's: what the commit wrote */
 };
 
@@ -68,16 +68,29 @@ int dh_run_choose_log(struct run *run, struct dh_error **err);
 /* The transaction options of run's command (commit, backups). */
 struct dh_txn_options dh_run_txn_options(const struct run *run);
 
-/* imagerun.c: a disk image or block device given as the target. Stage:
- * when it is one (else 0, run->image NULL), open it in an appliance, find
- * its Windows, copy the hive, its logs and SOFTWARE out to a private
- * directory, and make run->target that copy, named in messages after the
- * image, with the backups in the image's backup directory and the in-place
- * commit recording its writes. Finish: after the steps, rc their result,
- * write a committed change back into the image, and remove the copies;
- * returns the outcome. */
-int dh_image_stage(struct run *run, const char *given, struct dh_error **err);
-int dh_image_finish(struct run *run, int rc, struct dh_error **err);
+/* A run of one target into report r, in three calls: begin (o as
+ * dh_run_target() took it; 0, or -1 when memory runs out), the steps
+ * (from resolving given, unless run->target is set already), end (rc the
+ * steps' result, err their error: a staged change abandoned, the error
+ * into r, run's memory freed; -1 when memory ran out on the way to a
+ * report). */
+int dh_run_begin(struct run *run, struct dh_report *r,
+		 const struct dh_options *o);
+int dh_run_steps(struct run *run, const char *given, struct dh_error **err);
+int dh_run_end(struct run *run, int rc, struct dh_error *err);
+
+/* imagerun.c: given, when it is a disk image or a block device (else 0,
+ * nothing done): an appliance started on it, its Windows found, and for
+ * each one a run: the hive, its logs and SOFTWARE copied out to a private
+ * directory, run->target that copy (named in messages after the image),
+ * the backups in the image's backup directory, the in-place commit
+ * recording its writes, a committed change written back into the image.
+ * first is the first Windows' report, the others linked after it (on
+ * first); returns 1. -1 with *err set when no Windows could be reached (the
+ * appliance failed, none found), or memory ran out (*err NULL). A change
+ * is reported only once the appliance has shut down cleanly. */
+int dh_image_run(const struct dh_options *o, const char *given,
+		 struct dh_report *first, struct dh_error **err);
 
 /* Commit run->txn (which the caller has filled, flushed and verified):
  * the report gets the backup set. note: for the journal. */
