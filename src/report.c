@@ -56,9 +56,13 @@ static const char *report_name(const struct dh_report *r)
 	return r->target != NULL ? r->target : "(no target)";
 }
 
-/* A failure may come before any hive was found, so it names the target. */
+/* A failure may come before any hive was found, so it names the target;
+ * a Windows of a disk image is named by its hive (image:partition:path),
+ * which tells it from the image's others. */
 static const char *failed_name(const struct dh_report *r)
 {
+	if (r->image != NULL && r->hive != NULL)
+		return r->hive;
 	if (r->target != NULL)
 		return r->target;
 	return r->hive != NULL ? r->hive : "(no target)";
