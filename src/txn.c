@@ -213,38 +213,53 @@ const char *dh_txn_hive_path(const struct dh_txn *t)
 	return t->files[0].tmppath;
 }
 
+/* Where the bins of the hive open at fd end, as its base block says; 0
+ * when it cannot be read. */
+static size_t bins_end(int fd)
+{
+	uint8_t block[DH_REGF_HEADER_SIZE];
+
+	if (dh_io_pread_full(fd, block, sizeof(block), 0) != (ssize_t)sizeof(block))
+		return 0;
+	return DH_REGF_BINS_START + (size_t)dh_le32(block + DH_REGF_BINS_SIZE);
+}
+
 /* The state the in-place commit starts from: the replayed hive when it was
  * dirty, else the hive; its length as its base block gives it, so that
  * whatever lies past its bins counts as new (overlay.h). */
 static struct dh_overlay *base_state(struct dh_txn *t)
 {
 	int fd = t->reconciled >= 0 ? t->reconciled : t->hive->fd;
-	uint8_t block[DH_REGF_HEADER_SIZE];
+	size_t len = bins_end(fd);
 
-	if (dh_io_pread_full(fd, block, sizeof(block), 0) != (ssize_t)sizeof(block))
-		return NULL;
-	return dh_overlay_new(t, fd, DH_REGF_BINS_START +
-				     (size_t)dh_le32(block + DH_REGF_BINS_SIZE));
+	return len != 0 ? dh_overlay_new(t, fd, len) : NULL;
 }
 
-static int no_edits(struct dh_txn *t, struct dh_error **err)
+/* With edits: the writes, made over the state when first needed. */
+static struct dh_overlay *edits(struct dh_txn *t, struct dh_error **err)
 {
-	return dh_error_io(t->mem, err, errno ? errno : ENOMEM, NULL,
-			   "cannot stage the change of %s", t->hive->path);
+	errno = 0;
+	if (t->edits == NULL && (t->edits = base_state(t)) == NULL)
+		dh_error_io(t->mem, err, errno ? errno : EIO, NULL,
+			    "cannot read %s to stage its change", t->hive->path);
+	return t->edits;
 }
 
 int dh_txn_write(struct dh_txn *t, const void *buf, size_t len,
 		 uint64_t off, struct dh_error **err)
 {
 	const struct staged *h = &t->files[0];
+	struct dh_overlay *o;
 
 	if (!t->o.edits)
 		return dh_io_pwrite_all(h->fd, buf, len, (off_t)off) == 0 ? 0 :
 		       dh_error_io(t->mem, err, errno, NULL, "cannot write %s",
 				   h->tmppath);
-	if ((t->edits == NULL && (t->edits = base_state(t)) == NULL) ||
-	    dh_overlay_write(t->edits, buf, len, off) != 0)
-		return no_edits(t, err);
+	if ((o = edits(t, err)) == NULL)
+		return -1;
+	if (dh_overlay_write(o, buf, len, off) != 0)
+		return dh_error_io(t->mem, err, errno, NULL, "cannot write %s",
+				   h->tmppath);
 	return 0;
 }
 
@@ -252,15 +267,19 @@ int dh_txn_read(struct dh_txn *t, void *buf, size_t len, uint64_t off,
 		struct dh_error **err)
 {
 	const struct staged *h = &t->files[0];
+	struct dh_overlay *o;
+	int rc;
 
 	if (!t->o.edits)
-		return dh_io_pread_full(h->fd, buf, len, (off_t)off) ==
-		       (ssize_t)len ? 0 :
-		       dh_error_io(t->mem, err, errno ? errno : EIO, NULL,
+		rc = dh_io_pread_full(h->fd, buf, len, (off_t)off) ==
+		     (ssize_t)len ? 0 : -1;
+	else if ((o = edits(t, err)) == NULL)
+		return -1;
+	else
+		rc = dh_overlay_read(o, buf, len, off);
+	if (rc != 0)
+		return dh_error_io(t->mem, err, errno ? errno : EIO, NULL,
 				   "cannot read %s", h->tmppath);
-	if ((t->edits == NULL && (t->edits = base_state(t)) == NULL) ||
-	    dh_overlay_read(t->edits, buf, len, off) != 0)
-		return no_edits(t, err);
 	return 0;
 }
 
@@ -593,19 +612,14 @@ static const struct dh_overlay *target(struct dh_txn *t,
 				       struct dh_error **err)
 {
 	const struct staged *h = &t->files[0];
-	uint8_t block[DH_REGF_HEADER_SIZE];
 	struct dh_overlay *o;
+	size_t len;
 
+	if (t->o.edits)
+		return edits(t, err);
 	errno = 0;
-	if (t->o.edits) {
-		if (t->edits == NULL && (t->edits = base_state(t)) == NULL)
-			no_edits(t, err);
-		return t->edits;
-	}
-	if ((o = base_state(t)) == NULL ||
-	    dh_io_pread_full(h->fd, block, sizeof(block), 0) != (ssize_t)sizeof(block) ||
-	    dh_overlay_take(o, h->fd, DH_REGF_BINS_START +
-			    (size_t)dh_le32(block + DH_REGF_BINS_SIZE)) != 0) {
+	if ((o = base_state(t)) == NULL || (len = bins_end(h->fd)) == 0 ||
+	    dh_overlay_take(o, h->fd, len) != 0) {
 		dh_error_io(t->mem, err, errno ? errno : EIO, DH_UNCHANGED,
 			    "cannot compare %s with %s", h->tmppath,
 			    t->hive->path);
