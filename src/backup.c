@@ -227,21 +227,19 @@ static int sync_copy(struct maker *k, const char *name)
 			   "cannot write backup %s to disk", name);
 }
 
-/* Fill the new copy k->bfd, named name, from src: data, checked, then
- * metadata; synced. */
+/* Fill the new copy k->bfd, named name, from src: data and metadata,
+ * synced once, then the data read back and checked. */
 static int fill_copy(struct maker *k, const struct dh_meta_source *src,
 		     const char *name)
 {
 	int ret = copy_data(k, src, name);
 
 	if (ret == 0)
-		ret = sync_copy(k, name);
-	if (ret == 0)
-		ret = compare_copy(k, src, name);
-	if (ret == 0)
 		ret = dh_metadata_copy(k->mem, src, k->bfd, name, true, k->err);
 	if (ret == 0)
 		ret = sync_copy(k, name);
+	if (ret == 0)
+		ret = compare_copy(k, src, name);
 	return ret;
 }
 

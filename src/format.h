@@ -69,6 +69,7 @@
 #define DH_VK_SIGNATURE 0u          /* "vk" */
 #define DH_VK_DATA_LEN 4u           /* data length in bytes */
 #define DH_VK_DATA_OFFSET 8u        /* data cell, from the bins start */
+#define DH_VK_TYPE 12u              /* the value's type (REG_SZ...) */
 #define DH_VK_HEADER 20u            /* the fixed part, before the value name */
 /* A data length with this bit set holds the data (at most 4 bytes) in the
  * data offset field itself: no data cell. Such a length never equals a

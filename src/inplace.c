@@ -16,6 +16,7 @@
 #include "interrupt.h"
 #include "io.h"
 #include "logwrite.h"
+#include "overlay.h"
 #include "regf.h"
 
 /* Bytes compared or copied at a time: a few reads for a whole hive. */
@@ -151,66 +152,23 @@ static void set_seq(uint8_t *block, uint32_t seq1, uint32_t seq2)
 /* ------------------------------------------------------------------ */
 /* Which pages differ                                                 */
 
-static int add_page(struct commit *c, uint32_t at)
+/* The units of to's bins that differ from its base (ranges of c), none
+ * past the end of_len bytes gives. */
+static int find_ranges(struct commit *c, const struct dh_overlay *to,
+		       size_t len, struct dh_error **err)
 {
-	struct dh_log_range *last = c->n_ranges ? &c->ranges[c->n_ranges - 1]
-						: NULL;
+	size_t bins = len - DH_REGF_BINS_START;
 
-	if (last != NULL && last->offset + last->size == at) {
-		last->size += c->page;
-		return 0;
-	}
-	if (c->n_ranges == c->room) {
-		c->room = c->room ? 2 * c->room : 64;
-		c->ranges = talloc_realloc(c->tmp, c->ranges,
-					   struct dh_log_range, c->room);
-		if (c->ranges == NULL)
-			return -1;
-	}
-	c->ranges[c->n_ranges++] = (struct dh_log_range){ at, c->page };
-	return 0;
-}
+	if (dh_overlay_ranges(c->tmp, to, c->page, &c->ranges,
+			      &c->n_ranges) != 0)
+		return failed(c, err, errno, "cannot compare", c->w->hive_path);
+	while (c->n_ranges > 0 && c->ranges[c->n_ranges - 1].offset >= bins)
+		c->n_ranges--;
+	if (c->n_ranges > 0) {
+		struct dh_log_range *last = &c->ranges[c->n_ranges - 1];
 
-/* n bytes of fd at off, as if it were len bytes long with zeros after. */
-static int read_padded(int fd, size_t len, uint8_t *buf, size_t n, size_t off)
-{
-	size_t have = off < len ? len - off : 0;
-	ssize_t got;
-
-	if (have > n)
-		have = n;
-	memset(buf + have, 0, n - have);
-	if (have == 0)
-		return 0;
-	got = dh_io_pread_full(fd, buf, have, (off_t)off);
-	if (got == (ssize_t)have)
-		return 0;
-	if (got >= 0)
-		errno = EIO;
-	return -1;
-}
-
-/* The pages of the bins where the hive at to (to_len bytes) differs from
- * the hive at from (from_len bytes), and every page past from's end, zeros
- * too: a replay lets a hive grow only as far as its file and its logs
- * reach (recover.c). As ranges from the bins start, neighbours merged. */
-static int diff(struct commit *c, int from, size_t from_len, int to,
-		size_t to_len, struct dh_error **err)
-{
-	c->n_ranges = 0;
-	for (size_t off = DH_REGF_BINS_START; off < to_len; off += CHUNK) {
-		size_t n = to_len - off < CHUNK ? to_len - off : CHUNK;
-
-		if (read_padded(to, to_len, c->b, n, off) != 0 ||
-		    read_padded(from, from_len, c->a, n, off) != 0)
-			return failed(c, err, errno, "cannot compare",
-				      c->w->hive_path);
-		for (size_t p = 0; p < n; p += c->page)
-			if ((off + p >= from_len ||
-			     memcmp(c->a + p, c->b + p, c->page) != 0) &&
-			    add_page(c, (uint32_t)(off + p -
-						   DH_REGF_BINS_START)) != 0)
-				return dh_error_nomem(c->mem, err);
+		if (last->offset + last->size > bins)
+			last->size = (uint32_t)(bins - last->offset);
 	}
 	return 0;
 }
@@ -223,13 +181,13 @@ static size_t piece(const struct dh_log_range *r, size_t done, size_t *at)
 	return r->size - done < CHUNK ? r->size - done : CHUNK;
 }
 
-/* Every range of src copied to the same place in the hive. */
-static int copy_ranges(struct commit *c, int src)
+/* Every range of src written to the same place in the hive. */
+static int copy_ranges(struct commit *c, const struct dh_overlay *src)
 {
 	for (size_t i = 0; i < c->n_ranges; i++)
 		for (size_t done = 0, at, n; done < c->ranges[i].size; done += n) {
 			n = piece(&c->ranges[i], done, &at);
-			if (read_padded(src, c->target_len, c->a, n, at) != 0 ||
+			if (dh_overlay_read(src, c->a, n, at) != 0 ||
 			    put(c, 0, c->a, n, (off_t)at) != 0)
 				return -1;
 		}
@@ -258,6 +216,7 @@ static int reconcile(struct commit *c, struct dh_error **err)
 {
 	const struct dh_inplace *w = c->w;
 	uint8_t live[DH_REGF_BASE_BLOCK_SIZE], rec[DH_REGF_BASE_BLOCK_SIZE];
+	struct dh_overlay *to;
 	struct stat st;
 
 	if (read_block(w->hive, live) != 0 || fstat(w->hive, &st) != 0)
@@ -276,14 +235,17 @@ static int reconcile(struct commit *c, struct dh_error **err)
 		return failed(c, err, errno, "cannot read the replayed",
 			      w->hive_path);
 	c->target_len = hive_len(rec);
-	if (diff(c, w->hive, (size_t)st.st_size, w->reconciled,
-		 c->target_len, err) != 0)
+	if ((to = dh_overlay_new(c->tmp, w->hive, (size_t)st.st_size)) == NULL)
+		return dh_error_nomem(c->mem, err);
+	if (dh_overlay_take(to, w->reconciled, c->target_len) != 0)
+		return failed(c, err, errno, "cannot compare", w->hive_path);
+	if (find_ranges(c, to, c->target_len, err) != 0)
 		return -1;
 	/* Still dirty: its logs would set this length and these pages. */
 	c->state = DH_INPLACE_RECONCILED;
 	if ((st.st_size != (off_t)c->target_len &&
 	     cut(c, 0, c->target_len) != 0) ||
-	    copy_ranges(c, w->reconciled) != 0)
+	    copy_ranges(c, to) != 0)
 		return failed(c, err, errno, "cannot write", w->hive_path);
 	if (sync_file(c, 0, err) != 0)
 		return -1;
@@ -378,13 +340,10 @@ static int write_logs(struct commit *c, struct dh_error **err)
 /* The new base block, with the sequence number that follows the hive's. */
 static int take_target(struct commit *c, struct dh_error **err)
 {
-	struct stat st;
-
-	if (read_block(c->w->target, c->base) != 0 ||
-	    fstat(c->w->target, &st) != 0)
+	if (dh_overlay_read(c->w->target, c->base, sizeof(c->base), 0) != 0)
 		return failed(c, err, errno, "cannot read", c->w->target_path);
 	c->target_len = hive_len(c->base);
-	if ((size_t)st.st_size < c->target_len)
+	if (dh_overlay_len(c->w->target) < c->target_len)
 		return dh_error_set(c->mem, err, DH_ERR_VERIFY,
 				    "%s is shorter than its base block says; %s",
 				    c->w->target_path, DH_UNCHANGED);
@@ -423,11 +382,13 @@ static int same_ranges(struct commit *c)
 {
 	for (size_t i = 0; i < c->n_ranges; i++)
 		for (size_t done = 0, at, n; done < c->ranges[i].size; done += n) {
+			ssize_t got;
+
 			n = piece(&c->ranges[i], done, &at);
-			if (read_padded(c->w->hive, c->target_len, c->a, n, at) != 0 ||
-			    read_padded(c->w->target, c->target_len, c->b, n, at) != 0)
+			got = dh_io_pread_full(c->w->hive, c->a, n, (off_t)at);
+			if (got < 0 || dh_overlay_read(c->w->target, c->b, n, at) != 0)
 				return -1;
-			if (memcmp(c->a, c->b, n) != 0)
+			if ((size_t)got != n || memcmp(c->a, c->b, n) != 0)
 				return 0;
 		}
 	return 1;
@@ -440,7 +401,19 @@ static int read_back(struct commit *c, struct dh_error **err)
 	uint8_t block[DH_REGF_BASE_BLOCK_SIZE];
 	int same;
 
-	posix_fadvise(w->hive, 0, 0, POSIX_FADV_DONTNEED);
+	/* Only the pages written are dropped from the cache and read again
+	 * (the kernel drops only the whole pages inside a range it is given). */
+	posix_fadvise(w->hive, 0, DH_REGF_BASE_BLOCK_SIZE, POSIX_FADV_DONTNEED);
+	for (size_t i = 0; i < c->n_ranges; i++) {
+		size_t at = DH_REGF_BINS_START + c->ranges[i].offset;
+		size_t from = at / DH_OVERLAY_PAGE * DH_OVERLAY_PAGE;
+
+		posix_fadvise(w->hive, (off_t)from,
+			      (off_t)(at + c->ranges[i].size - from +
+				      DH_OVERLAY_PAGE - 1) /
+			      DH_OVERLAY_PAGE * DH_OVERLAY_PAGE,
+			      POSIX_FADV_DONTNEED);
+	}
 	if (read_block(w->hive, block) != 0)
 		return failed(c, err, errno, "cannot read back", w->hive_path);
 	same = memcmp(block, c->base, sizeof(block)) == 0 ? same_ranges(c) : 0;
@@ -477,7 +450,6 @@ static int write_hive(struct commit *c, struct dh_error **err)
 static int commit(struct commit *c, struct dh_error **err)
 {
 	const struct dh_inplace *w = c->w;
-	struct stat st;
 
 	if (w->n_logs == 0 || (w->format != DH_LOG_NEW &&
 			       w->format != DH_LOG_OLD))
@@ -493,10 +465,7 @@ static int commit(struct commit *c, struct dh_error **err)
 			      "before the hive was written") != 0 ||
 	    reconcile(c, err) != 0 || take_target(c, err) != 0)
 		return -1;
-	if (fstat(w->hive, &st) != 0)
-		return failed(c, err, errno, "cannot stat", w->hive_path);
-	if (diff(c, w->hive, (size_t)st.st_size, w->target, c->target_len,
-		 err) != 0 ||
+	if (find_ranges(c, w->target, c->target_len, err) != 0 ||
 	    write_logs(c, err) != 0)
 		return -1;
 	return write_hive(c, err);

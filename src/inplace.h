@@ -35,6 +35,7 @@
 
 #include "deskheap.h"
 #include "logscan.h"
+#include "overlay.h"
 
 /* A live log, open read-write. */
 struct dh_inplace_log {
@@ -68,8 +69,14 @@ struct dh_inplace {
 	bool ignore_logs;          /* a dirty hive without reconciled is
 				    * marked clean as it is, its logs given
 				    * up (--ignore-logs); else refused */
-	int target;                /* the new hive: complete, clean, verified
-				    * (its sequence numbers are replaced) */
+	const struct dh_overlay *target; /* the new hive (overlay.h): its
+				    * changes over the hive's state after
+				    * step B (reconciled when the hive is
+				    * dirty and it is given, else the hive
+				    * itself), which are read before the
+				    * hive is written; complete, clean,
+				    * verified (its sequence numbers are
+				    * replaced) */
 	const char *target_path;
 	enum dh_log_format format; /* DH_LOG_NEW or DH_LOG_OLD */
 	const struct dh_inplace_log *logs; /* logs[0] gets the record */

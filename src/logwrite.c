@@ -7,12 +7,13 @@
 #include "io.h"
 #include "logwrite.h"
 #include "marvin32.h"
+#include "overlay.h"
 #include "regf.h"
 
 /* What the hive says about itself, and where its pages go in the log. */
 struct build {
 	TALLOC_CTX *mem;
-	int hive;
+	const struct dh_overlay *hive;
 	const char *path;
 	struct dh_regf_header hdr;
 	uint8_t base[DH_REGF_HEADER_SIZE];
@@ -38,14 +39,15 @@ static size_t round_up(size_t n, size_t to)
 
 static int read_base(struct build *b, struct dh_error **err)
 {
-	ssize_t got = dh_io_pread_full(b->hive, b->base, sizeof(b->base), 0);
+	size_t len = dh_overlay_len(b->hive);
 
-	if (got < 0)
+	if (len > sizeof(b->base))
+		len = sizeof(b->base);
+	if (dh_overlay_read(b->hive, b->base, len, 0) != 0)
 		return dh_error_io(b->mem, err, errno, NULL,
 				   "cannot read %s to write its transaction log",
 				   b->path);
-	return dh_regf_parse(b->mem, b->base, (size_t)got, b->path, &b->hdr,
-			     err);
+	return dh_regf_parse(b->mem, b->base, len, b->path, &b->hdr, err);
 }
 
 /* Ranges sorted, apart, whole pages, within the bins; their total size. */
@@ -74,18 +76,18 @@ static int check_ranges(struct build *b, uint32_t page,
 static int read_range(struct build *b, const struct dh_log_range *r,
 		      uint8_t *dst, struct dh_error **err)
 {
-	off_t at = (off_t)DH_REGF_BINS_START + r->offset;
-	ssize_t got = dh_io_pread_full(b->hive, dst, r->size, at);
+	uint64_t at = DH_REGF_BINS_START + (uint64_t)r->offset;
+	size_t len = dh_overlay_len(b->hive);
 
-	if (got < 0)
+	if (at + r->size > len)
+		return dh_error_set(b->mem, err, DH_ERR_IO,
+				    "%s ends at %zu bytes, before its hive bins do (%u bytes from %u): it is not complete, so no log of it can be written",
+				    b->path, len, b->hdr.bins_size,
+				    DH_REGF_BINS_START);
+	if (dh_overlay_read(b->hive, dst, r->size, at) != 0)
 		return dh_error_io(b->mem, err, errno, NULL,
 				   "cannot read %s to write its transaction log",
 				   b->path);
-	if ((size_t)got < r->size)
-		return dh_error_set(b->mem, err, DH_ERR_IO,
-				    "%s ends at %lld bytes, before its hive bins do (%u bytes from %u): it is not complete, so no log of it can be written",
-				    b->path, (long long)(at + got),
-				    b->hdr.bins_size, DH_REGF_BINS_START);
 	return 0;
 }
 
@@ -205,7 +207,8 @@ static int build_old(struct build *b, uint32_t seq, const struct dh_log_range *r
 	return 0;
 }
 
-int dh_logwrite_build(TALLOC_CTX *mem, enum dh_log_format f, int hive,
+int dh_logwrite_build(TALLOC_CTX *mem, enum dh_log_format f,
+		      const struct dh_overlay *hive,
 		      const char *hive_path, uint32_t seq,
 		      const struct dh_log_range *r, size_t n,
 		      uint8_t **out, size_t *len, struct dh_error **err)

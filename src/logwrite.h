@@ -14,6 +14,8 @@
 #include "deskheap.h"
 #include "logscan.h"
 
+struct dh_overlay;
+
 /* A run of changed bytes of the new hive, counted from the bins start
  * (file offset DH_REGF_BINS_START); offset and size are multiples of the
  * format's page (dh_logwrite_page()); sorted, not overlapping. */
@@ -28,7 +30,7 @@ uint32_t dh_logwrite_page(enum dh_log_format f);
 
 /*
  * The bytes of a complete log file holding one record that takes a hive to
- * the state of the hive file open at fd `hive` (complete; its base block
+ * the state `hive` holds (overlay.h; complete: its base block
  * gives the bins size, the flags and the last-written time; hive_path names
  * it in messages), with sequence number seq, recording the ranges
  * r[0..n) (n may be 0: a record of no page, which still sets the bins size
@@ -48,12 +50,13 @@ uint32_t dh_logwrite_page(enum dh_log_format f);
  * the hive's), giving the hive's bins byte for byte where the ranges cover
  * every page that differs.
  * *out (on mem) and *len are set on success. DH_ERR_IO, naming hive_path,
- * when it cannot be read or ends before its bins do; DH_ERR_NOT_HIVE when
+ * when it cannot be read or ends before a range does; DH_ERR_NOT_HIVE when
  * it has no base block; DH_ERR_ARGUMENT when f is DH_LOG_NONE or a range is
  * empty, not aligned, out of order, overlapping or outside the bins;
  * DH_ERR_NOMEM.
  */
-int dh_logwrite_build(TALLOC_CTX *mem, enum dh_log_format f, int hive,
+int dh_logwrite_build(TALLOC_CTX *mem, enum dh_log_format f,
+		      const struct dh_overlay *hive,
 		      const char *hive_path, uint32_t seq,
 		      const struct dh_log_range *r, size_t n,
 		      uint8_t **out, size_t *len, struct dh_error **err);

@@ -198,33 +198,55 @@ static uint8_t *utf16le(TALLOC_CTX *mem, const struct dh_winvalue *v)
 	return b;
 }
 
-/* Whether the file holds, where hivex says, a value record whose data cell
- * holds the value as read, with room for the new one. Any doubt: no. */
+/* A reader of the file through a descriptor. */
+static int read_fd(void *fd, void *buf, size_t len, uint64_t off,
+		   struct dh_error **err)
+{
+	(void)err;
+	return dh_io_pread_full(*(int *)fd, buf, len, (off_t)off) ==
+	       (ssize_t)len ? 0 : -1;
+}
+
+/* Whether the hive read holds, where hivex says, a value record of v's
+ * type and length whose allocated data cell holds v's data, with room for
+ * room bytes: 1, 0, or -1 when read fails. */
+static int cell_holds(TALLOC_CTX *mem, dh_patch_read_fn *read, void *ctx,
+		      const struct dh_value_place *at,
+		      const struct dh_winvalue *v, size_t room,
+		      struct dh_error **err)
+{
+	uint8_t cell[DH_CELL_RECORD], *want = utf16le(mem, v), *got;
+	uint8_t vk[DH_CELL_RECORD + DH_VK_HEADER];
+	const uint8_t *rec = vk + DH_CELL_RECORD;
+	size_t len = 2 * v->n_units;
+	int32_t size;
+
+	got = talloc_array(mem, uint8_t, len + 1);
+	if (want == NULL || got == NULL)
+		return dh_error_set(mem, err, DH_ERR_NOMEM, "out of memory");
+	if (read(ctx, vk, sizeof(vk), at->vk, err) != 0 ||
+	    read(ctx, cell, sizeof(cell), at->data, err) != 0)
+		return -1;
+	size = (int32_t)dh_le32(cell + DH_CELL_SIZE);
+	if (memcmp(rec + DH_VK_SIGNATURE, "vk", 2) != 0 ||
+	    dh_le32(rec + DH_VK_DATA_LEN) != len ||
+	    dh_le32(rec + DH_VK_TYPE) != (uint32_t)v->type ||
+	    (uint64_t)dh_le32(rec + DH_VK_DATA_OFFSET) + DH_REGF_BINS_START != at->data ||
+	    size >= 0 || (uint64_t)-(int64_t)size - DH_CELL_RECORD < room)
+		return 0;
+	if (read(ctx, got, len, at->data + DH_CELL_RECORD, err) != 0)
+		return -1;
+	return memcmp(got, want, len) == 0;
+}
+
+/* Whether the file holds, where hivex says, the value as read, with room
+ * for the new one. Any doubt: no. */
 static bool fits_in_place(TALLOC_CTX *mem, int fd,
 			  const struct dh_value_place *at,
 			  const struct dh_patch_item *it)
 {
-	uint8_t cell[DH_CELL_RECORD], *old = utf16le(mem, &it->before), *now;
-	uint8_t vk[DH_CELL_RECORD + DH_VK_HEADER];
-	const uint8_t *rec = vk + DH_CELL_RECORD;
-	size_t before = 2 * it->before.n_units, after = 2 * it->after.n_units;
-	int32_t size;
-
-	if (old == NULL ||
-	    dh_io_pread_full(fd, vk, sizeof(vk), (off_t)at->vk) != (ssize_t)sizeof(vk) ||
-	    dh_io_pread_full(fd, cell, sizeof(cell), (off_t)at->data) != (ssize_t)sizeof(cell))
-		return false;
-	size = (int32_t)dh_le32(cell + DH_CELL_SIZE);
-	if (memcmp(rec + DH_VK_SIGNATURE, "vk", 2) != 0 ||
-	    dh_le32(rec + DH_VK_DATA_LEN) != before ||
-	    (uint64_t)dh_le32(rec + DH_VK_DATA_OFFSET) + DH_REGF_BINS_START != at->data ||
-	    size >= 0 || (uint64_t)-(int64_t)size - DH_CELL_RECORD < after)
-		return false;
-	now = talloc_array(mem, uint8_t, before + 1);
-	return now != NULL &&
-	       dh_io_pread_full(fd, now, before, (off_t)(at->data + DH_CELL_RECORD)) ==
-	       (ssize_t)before &&
-	       memcmp(now, old, before) == 0;
+	return cell_holds(mem, read_fd, &fd, at, &it->before,
+			  2 * it->after.n_units, NULL) == 1;
 }
 
 static int add_edit(TALLOC_CTX *mem, struct dh_patch_edit **edits, size_t *n,
@@ -364,6 +386,36 @@ int dh_patch_verify(TALLOC_CTX *mem, struct dh_hive *h,
 	}
 	rc = 0;
 out:
+	if (rc != 0 && err != NULL && *err != NULL)
+		talloc_steal(mem, *err);
+	talloc_free(tmp);
+	return rc;
+}
+
+int dh_patch_verify_cells(TALLOC_CTX *mem, struct dh_hive *h,
+			  dh_patch_read_fn *read, void *ctx,
+			  const struct dh_patch *p, struct dh_error **err)
+{
+	TALLOC_CTX *tmp = talloc_new(mem);
+	int rc = tmp != NULL ? 0 :
+		 dh_error_set(mem, err, DH_ERR_NOMEM, "out of memory");
+
+	for (size_t i = 0; rc == 0 && i < p->n_items; i++) {
+		const struct dh_patch_item *it = &p->items[i];
+		struct dh_value_place at;
+		int holds;
+
+		if (!it->changed)
+			continue;
+		if (dh_hive_windows_place(tmp, h, &it->cs, &at, err) != 0 ||
+		    (holds = cell_holds(tmp, read, ctx, &at, &it->after,
+					2 * it->after.n_units, err)) < 0)
+			rc = -1;
+		else if (holds == 0)
+			rc = dh_error_set(mem, err, DH_ERR_VERIFY,
+					  "%s: the Windows value of %s did not read back as written; the original hive was left as it was",
+					  dh_hive_name(h), it->cs.name);
+	}
 	if (rc != 0 && err != NULL && *err != NULL)
 		talloc_steal(mem, *err);
 	talloc_free(tmp);

@@ -85,4 +85,18 @@ int dh_patch_apply(TALLOC_CTX *mem, struct dh_hive *h,
 int dh_patch_verify(TALLOC_CTX *mem, struct dh_hive *h,
 		    const struct dh_patch *p, struct dh_error **err);
 
+/* Reads len bytes of a hive file at off into buf: 0, or -1 with *err set
+ * (err may be NULL). */
+typedef int dh_patch_read_fn(void *ctx, void *buf, size_t len, uint64_t off,
+			     struct dh_error **err);
+
+/* Check, cell by cell, that the hive file read holds the plan's changed
+ * after-values (type, length and every code unit) in the value records and
+ * data cells where h (open on the hive before the edits, which keep every
+ * record where it is) has them: the check of dh_patch_edits()' result
+ * where no whole file of it is made. DH_ERR_VERIFY when one does not. */
+int dh_patch_verify_cells(TALLOC_CTX *mem, struct dh_hive *h,
+			  dh_patch_read_fn *read, void *ctx,
+			  const struct dh_patch *p, struct dh_error **err);
+
 #endif

@@ -327,38 +327,36 @@ static int plan(struct run *run, struct dh_error **err)
 	return dh_outcome_plan(run, err);
 }
 
-static int put_edits(const struct dh_patch_edit *e, size_t n, int fd)
+static int put_edits(struct run *run, const struct dh_patch_edit *e,
+		     size_t n, struct dh_error **err)
 {
-	for (size_t i = 0; i < n; i++)
-		if (dh_failpoint("write") != 0 ||
-		    dh_io_pwrite_all(fd, e[i].bytes, e[i].len,
-				     (off_t)e[i].offset) != 0)
+	for (size_t i = 0; i < n; i++) {
+		if (dh_failpoint("write") != 0)
+			return dh_error_errno(run->mem, err, DH_ERR_IO, errno,
+					      "cannot write the new %s",
+					      run->report->hive);
+		if (dh_txn_write(run->txn, e[i].bytes, e[i].len, e[i].offset,
+				 err) != 0)
 			return -1;
+	}
 	return 0;
 }
 
 /* The changed keys and the base block get the time of the change, as
  * Windows gives them when it writes a value; renumbered (mark) unless
- * hivex, which wrote fd, did that already. */
+ * hivex, which wrote the new hive, did that already. */
 static int stamp(struct run *run, const struct dh_patch_edit *stamps,
 		 size_t n, uint64_t now, bool mark, struct dh_error **err)
 {
-	int fd = dh_txn_hive_fd(run->txn);
 	uint8_t block[DH_REGF_BASE_BLOCK_SIZE];
 
-	if (put_edits(stamps, n, fd) != 0 ||
-	    dh_io_pread_full(fd, block, sizeof(block), 0) != (ssize_t)sizeof(block))
-		return dh_error_errno(run->mem, err, DH_ERR_IO, errno,
-				      "cannot write the new %s",
-				      run->report->hive);
+	if (put_edits(run, stamps, n, err) != 0 ||
+	    dh_txn_read(run->txn, block, sizeof(block), 0, err) != 0)
+		return -1;
 	dh_regf_set_written_time(block, now);
 	if (mark)
 		dh_regf_mark_written(block);
-	if (dh_io_pwrite_all(fd, block, sizeof(block), 0) != 0)
-		return dh_error_errno(run->mem, err, DH_ERR_IO, errno,
-				      "cannot write the new %s",
-				      run->report->hive);
-	return 0;
+	return dh_txn_write(run->txn, block, sizeof(block), 0, err);
 }
 
 /* Edits that do not fit in the value's own data cell: hivex, which holds
@@ -380,6 +378,25 @@ static int rewrite(struct run *run, struct dh_error **err)
 	return rc;
 }
 
+/* In place, edits that fit: nothing is copied. The new hive is the
+ * hive's state (replayed, when dirty) with the edits over it, held page by
+ * page (txn.h); hivex stays open on the hive for verify_edits(). */
+static int edit_in_place(struct run *run, const struct dh_patch_edit *edits,
+			 size_t n_edits, const struct dh_patch_edit *stamps,
+			 size_t n_stamps, uint64_t now, struct dh_error **err)
+{
+	struct dh_txn_options o = dh_run_txn_options(run);
+
+	o.edits = true;
+	if (dh_txn_begin(run->mem, run->lock, &o, &run->txn, err) != 0)
+		return -1;
+	if (run->reconciled >= 0)
+		dh_txn_reconciled(run->txn, run->reconciled);
+	if (put_edits(run, edits, n_edits, err) != 0)
+		return -1;
+	return stamp(run, stamps, n_stamps, now, true, err);
+}
+
 /* The plan carried out on the staged new hive. Most edits fit in the
  * value's own data cell: then only those bytes change, and every other
  * byte of the hive stays as it was. */
@@ -395,49 +412,92 @@ static int edit(struct run *run, struct dh_error **err)
 	    dh_patch_stamps(run->mem, run->hive, run->patch, now, &stamps,
 			    &n_stamps, err) != 0)
 		return -1;
+	if (fit && run->commit == DH_COMMIT_IN_PLACE && run->txn == NULL)
+		return edit_in_place(run, edits, n_edits, stamps, n_stamps,
+				     now, err);
 	TALLOC_FREE(run->hive); /* done reading: let go of hivex's map */
 	if (run->txn == NULL && begin_txn(run, err) != 0)
 		return -1;
 	if (!fit)
 		return rewrite(run, err) == 0 ?
 			stamp(run, stamps, n_stamps, now, false, err) : -1;
-	if (put_edits(edits, n_edits, dh_txn_hive_fd(run->txn)) != 0)
-		return dh_error_errno(run->mem, err, DH_ERR_IO, errno,
-				      "cannot write the new %s",
-				      run->report->hive);
+	if (put_edits(run, edits, n_edits, err) != 0)
+		return -1;
 	return stamp(run, stamps, n_stamps, now, true, err);
 }
 
 /* ------------------------------------------------------------------ */
 /* Verify and commit                                                  */
 
-/* The new hive, synced, read back as a whole hive: a clean base block,
- * hivex opens it, and (patch) every planned value is there. */
+static int read_new(void *txn, void *buf, size_t len, uint64_t off,
+		    struct dh_error **err)
+{
+	return dh_txn_read(txn, buf, len, off, err);
+}
+
+/* The new hive's base block, read as hdr: it must be clean. */
+static int check_block(struct run *run, const struct dh_regf_header *hdr,
+		       const char *path, struct dh_error **err)
+{
+	if (dh_regf_dirty_reason(run->mem, hdr) == NULL)
+		return 0;
+	return dh_error_set(run->mem, err, DH_ERR_VERIFY,
+			    "the new hive %s has an invalid base block", path);
+}
+
+/* Edits in place (edit_in_place()): each changed value read back from the
+ * records and cells that hold it. The hive's structure is hivex's reading
+ * of it: the edits changed no record's place or size, only data within
+ * allocated cells. */
+static int verify_edits(struct run *run, const struct dh_patch *patch,
+			const char *path, struct dh_error **err)
+{
+	uint8_t block[DH_REGF_BASE_BLOCK_SIZE];
+	struct dh_regf_header hdr;
+	int rc;
+
+	if (dh_txn_read(run->txn, block, sizeof(block), 0, err) != 0 ||
+	    dh_regf_parse(run->mem, block, sizeof(block), path, &hdr, err) != 0 ||
+	    check_block(run, &hdr, path, err) != 0)
+		return -1;
+	rc = dh_patch_verify_cells(run->mem, run->hive, read_new, run->txn,
+				   patch, err);
+	TALLOC_FREE(run->hive);
+	return rc;
+}
+
+/* A whole new hive, read back as a hive: hivex opens it. */
+static int verify_file(struct run *run, int fd, const struct dh_patch *patch,
+		       const char *path, struct dh_error **err)
+{
+	struct dh_regf_header hdr;
+	struct dh_hive *written;
+
+	if (dh_regf_read_fd(run->mem, fd, path, &hdr, err) != 0 ||
+	    check_block(run, &hdr, path, err) != 0 ||
+	    dh_hive_open_fd(run->mem, fd, path, false, &written, err) != 0)
+		return -1;
+	if (patch != NULL && dh_patch_verify(run->mem, written, patch, err) != 0)
+		return -1;
+	talloc_free(written);
+	return 0;
+}
+
+/* The new hive, synced, read back: a clean base block, and (patch) every
+ * planned value there. */
 static int verify(struct run *run, const struct dh_patch *patch,
 		  struct dh_error **err)
 {
 	int fd = dh_txn_hive_fd(run->txn);
 	const char *path = dh_txn_hive_path(run->txn);
-	struct dh_regf_header hdr;
-	struct dh_hive *written;
 
 	if (dh_txn_flush(run->txn, err) != 0)
 		return -1;
 	if (dh_failpoint("verify") != 0)
 		return dh_error_set(run->mem, err, DH_ERR_VERIFY,
 				    "%s did not verify (injected)", path);
-	if (dh_regf_read_fd(run->mem, fd, path, &hdr, err) != 0)
-		return -1;
-	if (dh_regf_dirty_reason(run->mem, &hdr) != NULL)
-		return dh_error_set(run->mem, err, DH_ERR_VERIFY,
-				    "the new hive %s has an invalid base block",
-				    path);
-	if (dh_hive_open_fd(run->mem, fd, path, false, &written, err) != 0)
-		return -1;
-	if (patch != NULL && dh_patch_verify(run->mem, written, patch, err) != 0)
-		return -1;
-	talloc_free(written);
-	return 0;
+	return fd < 0 ? verify_edits(run, patch, path, err) :
+			verify_file(run, fd, patch, path, err);
 }
 
 int dh_run_commit(struct run *run, const char *note, struct dh_error **err)

@@ -27,6 +27,7 @@
 #include "io.h"
 #include "journal.h"
 #include "metadata.h"
+#include "overlay.h"
 #include "regf.h"
 #include "txn.h"
 
@@ -55,6 +56,8 @@ struct dh_txn {
 				     * in-place commit wrote into the hive:
 				     * the backup set is kept */
 	int reconciled;             /* in place: dh_txn_reconciled() */
+	struct dh_overlay *edits;   /* in place with o.edits: the writes,
+				     * made when the first comes */
 };
 
 /* ------------------------------------------------------------------ */
@@ -137,6 +140,8 @@ static int make_memory(struct dh_txn *t, struct staged *s,
 	s->tmppath = talloc_asprintf(t, "the new %s (in memory)", s->old.path);
 	if (s->tmppath == NULL)
 		return dh_error_nomem(t->mem, err);
+	if (t->o.edits)
+		return 0;
 	if (dh_failpoint("temp-create") != 0 ||
 	    (s->fd = memfd_create("deskheap-new-hive", MFD_CLOEXEC)) < 0)
 		return dh_error_io(t->mem, err, errno, DH_UNCHANGED,
@@ -174,10 +179,11 @@ int dh_txn_begin(TALLOC_CTX *mem, const struct dh_locked *hive,
 	struct dh_txn *t;
 
 	if (hive == NULL || hive->fd < 0 || hive->dirfd < 0 ||
-	    !dh_dirio_name_ok(hive->name) || hive->path == NULL || o == NULL)
+	    !dh_dirio_name_ok(hive->name) || hive->path == NULL || o == NULL ||
+	    (o->edits && !o->in_place))
 		return dh_error_set(mem, err, DH_ERR_ARGUMENT,
 				    "a transaction needs a locked hive and "
-				    "its options");
+				    "its options (edits only in place)");
 	t = talloc_zero(mem, struct dh_txn);
 	if (t == NULL || (t->files = talloc_array(t, struct staged, 1)) == NULL) {
 		talloc_free(t);
@@ -205,6 +211,76 @@ int dh_txn_hive_fd(const struct dh_txn *t)
 const char *dh_txn_hive_path(const struct dh_txn *t)
 {
 	return t->files[0].tmppath;
+}
+
+/* Where the bins of the hive open at fd end, as its base block says; 0
+ * when it cannot be read. */
+static size_t bins_end(int fd)
+{
+	uint8_t block[DH_REGF_HEADER_SIZE];
+
+	if (dh_io_pread_full(fd, block, sizeof(block), 0) != (ssize_t)sizeof(block))
+		return 0;
+	return DH_REGF_BINS_START + (size_t)dh_le32(block + DH_REGF_BINS_SIZE);
+}
+
+/* The state the in-place commit starts from: the replayed hive when it was
+ * dirty, else the hive; its length as its base block gives it, so that
+ * whatever lies past its bins counts as new (overlay.h). */
+static struct dh_overlay *base_state(struct dh_txn *t)
+{
+	int fd = t->reconciled >= 0 ? t->reconciled : t->hive->fd;
+	size_t len = bins_end(fd);
+
+	return len != 0 ? dh_overlay_new(t, fd, len) : NULL;
+}
+
+/* With edits: the writes, made over the state when first needed. */
+static struct dh_overlay *edits(struct dh_txn *t, struct dh_error **err)
+{
+	errno = 0;
+	if (t->edits == NULL && (t->edits = base_state(t)) == NULL)
+		dh_error_io(t->mem, err, errno ? errno : EIO, NULL,
+			    "cannot read %s to stage its change", t->hive->path);
+	return t->edits;
+}
+
+int dh_txn_write(struct dh_txn *t, const void *buf, size_t len,
+		 uint64_t off, struct dh_error **err)
+{
+	const struct staged *h = &t->files[0];
+	struct dh_overlay *o;
+
+	if (!t->o.edits)
+		return dh_io_pwrite_all(h->fd, buf, len, (off_t)off) == 0 ? 0 :
+		       dh_error_io(t->mem, err, errno, NULL, "cannot write %s",
+				   h->tmppath);
+	if ((o = edits(t, err)) == NULL)
+		return -1;
+	if (dh_overlay_write(o, buf, len, off) != 0)
+		return dh_error_io(t->mem, err, errno, NULL, "cannot write %s",
+				   h->tmppath);
+	return 0;
+}
+
+int dh_txn_read(struct dh_txn *t, void *buf, size_t len, uint64_t off,
+		struct dh_error **err)
+{
+	const struct staged *h = &t->files[0];
+	struct dh_overlay *o;
+	int rc;
+
+	if (!t->o.edits)
+		rc = dh_io_pread_full(h->fd, buf, len, (off_t)off) ==
+		     (ssize_t)len ? 0 : -1;
+	else if ((o = edits(t, err)) == NULL)
+		return -1;
+	else
+		rc = dh_overlay_read(o, buf, len, off);
+	if (rc != 0)
+		return dh_error_io(t->mem, err, errno ? errno : EIO, NULL,
+				   "cannot read %s", h->tmppath);
+	return 0;
 }
 
 /* A log must be a regular file open for reading: found out now, before
@@ -268,6 +344,8 @@ int dh_txn_flush(struct dh_txn *t, struct dh_error **err)
 {
 	const struct staged *h = &t->files[0];
 
+	if (t->o.edits)
+		return 0;
 	if (sync_staged(t, h, NULL, err) != 0)
 		return -1;
 	if (lseek(h->fd, 0, SEEK_SET) != 0)
@@ -528,13 +606,35 @@ static int open_live(struct dh_txn *t, struct staged *s,
 	return 0;
 }
 
+/* The new hive as changes over the state the commit starts from: the
+ * writes made, or the staged file's pages that differ. */
+static const struct dh_overlay *target(struct dh_txn *t,
+				       struct dh_error **err)
+{
+	const struct staged *h = &t->files[0];
+	struct dh_overlay *o;
+	size_t len;
+
+	if (t->o.edits)
+		return edits(t, err);
+	errno = 0;
+	if ((o = base_state(t)) == NULL || (len = bins_end(h->fd)) == 0 ||
+	    dh_overlay_take(o, h->fd, len) != 0) {
+		dh_error_io(t->mem, err, errno ? errno : EIO, DH_UNCHANGED,
+			    "cannot compare %s with %s", h->tmppath,
+			    t->hive->path);
+		return NULL;
+	}
+	return o;
+}
+
 static int commit_in_place(struct dh_txn *t, struct dh_error **err)
 {
 	struct dh_inplace_log *logs = talloc_array(t, struct dh_inplace_log,
 						   t->n);
 	struct dh_inplace w = {
 		.hive_path = t->hive->path, .reconciled = t->reconciled,
-		.ignore_logs = t->o.ignore_logs, .target = t->files[0].fd,
+		.ignore_logs = t->o.ignore_logs,
 		.target_path = t->files[0].tmppath,
 		.format = t->o.log_format, .logs = logs, .n_logs = t->n - 1,
 		.record = t->o.record,
@@ -552,7 +652,7 @@ static int commit_in_place(struct dh_txn *t, struct dh_error **err)
 				t->files[i].rw, t->files[i].old.path };
 	}
 	w.hive = t->files[0].rw;
-	if (make_backups(t, err) != 0)
+	if ((w.target = target(t, err)) == NULL || make_backups(t, err) != 0)
 		return -1;
 	if (t->backup != NULL)
 		dh_backup_mark_in_place(t->backup);

@@ -48,9 +48,12 @@
  *
  * In place: the new hive is staged in memory, never beside the hive (a
  * file made there would get a new identity, e.g. a security descriptor
- * that lets Everyone read it). The logs given (dh_txn_replace_log(), with
- * content -1) are the live logs, the first one to hold the log record, the
- * others emptied. dh_txn_commit() opens the hive and those logs for
+ * that lets Everyone read it): whole in a memory file, or (edits) as the
+ * pages changed by dh_txn_write(), so that a change of a few bytes costs a
+ * few pages, not a copy of the hive. The commit takes the pages of the
+ * new hive that differ from the state it starts from (overlay.h). The
+ * logs given (dh_txn_replace_log(), with content -1) are the live logs,
+ * the first one to hold the log record, the others emptied. dh_txn_commit() opens the hive and those logs for
  * writing (each must still be the file locked and read), makes the backup
  * set by verified copies (a reflink where offered; never a link: the
  * inode itself changes), then runs dh_inplace_commit(), with the state
@@ -81,6 +84,9 @@ struct dh_txn_options {
 				    * as it is (else refused) */
 	struct dh_io_record *record; /* in place: NULL, or where each write
 				    * is recorded (inplace.h) */
+	bool edits;                /* in place: no file is staged; the new
+				    * hive is the state the commit starts
+				    * from with dh_txn_write()s over it */
 };
 
 /* What a committed transaction made. */
@@ -101,9 +107,19 @@ int dh_txn_begin(TALLOC_CTX *mem, const struct dh_locked *hive,
 		 const struct dh_txn_options *o, struct dh_txn **out,
 		 struct dh_error **err);
 
-/* The new hive: open read-write; its path, for messages. */
+/* The new hive: open read-write (-1 with edits); its path, for
+ * messages. */
 int dh_txn_hive_fd(const struct dh_txn *t);
 const char *dh_txn_hive_path(const struct dh_txn *t);
+
+/* len bytes of the new hive written, or read, at off: in its file, or with
+ * edits over the state the commit starts from (dh_txn_reconciled()'s, else
+ * the hive's), held in memory page by page (overlay.h). A read of the
+ * staged file must not reach past its end. */
+int dh_txn_write(struct dh_txn *t, const void *buf, size_t len,
+		 uint64_t off, struct dh_error **err);
+int dh_txn_read(struct dh_txn *t, void *buf, size_t len, uint64_t off,
+		struct dh_error **err);
 
 /* Replace the log open at fd (readable, a regular file: checked now) and
  * named name in the hive's directory (path in messages; suffix, e.g.
@@ -115,10 +131,11 @@ int dh_txn_replace_log(struct dh_txn *t, int fd, const char *path,
 
 /* In place, when the live hive is dirty: the file open at fd holds its
  * state as Windows loads it (its logs replayed). The caller keeps fd open
- * until the commit. */
+ * until the commit, and calls this before the first dh_txn_write(). */
 void dh_txn_reconciled(struct dh_txn *t, int fd);
 
-/* Sync the new hive and rewind it. Failpoint "fsync". */
+/* Sync the new hive and rewind it (nothing to do with edits). Failpoint
+ * "fsync". */
 int dh_txn_flush(struct dh_txn *t, struct dh_error **err);
 
 /* Steps 1 to 5 above. note goes into the journal, for the message of a

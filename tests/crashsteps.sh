@@ -11,10 +11,11 @@
 # giving the new set.
 # The in-place commit (ip-*: set, recover, and restore of an in-place set)
 # is killed at each of its writes, truncations and fsyncs, on a clean hive,
-# a dirty one with both new-format logs (the new-split fixture: the corpus
-# SYSTEM_B costs seconds per kill) and an old-format (DIRT) dirty one: the
-# same judgement, and the hive and its logs keep their inode numbers in
-# every state. It writes with pwrite64 only (write carries only the
+# a dirty one with both new-format logs (the new-split fixture) and an
+# old-format (DIRT) dirty one, and set and recover on the corpus's dirty
+# SYSTEM_B with both logs (every fsync and truncation, every 40th write):
+# the same judgement, and the hive and its logs keep their inode numbers
+# in every state. It writes with pwrite64 only (write carries only the
 # worker's report to the parent).
 # Needs strace; skipped visibly without it (or where ptrace is refused).
 . "${top_srcdir:-.}/tests/lib.sh"
@@ -103,6 +104,10 @@ template() {
 		: >"$t/SYSTEM.LOG1"
 		: >"$t/SYSTEM.LOG2" ;;
 	ip-set-dirty|ip-recover) cp "$FIX/new-split"/* "$t/" ;;
+	ip-*-corpus)
+		for f in SYSTEM_B SYSTEM_B.LOG1 SYSTEM_B.LOG2; do
+			xz -dc "$CORPUS/regipy/$f.xz" >"$t/SYSTEM${f#SYSTEM_B}"
+		done ;;
 	ip-set-old|ip-recover-old) cp "$FIX/old"/* "$t/" ;;
 	ip-restore-*)
 		# After the ip-set scenario of the same kind (its template).
@@ -120,6 +125,7 @@ cmd_of() {
 	recover) echo "recover -q" ;;
 	restore-*) echo "restore -q" ;;
 	ip-set-clean) echo "set -q --commit in-place --log-format new --non-interactive 640" ;;
+	ip-set-corpus) echo "set -q --commit in-place --non-interactive 2048" ;;
 	ip-set-*) echo "set -q --commit in-place --non-interactive 768" ;;
 	ip-recover*) echo "recover -q --commit in-place" ;;
 	ip-restore-*) echo "restore -q --commit in-place" ;;
@@ -177,9 +183,10 @@ same_inodes() {
 		p="$p${p:+; }inode numbers $4: $(inodes "$2"), were $3"
 }
 
-# walk SCEN SYSCALLS: every kill point of SYSCALLS in SCEN.
+# walk SCEN SYSCALLS [EVERY]: every kill point of SYSCALLS in SCEN, or
+# every EVERY-th from the first, and the last.
 walk() {
-	scen=$1 calls=$2 n=1
+	scen=$1 calls=$2 every=${3:-1} n=1
 	tpl="$WORK/tpl-$scen"
 	total=$(count_calls "$scen" "$calls")
 	while [ "$n" -le "$total" ]; do
@@ -216,15 +223,32 @@ walk() {
 			not_ok "$scen: killed at $calls #$n" "$p"
 		fi
 		KILLS=$((KILLS + 1))
-		n=$((n + 1))
+		if [ "$n" -lt "$total" ] && [ $((n + every)) -gt "$total" ]; then
+			n=$total
+		else
+			n=$((n + every))
+		fi
 	done
 	[ "$total" -gt 0 ] || not_ok "$scen: no $calls to kill at" "the run made none"
 }
 
+# The real dirty SYSTEM_B with both its logs, when the corpus is there: a
+# kill at every fsync and truncation, and at every CORPUS_EVERY-th write
+# (its logs' pages are written into it first: hundreds of writes, each
+# state judged on 12 MB).
+CORPUS=${DESKHEAP_CORPUS:-${top_srcdir:-.}/../shared/corpus}
+CORPUS_EVERY=${CORPUS_EVERY:-40}
+corpus_scens=
+if [ -f "$CORPUS/regipy/SYSTEM_B.LOG2.xz" ]; then
+	corpus_scens="ip-set-corpus ip-recover-corpus"
+else
+	skip "in-place kills on the corpus SYSTEM_B: corpus absent at $CORPUS"
+fi
+
 KILLS=0
 for scen in set-clean set-dirty recover restore-clean restore-dirty \
 	    ip-set-clean ip-set-dirty ip-recover ip-set-old ip-recover-old \
-	    ip-restore-clean ip-restore-dirty ip-restore-old; do
+	    ip-restore-clean ip-restore-dirty ip-restore-old $corpus_scens; do
 	template "$scen"
 	OLD="$WORK/old-$scen"
 	view "$WORK/tpl-$scen" "$OLD"
@@ -246,6 +270,10 @@ for scen in set-clean set-dirty recover restore-clean restore-dirty \
 		test "$(state "$OLD")" = old ;;
 	esac
 	case $scen in
+	ip-*-corpus)
+		walk "$scen" pwrite64 "$CORPUS_EVERY"
+		walk "$scen" ftruncate
+		walk "$scen" fsync ;;
 	ip-*)
 		walk "$scen" pwrite64
 		walk "$scen" ftruncate

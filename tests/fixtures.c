@@ -23,6 +23,7 @@
 
 #include "fixtures.h"
 #include "io.h"
+#include "overlay.h"
 
 static const char *tmp_base(void)
 {
@@ -311,6 +312,17 @@ uint8_t *file_bytes(TALLOC_CTX *mem, int fd, size_t *len)
 	assert_int_equal(pread(fd, b, (size_t)st.st_size, 0), st.st_size);
 	*len = (size_t)st.st_size;
 	return b;
+}
+
+struct dh_overlay *fd_overlay(TALLOC_CTX *mem, int fd)
+{
+	struct stat st;
+	struct dh_overlay *o;
+
+	assert_int_equal(fstat(fd, &st), 0);
+	o = dh_overlay_new(mem, fd, (size_t)st.st_size);
+	assert_non_null(o);
+	return o;
 }
 
 uint8_t *path_bytes(TALLOC_CTX *mem, const char *path, size_t *len)

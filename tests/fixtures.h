@@ -45,6 +45,8 @@ struct dh_hive *fixture_open(TALLOC_CTX *mem, const char *name, bool writable);
 /* The whole of the file open at fd (on mem, *len its length), or of the
  * file at path. */
 uint8_t *file_bytes(TALLOC_CTX *mem, int fd, size_t *len);
+/* An overlay (overlay.h) with no change over the whole file open at fd. */
+struct dh_overlay *fd_overlay(TALLOC_CTX *mem, int fd);
 uint8_t *path_bytes(TALLOC_CTX *mem, const char *path, size_t *len);
 
 /* The corpus file `name` (a path below ../shared/corpus, or below

@@ -258,9 +258,10 @@ fi
 d=$(case_dir reader)
 h=$(fixture win7.hive "$d")
 empty_logs "$d"
-# The third sync of an in-place set is LOG2's: the record is in LOG1, the
-# hive not yet written, so a reader that did not wait would read 512.
-DESKHEAP_FAILPOINT=fsync:stop@3 "$DESKHEAP" set --no-backup --commit in-place \
+# The second sync of an in-place set is LOG2's (the edits are held as
+# pages: no staged file is synced first): the record is in LOG1, the hive
+# not yet written, so a reader that did not wait would read 512.
+DESKHEAP_FAILPOINT=fsync:stop@2 "$DESKHEAP" set --no-backup --commit in-place \
 	--log-format new --non-interactive 768 "$h" >"$WORK/set.out" 2>&1 &
 SET=$!
 # Its worker, once stopped there.

@@ -22,6 +22,7 @@
 #include "io.h"
 #include "logcase.h"
 #include "logwrite.h"
+#include "overlay.h"
 
 static int fail(const char *what, const char *why)
 {
@@ -80,7 +81,7 @@ int main(int argc, char **argv)
 	r = logcase_diff(mem, old, nw, dh_logwrite_page(f), &n);
 	if (r == NULL)
 		return fail("diff", strerror(ENOMEM));
-	if (dh_logwrite_build(mem, f, nfd, argv[3], dh_le32(nw + DH_REGF_SEQ1),
+	if (dh_logwrite_build(mem, f, dh_overlay_new(mem, nfd, nlen), argv[3], dh_le32(nw + DH_REGF_SEQ1),
 			      r, n, &log, &len, &err) != 0)
 		return fail("log", err->message);
 	if ((dirty = logcase_dirty(mem, old, olen, nw, f)) == NULL)

@@ -30,6 +30,7 @@
 #include "io.h"
 #include "logscan.h"
 #include "logwrite.h"
+#include "overlay.h"
 #include "recover.h"
 #include "regf.h"
 
@@ -264,15 +265,39 @@ static int open_or_fail(const char *path, int flags)
 	return fd;
 }
 
+static size_t bins_end(const struct hive *h)
+{
+	return DH_REGF_BINS_START + dh_le32(h->b + DH_REGF_BINS_SIZE);
+}
+
+/* The target as the transaction gives it: its pages that differ from the
+ * state the commit starts from (the replayed hive, else the hive, open at
+ * base and holding `from`). */
+static const struct dh_overlay *changes(struct scene *s, int base,
+					const struct hive *from)
+{
+	struct dh_overlay *o = dh_overlay_new(s->mem, base, bins_end(from));
+	int fd = memfile(&s->target);
+
+	assert_non_null(o);
+	assert_int_equal(dh_overlay_take(o, fd, bins_end(&s->target)), 0);
+	close(fd);
+	return o;
+}
+
 static int run(struct scene *s, enum readonly ro, enum dh_inplace_state *decided,
 	       struct dh_error **err)
 {
 	struct dh_inplace_log logs[2];
+	int base = s->reconciled.b ? memfile(&s->reconciled)
+				   : open_or_fail(s->hive, O_RDONLY);
 	struct dh_inplace w = {
 		.hive = open_or_fail(s->hive, ro == RO_HIVE ? O_RDONLY : O_RDWR),
 		.hive_path = s->hive, .ignore_logs = s->ignore_logs,
-		.reconciled = s->reconciled.b ? memfile(&s->reconciled) : -1,
-		.target = memfile(&s->target), .target_path = "the new hive",
+		.reconciled = s->reconciled.b ? base : -1,
+		.target = changes(s, base, s->reconciled.b ? &s->reconciled
+							    : &s->old),
+		.target_path = "the new hive",
 		.format = s->f, .logs = logs, .n_logs = s->n_logs,
 	};
 	int rc;
@@ -286,9 +311,7 @@ static int run(struct scene *s, enum readonly ro, enum dh_inplace_state *decided
 	for (size_t i = 0; i < s->n_logs; i++)
 		close(logs[i].fd);
 	close(w.hive);
-	close(w.target);
-	if (w.reconciled >= 0)
-		close(w.reconciled);
+	close(base);
 	return rc;
 }
 

@@ -78,7 +78,7 @@ static void log_file(struct fx *f, const char *name, enum kind k, uint32_t seq)
 		unlinkat(AT_FDCWD, talloc_asprintf(f->mem, "%s/%s", f->dir, name), 0);
 	if (k == NEW || k == OLD || k == OLD_2000 || k == DAMAGED)
 		assert_int_equal(dh_logwrite_build(f->mem, k == NEW ? DH_LOG_NEW : DH_LOG_OLD,
-						   fd, f->system, seq, NULL, 0,
+						   fd_overlay(f->mem, fd), f->system, seq, NULL, 0,
 						   &b, &len, NULL), 0);
 	if (k == PRIMARY || k == SHORT)
 		b = file_bytes(f->mem, fd, &len);

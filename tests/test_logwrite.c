@@ -25,6 +25,7 @@
 #include "logcase.h"
 #include "logscan.h"
 #include "logwrite.h"
+#include "overlay.h"
 #include "recover.h"
 #include "regf.h"
 
@@ -142,7 +143,7 @@ static struct dh_log_input build(TALLOC_CTX *mem, enum dh_log_format f,
 	uint8_t *out = NULL;
 	int fd = memfile(h);
 
-	if (dh_logwrite_build(mem, f, fd, "N", seq, r, n, &out, &in.len,
+	if (dh_logwrite_build(mem, f, fd_overlay(mem, fd), "N", seq, r, n, &out, &in.len,
 			      &err) != 0)
 		fail_msg("dh_logwrite_build: %s", err->message);
 	close(fd);
@@ -379,13 +380,14 @@ static void test_no_page(void **state)
 	assert_int_equal(sc.old_log.bins_size, bins_of(&o));
 }
 
-static int build_rc(TALLOC_CTX *mem, enum dh_log_format f, int fd,
+static int build_rc(TALLOC_CTX *mem, enum dh_log_format f,
+		    const struct dh_overlay *hive,
 		    const struct dh_log_range *r, size_t n, enum dh_errcode *code)
 {
 	struct dh_error *err = NULL;
 	uint8_t *out = NULL;
 	size_t len = 0;
-	int rc = dh_logwrite_build(mem, f, fd, "HIVE-PATH", 5, r, n, &out,
+	int rc = dh_logwrite_build(mem, f, hive, "HIVE-PATH", 5, r, n, &out,
 				   &len, &err);
 
 	if (rc != 0) {
@@ -415,14 +417,14 @@ static void test_ranges_refused(void **state)
 		size_t n = bad[i][1].size ? 2 : 1;
 
 		code = DH_ERR_INTERNAL;
-		assert_int_equal(build_rc(mem, DH_LOG_NEW, fd, bad[i], n, &code), -1);
+		assert_int_equal(build_rc(mem, DH_LOG_NEW, fd_overlay(mem, fd), bad[i], n, &code), -1);
 		assert_int_equal(code, DH_ERR_ARGUMENT);
 	}
-	assert_int_equal(build_rc(mem, DH_LOG_OLD, fd, &ok512, 1, &code), 0);
-	assert_int_equal(build_rc(mem, DH_LOG_OLD, fd, &bad_old, 1, &code), -1);
+	assert_int_equal(build_rc(mem, DH_LOG_OLD, fd_overlay(mem, fd), &ok512, 1, &code), 0);
+	assert_int_equal(build_rc(mem, DH_LOG_OLD, fd_overlay(mem, fd), &bad_old, 1, &code), -1);
 	assert_int_equal(code, DH_ERR_ARGUMENT);
 	code = DH_ERR_INTERNAL;
-	assert_int_equal(build_rc(mem, DH_LOG_NONE, fd, NULL, 0, &code), -1);
+	assert_int_equal(build_rc(mem, DH_LOG_NONE, fd_overlay(mem, fd), NULL, 0, &code), -1);
 	assert_int_equal(code, DH_ERR_ARGUMENT);
 	close(fd);
 }
@@ -437,13 +439,16 @@ static void test_read_failure(void **state)
 	int fd = memfile(&o);
 
 	assert_int_equal(ftruncate(fd, (off_t)o.len - 1), 0);
-	assert_int_equal(build_rc(mem, DH_LOG_NEW, fd, &last, 1, &code), -1);
+	assert_int_equal(build_rc(mem, DH_LOG_NEW, fd_overlay(mem, fd), &last, 1,
+				  &code), -1);
 	assert_int_equal(code, DH_ERR_IO);
 	close(fd);
 	code = DH_ERR_INTERNAL;
+	/* A hive that cannot be read at all. */
 	fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
 	assert_true(fd >= 0);
-	assert_int_equal(build_rc(mem, DH_LOG_OLD, fd, &last, 1, &code), -1);
+	assert_int_equal(build_rc(mem, DH_LOG_OLD, dh_overlay_new(mem, fd, o.len),
+				  &last, 1, &code), -1);
 	assert_int_equal(code, DH_ERR_IO);
 	close(fd);
 }

@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "error.h"
 #include "fixtures.h"
 #include "patch.h"
 
@@ -288,6 +289,70 @@ static void test_apply_and_verify(void **state)
 	talloc_free(mem);
 }
 
+/* A hive file in memory, for dh_patch_verify_cells(). */
+struct image {
+	TALLOC_CTX *mem;
+	uint8_t *b;
+	size_t len;
+};
+
+static int read_image(void *ctx, void *buf, size_t len, uint64_t off,
+		      struct dh_error **err)
+{
+	const struct image *im = ctx;
+
+	if (off > im->len || len > im->len - off)
+		return dh_error_set(im->mem, err, DH_ERR_IO, "cannot read %zu "
+				    "bytes at %llu", len, (unsigned long long)off);
+	memcpy(buf, im->b + off, len);
+	return 0;
+}
+
+/* The edits, applied to the file's bytes, read back cell by cell as the
+ * plan's values; the file without them, or with a byte of the value or of
+ * its length wrong, does not; a reader's error is passed on. */
+static void test_edits_verify_cells(void **state)
+{
+	TALLOC_CTX *mem = talloc_new(NULL);
+	char *path = fixture_copy(mem, "win10.hive", tmpdir_new(mem));
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct dh_values want = { .non_interactive = 640 };
+	struct image old = { mem, NULL, 0 }, now;
+	struct dh_error *err = NULL;
+	struct dh_patch_edit *e;
+	struct dh_patch *p;
+	struct dh_hive *h;
+	size_t n;
+	bool fit;
+
+	(void)state;
+	assert_true(fd >= 0);
+	old.b = file_bytes(mem, fd, &old.len);
+	assert_int_equal(dh_hive_open_fd(mem, fd, path, false, &h, NULL), 0);
+	assert_int_equal(dh_patch_plan(mem, h, DH_CONTROL_SET_ALL, &want, &p, NULL), 0);
+	assert_int_equal(dh_patch_edits(mem, h, fd, p, &e, &n, &fit, NULL), 0);
+	assert_true(fit);
+	now = (struct image){ mem, talloc_memdup(mem, old.b, old.len), old.len };
+	for (size_t i = 0; i < n; i++)
+		memcpy(now.b + e[i].offset, e[i].bytes, e[i].len);
+	assert_int_equal(dh_patch_verify_cells(mem, h, read_image, &now, p, NULL), 0);
+	assert_int_equal(dh_patch_verify_cells(mem, h, read_image, &old, p, &err), -1);
+	assert_int_equal(err->code, DH_ERR_VERIFY);
+	for (size_t i = 0; i < n; i++) {
+		err = NULL;
+		now.b[e[i].offset + e[i].len - 1] ^= 1;
+		assert_int_equal(dh_patch_verify_cells(mem, h, read_image, &now, p, &err), -1);
+		assert_int_equal(err->code, DH_ERR_VERIFY);
+		now.b[e[i].offset + e[i].len - 1] ^= 1;
+	}
+	err = NULL;
+	now.len = (size_t)e[0].offset;
+	assert_int_equal(dh_patch_verify_cells(mem, h, read_image, &now, p, &err), -1);
+	assert_int_equal(err->code, DH_ERR_IO);
+	close(fd);
+	talloc_free(mem);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -298,6 +363,7 @@ int main(void)
 		cmocka_unit_test(test_plan_whole_or_nothing),
 		cmocka_unit_test(test_plan_show_marks_unreadable),
 		cmocka_unit_test(test_plan_refuses_big_data),
+		cmocka_unit_test(test_edits_verify_cells),
 		cmocka_unit_test(test_stamps),
 		cmocka_unit_test(test_plan_refuses_bad_requests),
 		cmocka_unit_test(test_plan_edit_errors_name_control_set),
