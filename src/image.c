@@ -308,9 +308,10 @@ static bool is_log_of(const char *hive, const char *name)
 		strcasecmp(name + n, ".LOG2") == 0);
 }
 
-/* The names to copy: the hive, its logs, SOFTWARE; regular files only. */
+/* The names to copy: the hive, its logs, SOFTWARE (with software);
+ * regular files only. */
 static int names_to_copy(TALLOC_CTX *mem, struct dh_image *img,
-			 const struct dh_image_windows *w,
+			 const struct dh_image_windows *w, bool software,
 			 struct dh_image_file **files, size_t *n,
 			 struct dh_error **err)
 {
@@ -327,7 +328,8 @@ static int names_to_copy(TALLOC_CTX *mem, struct dh_image *img,
 		bool log = is_log_of(w->hive, names[i]);
 		char *path = talloc_asprintf(mem, "%s/%s", w->config, names[i]);
 
-		if ((!log && strcasecmp(names[i], "SOFTWARE") != 0) ||
+		if ((!log && (!software ||
+			      strcasecmp(names[i], "SOFTWARE") != 0)) ||
 		    path == NULL || !is_kind(img->g, path, S_IFREG))
 			continue;
 		*files = talloc_realloc(mem, *files, struct dh_image_file, *n + 1);
@@ -341,10 +343,10 @@ static int names_to_copy(TALLOC_CTX *mem, struct dh_image *img,
 
 int dh_image_copy_out(TALLOC_CTX *mem, struct dh_image *img,
 		      const struct dh_image_windows *w, const char *dir,
-		      struct dh_image_file **files, size_t *n,
+		      bool software, struct dh_image_file **files, size_t *n,
 		      struct dh_error **err)
 {
-	if (names_to_copy(mem, img, w, files, n, err) != 0)
+	if (names_to_copy(mem, img, w, software, files, n, err) != 0)
 		return -1;
 	for (size_t i = 0; i < *n; i++) {
 		char *from = talloc_asprintf(mem, "%s/%s", w->config,

@@ -87,13 +87,14 @@ int dh_image_hibernated(TALLOC_CTX *mem, struct dh_image *img,
 
 /*
  * Copy the hive, its logs (regular files named hive + ".LOG", ".LOG1",
- * ".LOG2", any letter case) and SOFTWARE (when it is a regular file) out
- * of config into dir on the host (a private directory), under their own
- * names. *files (on mem) lists them, the hive first.
+ * ".LOG2", any letter case) and, with software, SOFTWARE (when it is a
+ * regular file: the log format when the logs do not tell it) out of config
+ * into dir on the host (a private directory), under their own names.
+ * *files (on mem) lists them, the hive first.
  */
 int dh_image_copy_out(TALLOC_CTX *mem, struct dh_image *img,
 		      const struct dh_image_windows *w, const char *dir,
-		      struct dh_image_file **files, size_t *n,
+		      bool software, struct dh_image_file **files, size_t *n,
 		      struct dh_error **err);
 
 /*

@@ -206,8 +206,12 @@ static int copy_out(struct run *run, struct dh_error **err)
 		return dh_error_io(run->mem, err, e, NULL,
 				   "cannot make a private directory for the hive's copy");
 	}
-	return dh_image_copy_out(s, s->im->img, s->w, s->dir, &s->files,
-				 &s->n_files, err);
+	/* SOFTWARE (often over 50 MB) only where a log format may be
+	 * chosen from it: a write not told the format. */
+	return dh_image_copy_out(s, s->im->img, s->w, s->dir,
+				 dh_run_writes(run->opts) &&
+				 run->opts->log_format == DH_LOGFMT_AUTO,
+				 &s->files, &s->n_files, err);
 }
 
 /* Windows w of the image, mounted, checked and copied out: run's target. */
