@@ -394,17 +394,24 @@ static int check_combination(const struct cli *cli)
 	return EXIT_OK;
 }
 
-/* "deskheap 0.1.0 (hivex 1.3.23, talloc 2.4.0)": the library versions are
- * those of the headers and pkg-config files it was built with. */
+/* "deskheap 0.1.0 (hivex 1.3.23, talloc 2.4.0, libguestfs 1.48.6)": the
+ * library versions are those of the headers and pkg-config files it was
+ * built with; libguestfs only where disk images can be opened. */
 static void print_version(void)
 {
-#ifdef DH_FAILPOINTS
-	printf("deskheap %s (hivex %s, talloc %s) (failpoints: a test build, not for real use)\n",
-	       PACKAGE_VERSION, DH_HIVEX_VERSION, DH_TALLOC_VERSION);
+#ifdef HAVE_LIBGUESTFS
+	const char *images = ", libguestfs " DH_GUESTFS_VERSION;
 #else
-	printf("deskheap %s (hivex %s, talloc %s)\n", PACKAGE_VERSION,
-	       DH_HIVEX_VERSION, DH_TALLOC_VERSION);
+	const char *images = "";
 #endif
+#ifdef DH_FAILPOINTS
+	const char *test = " (failpoints: a test build, not for real use)";
+#else
+	const char *test = "";
+#endif
+
+	printf("deskheap %s (hivex %s, talloc %s%s)%s\n", PACKAGE_VERSION,
+	       DH_HIVEX_VERSION, DH_TALLOC_VERSION, images, test);
 }
 
 static int parse_args(struct cli *cli, int argc, char **argv, int *first_target)

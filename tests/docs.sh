@@ -79,8 +79,8 @@ check "every command has its entry in deskheap.1${missing:+ (missing:$missing)}"
 	test -z "$missing"
 
 version=$("$DESKHEAP" --version | sed -n 's/^deskheap \([^ ]*\).*/\1/p')
-check "--version names the hivex and talloc it was built with" \
-	sh -c '"$1" --version | grep -Eq "^deskheap [0-9][0-9.]* \(hivex [0-9][0-9.]*, talloc [0-9][0-9.]*\)"' \
+check "--version names the hivex and talloc it was built with (and libguestfs, when it opens disk images)" \
+	sh -c '"$1" --version | grep -Eq "^deskheap [0-9][0-9.]* \(hivex [0-9][0-9.]*, talloc [0-9][0-9.]*(, libguestfs [0-9][0-9.]*)?\)"' \
 	version "$DESKHEAP"
 contains "$(grep '^\.TH' "$MAN")" "\"deskheap $version\"" "deskheap.1 is the page of version $version"
 

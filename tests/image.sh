@@ -75,15 +75,16 @@ for f in SYSTEM_B SYSTEM_B.LOG1 SYSTEM_B.LOG2; do
 	xz -dc "$CORPUS/regipy/$f.xz" >"$SRC/SYSTEM${f#SYSTEM_B}"
 done
 
-# A deskheap without libguestfs says so, and that is all it can be asked.
-truncate -s 1M "$WORK/probe.img"
-run show --format raw "$WORK/probe.img"
-case $ERR in
-*"built without libguestfs"*)
-	contains "$ERR" "guestmount" "without libguestfs, an image target is refused with the way to mount it"
+# A deskheap without libguestfs (its --version names none) says so, and
+# that is all it can be asked.
+if ! "$DESKHEAP" --version | grep -q libguestfs; then
+	truncate -s 1M "$WORK/probe.img"
+	run show --format raw "$WORK/probe.img"
+	contains "$ERR" "built without libguestfs" "without libguestfs, an image target is refused"
+	contains "$ERR" "guestmount" "the refusal gives the way to mount it instead"
 	skip "image tests: $DESKHEAP was built without libguestfs"
-	exit 0 ;;
-esac
+	exit 0
+fi
 
 ## build: the three images, and the facts of their hives
 

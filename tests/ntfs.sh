@@ -13,36 +13,7 @@ IMG="$WORK/ntfs.img"
 MNT="$WORK/mnt"
 NTFS_PID=
 
-is_mounted() {
-	grep -q " $MNT fuse" /proc/self/mounts
-}
-
-# mount_ntfs [OPTIONS]: ntfs-3g in the foreground of a background job, so
-# that unmount_ntfs can wait until it has written everything and exited.
-mount_ntfs() {
-	ntfs-3g -o "no_detach${1:+,$1}" "$IMG" "$MNT" >>"$WORK/ntfs-3g.log" 2>&1 &
-	NTFS_PID=$!
-	tries=0
-	while ! is_mounted; do
-		tries=$((tries + 1))
-		if [ $tries -gt 100 ] || ! kill -0 "$NTFS_PID" 2>/dev/null; then
-			NTFS_PID=
-			return 1
-		fi
-		sleep 0.1
-	done
-}
-
-unmount_ntfs() {
-	if is_mounted && ! umount "$MNT"; then
-		sleep 1
-		umount "$MNT" || umount -l "$MNT" || return 1
-	fi
-	if [ -n "$NTFS_PID" ]; then
-		wait "$NTFS_PID"
-		NTFS_PID=
-	fi
-}
+. "${top_srcdir:-.}/tests/ntfs3g.sh"
 
 # Always unmount (even on a failure or a signal) before lib.sh's finish
 # removes $WORK, the image with it.
