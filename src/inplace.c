@@ -136,12 +136,6 @@ static int read_block(int fd, uint8_t *block)
 	return -1;
 }
 
-/* The length a hive's base block gives it. */
-static size_t hive_len(const uint8_t *block)
-{
-	return (size_t)DH_REGF_BINS_START + dh_le32(block + DH_REGF_BINS_SIZE);
-}
-
 static void set_seq(uint8_t *block, uint32_t seq1, uint32_t seq2)
 {
 	dh_put_le32(block + DH_REGF_SEQ1, seq1);
@@ -234,7 +228,7 @@ static int reconcile(struct commit *c, struct dh_error **err)
 	if (read_block(w->reconciled, rec) != 0)
 		return failed(c, err, errno, "cannot read the replayed",
 			      w->hive_path);
-	c->target_len = hive_len(rec);
+	c->target_len = dh_regf_hive_len(rec);
 	if ((to = dh_overlay_new(c->tmp, w->hive, (size_t)st.st_size)) == NULL)
 		return dh_error_nomem(c->mem, err);
 	if (dh_overlay_take(to, w->reconciled, c->target_len) != 0)
@@ -342,7 +336,7 @@ static int take_target(struct commit *c, struct dh_error **err)
 {
 	if (dh_overlay_read(c->w->target, c->base, sizeof(c->base), 0) != 0)
 		return failed(c, err, errno, "cannot read", c->w->target_path);
-	c->target_len = hive_len(c->base);
+	c->target_len = dh_regf_hive_len(c->base);
 	if (dh_overlay_len(c->w->target) < c->target_len)
 		return dh_error_set(c->mem, err, DH_ERR_VERIFY,
 				    "%s is shorter than its base block says; %s",

@@ -65,6 +65,11 @@ bool dh_regf_block_clean(const uint8_t *block)
 	       dh_le32(block + DH_REGF_SEQ1) == dh_le32(block + DH_REGF_SEQ2);
 }
 
+size_t dh_regf_hive_len(const uint8_t *block)
+{
+	return (size_t)DH_REGF_BINS_START + dh_le32(block + DH_REGF_BINS_SIZE);
+}
+
 void dh_regf_mark_written(uint8_t *block)
 {
 	uint32_t a = dh_le32(block + DH_REGF_SEQ1);

@@ -46,6 +46,10 @@ char *dh_regf_dirty_reason(TALLOC_CTX *mem, const struct dh_regf_header *h);
  * the file without its logs (a log's base block is valid so). */
 bool dh_regf_block_clean(const uint8_t *block);
 
+/* The length of the hive whose base block is at block (at least 512
+ * bytes): the base block and the bins its header counts. */
+size_t dh_regf_hive_len(const uint8_t *block);
+
 /* Mark a base block as written anew, as hivex and Windows do: both
  * sequence numbers one past the larger, checksum recomputed. The block is
  * at least 512 bytes. */

@@ -221,7 +221,7 @@ static size_t bins_end(int fd)
 
 	if (dh_io_pread_full(fd, block, sizeof(block), 0) != (ssize_t)sizeof(block))
 		return 0;
-	return DH_REGF_BINS_START + (size_t)dh_le32(block + DH_REGF_BINS_SIZE);
+	return dh_regf_hive_len(block);
 }
 
 /* The state the in-place commit starts from: the replayed hive when it was

@@ -20,16 +20,6 @@ NTFS_PID=
 
 . "${top_srcdir:-.}/tests/ntfs3g.sh"
 
-# Always unmount before lib.sh's finish removes $WORK.
-quick_exit() {
-	rc=$?
-	unmount_ntfs >/dev/null 2>&1
-	(exit "$rc")
-	finish
-}
-trap quick_exit EXIT
-trap 'exit 1' HUP INT TERM
-
 missing=$(guestfs_missing mkntfs ntfs-3g getfattr)
 [ "$(id -u)" -eq 0 ] || missing="$missing root"
 [ -c /dev/fuse ] || missing="$missing /dev/fuse"

@@ -15,18 +15,6 @@ NTFS_PID=
 
 . "${top_srcdir:-.}/tests/ntfs3g.sh"
 
-# Always unmount (even on a failure or a signal) before lib.sh's finish
-# removes $WORK, the image with it.
-ntfs_exit() {
-	rc=$?
-	unmount_ntfs >/dev/null 2>&1
-	is_mounted || rm -f "$IMG"
-	(exit "$rc")
-	finish
-}
-trap ntfs_exit EXIT
-trap 'exit 1' HUP INT TERM
-
 missing=
 [ "$(id -u)" -eq 0 ] || missing="$missing root"
 [ -c /dev/fuse ] || missing="$missing /dev/fuse"

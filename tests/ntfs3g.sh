@@ -1,6 +1,7 @@
 # Sourced by the tests that mount an NTFS image file on this machine with
 # ntfs-3g (FUSE, as root): $IMG mounted on $MNT in the foreground process
-# ntfs-3g runs as, so that unmounting can wait for it to write back.
+# ntfs-3g runs as, so that unmounting can wait for it to write back; and
+# unmounted whatever way the test ends (it sets the traps).
 
 is_mounted() {
 	grep -q " $MNT fuse" /proc/self/mounts
@@ -32,3 +33,15 @@ unmount_ntfs() {
 		NTFS_PID=
 	fi
 }
+
+# Always unmount (even on a failure or a signal) before lib.sh's finish
+# removes $WORK, the image with it.
+ntfs_exit() {
+	rc=$?
+	unmount_ntfs >/dev/null 2>&1
+	is_mounted || rm -f "$IMG"
+	(exit "$rc")
+	finish
+}
+trap ntfs_exit EXIT
+trap 'exit 1' HUP INT TERM
